@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   -> builds .venv if missing, runs the main demo under mpirun -n 2
+#   make test   -> builds .venv if missing, runs the serial tests, then the MPI tests on 2 ranks
+PYTHON ?= python3.12
+VENV   ?= .venv
+NP     ?= 2
+PY     := $(VENV)/bin/python
+MPIRUN := $(VENV)/bin/mpirun
+PYTEST_FLAGS ?= -q -p no:cacheprovider
+
+.PHONY: venv demo demo-mechanics test test-serial test-mpi lint clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[wheels,test,lint]"
+	touch $@
+
+demo: venv
+	$(MPIRUN) -n $(NP) $(PY) demos/demo_stressed_rod.py
+
+demo-mechanics: venv
+	$(MPIRUN) -n $(NP) $(PY) demos/demo_mechanics_rod.py
+
+test: test-serial test-mpi
+
+test-serial: venv
+	$(PY) -m pytest $(PYTEST_FLAGS) tests
+
+# -m mpi4py: an exception on one rank aborts all ranks instead of deadlocking.
+test-mpi: venv
+	$(MPIRUN) -n $(NP) $(PY) -m mpi4py -m pytest $(PYTEST_FLAGS) -m mpi tests
+
+lint: venv
+	$(VENV)/bin/ruff check femdiff tests demos benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,278 @@
+"""Gmsh models and files to distributed DOLFINx meshes, with boundaries addressed by name.
+
+Gmsh runs on rank 0 only; :func:`dolfinx.io.gmsh.model_to_mesh` distributes the mesh. The
+result is a :class:`Domain`: the mesh, its cell and facet tags, and a name → (dim, tag) map,
+so that users say ``"left"`` rather than ``3``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mpi4py import MPI
+
+import numpy as np
+import ufl
+from dolfinx import mesh as dmesh
+
+from femdiff._compat import gmshio
+
+
+class MeshError(ValueError):
+    """A mesh file or Gmsh model that cannot be used."""
+
+
+class UnknownNameError(KeyError):
+    """A boundary or volume name that the mesh does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass
+class Domain:
+    """A distributed mesh with named physical groups.
+
+    Attributes:
+        mesh: The DOLFINx mesh.
+        cell_tags: Cell tags (volumes), or ``None``.
+        facet_tags: Facet tags (boundaries), or ``None``.
+        physical_groups: Name → (dimension, tag).
+    """
+
+    mesh: dmesh.Mesh
+    cell_tags: dmesh.MeshTags | None = None
+    facet_tags: dmesh.MeshTags | None = None
+    physical_groups: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        tdim = self.mesh.topology.dim
+        self.mesh.topology.create_connectivity(tdim - 1, tdim)
+
+    @property
+    def comm(self) -> MPI.Comm:
+        """The mesh communicator."""
+        return self.mesh.comm
+
+    @property
+    def gdim(self) -> int:
+        """Geometric dimension."""
+        return self.mesh.geometry.dim
+
+    @property
+    def tdim(self) -> int:
+        """Topological dimension."""
+        return self.mesh.topology.dim
+
+    @property
+    def boundary_names(self) -> list[str]:
+        """Names of the facet (boundary) groups."""
+        return sorted(n for n, (d, _) in self.physical_groups.items() if d == self.tdim - 1)
+
+    @property
+    def volume_names(self) -> list[str]:
+        """Names of the cell (volume) groups."""
+        return sorted(n for n, (d, _) in self.physical_groups.items() if d == self.tdim)
+
+    def boundary_tag(self, name: str) -> int:
+        """Return the facet tag of boundary ``name``; unknown names list the known ones."""
+        return self._tag(name, self.tdim - 1, "boundary", self.boundary_names)
+
+    def volume_tag(self, name: str) -> int:
+        """Return the cell tag of volume ``name``."""
+        return self._tag(name, self.tdim, "volume", self.volume_names)
+
+    def _tag(self, name: str, dim: int, kind: str, known: list[str]) -> int:
+        group = self.physical_groups.get(name)
+        if group is None or group[0] != dim:
+            raise UnknownNameError(
+                f"unknown {kind} name {name!r}; this mesh has {kind}s: "
+                f"{', '.join(repr(n) for n in known) or '(none)'}"
+            )
+        return int(group[1])
+
+    def facets(self, name: str) -> np.ndarray:
+        """Process-local facet indices of boundary ``name``."""
+        tag = self.boundary_tag(name)
+        assert self.facet_tags is not None
+        return self.facet_tags.find(tag)
+
+    def cells(self, name: str) -> np.ndarray:
+        """Process-local cell indices of volume ``name``."""
+        tag = self.volume_tag(name)
+        assert self.cell_tags is not None
+        return self.cell_tags.find(tag)
+
+    def ds(self, name: str | None = None) -> ufl.Measure | ufl.measure.Measure:
+        """Surface measure over boundary ``name`` (whole boundary if ``None``)."""
+        measure = ufl.Measure("ds", domain=self.mesh, subdomain_data=self.facet_tags)
+        return measure if name is None else measure(self.boundary_tag(name))
+
+    def dx(self, name: str | None = None) -> ufl.Measure:
+        """Volume measure over volume ``name`` (whole domain if ``None``)."""
+        measure = ufl.Measure("dx", domain=self.mesh, subdomain_data=self.cell_tags)
+        return measure if name is None else measure(self.volume_tag(name))
+
+    def check_boundaries(self, names: list[str] | tuple[str, ...]) -> None:
+        """Raise :class:`UnknownNameError` for the first unknown boundary name."""
+        for name in names:
+            self.boundary_tag(name)
+
+    def characteristic_length(self) -> float:
+        """The largest bounding-box edge of the mesh (global)."""
+        x = self.mesh.geometry.x[:, : self.gdim]
+        lo = x.min(axis=0) if len(x) else np.full(self.gdim, np.inf)
+        hi = x.max(axis=0) if len(x) else np.full(self.gdim, -np.inf)
+        lo = self.comm.allreduce(lo, op=MPI.MIN)
+        hi = self.comm.allreduce(hi, op=MPI.MAX)
+        return float(np.max(hi - lo))
+
+    def volume(self) -> float:
+        """Global measure of the domain."""
+        from dolfinx import fem
+
+        one = fem.form(fem.Constant(self.mesh, 1.0) * self.dx())
+        return self.comm.allreduce(fem.assemble_scalar(one), op=MPI.SUM)
+
+
+def from_gmsh_model(model, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = None,
+                    rank: int = 0) -> Domain:
+    """Convert a meshed Gmsh model (alive on ``rank``) into a distributed :class:`Domain`.
+
+    Args:
+        model: ``gmsh.model`` with a mesh and physical groups (only needed on ``rank``).
+        comm: Communicator for the distributed mesh.
+        gdim: Geometric dimension; defaults to the model's dimension.
+        rank: The rank that holds the Gmsh model.
+    """
+    if comm.rank == rank:
+        problem = None
+        if not model.getPhysicalGroups():
+            problem = "the Gmsh model has no physical groups; name its volumes and boundaries"
+        dim = model.getDimension()
+        if problem is None and dim < 1:
+            problem = "the Gmsh model has no mesh"
+        elif problem is None and len(model.mesh.getElements(dim)[1]) == 0:
+            problem = "the Gmsh model has no elements; call gmsh.model.mesh.generate(dim)"
+        elif problem is None and not model.getPhysicalGroups(dim):
+            problem = (f"the Gmsh model has no physical group of dimension {dim}: "
+                       "the cells to keep must be in one")
+        payload = (problem, dim)
+    else:
+        payload = None
+    problem, dim = comm.bcast(payload, root=rank)
+    if problem:
+        raise MeshError(problem)
+    data = gmshio.model_to_mesh(model, comm, rank, gdim=gdim or dim)
+    groups = {name: (int(d), int(t)) for name, (d, t) in data.physical_groups.items()}
+    return Domain(data.mesh, data.cell_tags, data.facet_tags, groups)
+
+
+def read(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = None,
+         order: int | None = None) -> Domain:
+    """Read a Gmsh ``.msh`` or ``.geo`` file (meshing a ``.geo`` on rank 0).
+
+    Raises:
+        MeshError: when the file is missing, empty, unreadable or has no physical groups.
+    """
+    import gmsh
+
+    path = Path(path)
+    error = None
+    if comm.rank == 0:
+        if not path.is_file():
+            error = f"mesh file {str(path)!r} does not exist"
+        elif path.stat().st_size == 0:
+            error = f"mesh file {str(path)!r} is empty"
+        elif path.suffix not in (".msh", ".geo"):
+            error = f"mesh file {str(path)!r}: expected a .msh or .geo file"
+    error = comm.bcast(error, root=0)
+    if error:
+        raise MeshError(error)
+
+    started = False
+    if comm.rank == 0:
+        if not gmsh.isInitialized():
+            gmsh.initialize(interruptible=False)
+            started = True
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.clear()
+        try:
+            gmsh.open(str(path))
+            if path.suffix == ".geo":
+                dim = gmsh.model.getDimension()
+                if order:
+                    gmsh.option.setNumber("Mesh.ElementOrder", order)
+                gmsh.model.mesh.generate(dim)
+            elif order and order > 1:
+                gmsh.model.mesh.setOrder(order)
+        except Exception as exc:  # gmsh raises plain Exception with its log text
+            error = f"could not read mesh file {str(path)!r}: {exc}"
+    error = comm.bcast(error, root=0)
+    try:
+        if error:
+            raise MeshError(error)
+        return from_gmsh_model(gmsh.model, comm, gdim=gdim, rank=0)
+    finally:
+        if comm.rank == 0 and started:
+            gmsh.finalize()
+
+
+def from_dolfinx(mesh: dmesh.Mesh,
+                 boundaries: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
+                 ) -> Domain:
+    """Wrap a DOLFINx mesh, naming boundaries with locator functions ``x -> bool``.
+
+    Tags are numbered 1, 2, ... in the order given; a facet matched by two locators keeps
+    the later one.
+    """
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    groups: dict[str, tuple[int, int]] = {}
+    indices, values = [], []
+    for tag, (name, locator) in enumerate((boundaries or {}).items(), start=1):
+        facets = dmesh.locate_entities_boundary(mesh, tdim - 1, locator)
+        indices.append(facets)
+        values.append(np.full(len(facets), tag, dtype=np.int32))
+        groups[name] = (tdim - 1, tag)
+    if indices:
+        idx = np.concatenate(indices).astype(np.int32)
+        val = np.concatenate(values)
+        order = np.argsort(idx, kind="stable")
+        idx, val = idx[order], val[order]
+        # keep the last locator for facets matched twice
+        keep = np.append(idx[1:] != idx[:-1], True)
+        facet_tags = dmesh.meshtags(mesh, tdim - 1, idx[keep], val[keep])
+    else:
+        facet_tags = dmesh.meshtags(mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32))
+    return Domain(mesh, None, facet_tags, groups)
+
+
+def interval(n: int, length: float = 1.0, x0: float = 0.0,
+             comm: MPI.Comm = MPI.COMM_WORLD) -> Domain:
+    """A 1D interval [x0, x0 + length] with boundaries ``"left"`` and ``"right"``."""
+    m = dmesh.create_interval(comm, n, [x0, x0 + length])
+    return from_dolfinx(m, {"left": lambda x: np.isclose(x[0], x0),
+                            "right": lambda x: np.isclose(x[0], x0 + length)})
+
+
+def rectangle(nx: int, ny: int, lx: float = 1.0, ly: float = 1.0,
+              comm: MPI.Comm = MPI.COMM_WORLD,
+              cell: dmesh.CellType = dmesh.CellType.triangle) -> Domain:
+    """A structured rectangle [0,lx]×[0,ly] with ``left/right/bottom/top`` boundaries."""
+    m = dmesh.create_rectangle(comm, [[0.0, 0.0], [lx, ly]], [nx, ny], cell_type=cell)
+    return from_dolfinx(m, {
+        "left": lambda x: np.isclose(x[0], 0.0), "right": lambda x: np.isclose(x[0], lx),
+        "bottom": lambda x: np.isclose(x[1], 0.0), "top": lambda x: np.isclose(x[1], ly)})
+
+
+def box(nx: int, ny: int, nz: int, lx: float = 1.0, ly: float = 1.0, lz: float = 1.0,
+        comm: MPI.Comm = MPI.COMM_WORLD) -> Domain:
+    """A structured box with ``left/right/front/back/bottom/top`` boundaries (x, y, z)."""
+    m = dmesh.create_box(comm, [[0.0, 0.0, 0.0], [lx, ly, lz]], [nx, ny, nz])
+    return from_dolfinx(m, {
+        "left": lambda x: np.isclose(x[0], 0.0), "right": lambda x: np.isclose(x[0], lx),
+        "front": lambda x: np.isclose(x[1], 0.0), "back": lambda x: np.isclose(x[1], ly),
+        "bottom": lambda x: np.isclose(x[2], 0.0), "top": lambda x: np.isclose(x[2], lz)})

@@ -1,0 +1,39 @@
+"""Shared test set-up: MPI-aware markers, temporary paths and clean-up between tests."""
+
+import gc
+import os
+from pathlib import Path
+
+import femdiff  # noqa: F401  (imports dolfinx_solver first)
+
+from mpi4py import MPI
+
+import pytest
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("skip_in_parallel") and MPI.COMM_WORLD.size > 1:
+        pytest.skip("runs on one rank only")
+
+
+@pytest.fixture(autouse=True)
+def _collect_and_sync():
+    yield
+    gc.collect()
+    MPI.COMM_WORLD.Barrier()
+
+
+@pytest.fixture
+def comm():
+    return MPI.COMM_WORLD
+
+
+@pytest.fixture
+def mpi_tmp_path(tmp_path) -> Path:
+    """A temporary directory shared by all ranks (rank 0's ``tmp_path``)."""
+    return Path(MPI.COMM_WORLD.bcast(str(tmp_path), root=0))
+
+
+@pytest.fixture
+def is_ci() -> bool:
+    return bool(os.environ.get("CI"))
