@@ -1,0 +1,476 @@
+"""Chemical-potential-driven diffusion in the mixed μ–C weak form.
+
+Unknowns: the concentration C and the chemical potential μ, in one mixed space
+(P1/P1 by default, P2/P2 optional). Strong form:
+
+    ∂C/∂t + ∇·J = 0,   J = −M(C) ∇μ,   μ = ∂f/∂C − ∇·(∂G/∂∇C)
+
+where f and G come from a :class:`~femdiff.thermodynamics.ChemicalPotential` (ideal,
+stress coupling, user interaction energies; later non-ideal and gradient terms).
+Weak form, with test functions (q, v):
+
+    ∫ ∂C/∂t q + M(C) ∇μ·∇q dx + ∫_Γ j_n q ds = 0
+    ∫ μ v − ∂f/∂C v − ∂G/∂∇C·∇v dx = 0
+
+Because μ is an unknown, an interaction energy such as −Ω σ_h enters only the second
+equation, undifferentiated: a piecewise-constant σ_h from a P1 mechanics solve is fine.
+
+Scaling. Real inputs (C ~ 10³ mol/m³, μ ~ 10³ J/mol, D ~ 10⁻⁹ m²/s, lengths in mm) would
+give badly scaled Newton systems, so the unknowns are stored nondimensionally,
+ĉ = C/C_s and μ̂ = μ/μ_s (C_s: mean |initial C|; μ_s: R T of the ideal term), and each
+equation is divided by L^d (L: domain size). Users see and give physical values only.
+
+Positivity. Terms such as R T ln C need C in an open interval. The initial data are
+checked, and Newton runs as a bound-constrained SNES (``vinewtonrsls``) that keeps the
+nodal ĉ inside the interval, so the logarithm is never evaluated outside its domain.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem.petsc import LinearProblem, NonlinearProblem
+
+from femdiff import solvers
+from femdiff.mesh import Domain
+from femdiff.thermodynamics import ChemicalPotential, Mobility
+from femdiff.timestepping import StepFailure, TimeControl, bdf_coefficients, check_end_time
+
+log = logging.getLogger(__name__)
+
+Value = float | Callable[[np.ndarray], np.ndarray] | Any
+
+
+# --- boundary conditions -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoFlux:
+    """J·n = 0 on ``boundary`` (the default on every boundary; listing it is optional)."""
+
+    boundary: str
+
+
+@dataclass(frozen=True)
+class FixedConcentration:
+    """C = value on ``boundary`` (a number, or a callable ``x -> values``)."""
+
+    boundary: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class FixedPotential:
+    """μ = value on ``boundary``: a reservoir at a given chemical potential [J/mol or J]."""
+
+    boundary: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class Flux:
+    """Prescribed outward normal flux J·n = value on ``boundary`` [C-units · m/s].
+
+    ``value`` is a number or a UFL expression (may depend on x and on the problem's ``t``).
+    """
+
+    boundary: str
+    value: Any
+
+
+BoundaryCondition = NoFlux | FixedConcentration | FixedPotential | Flux
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What one accepted step did."""
+
+    t: float
+    dt: float
+    newton_iterations: int
+    krylov_iterations: int
+    retries: int
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.floating | np.integer)
+
+
+def interpolate_into(target: fem.Function, value: Value) -> None:
+    """Set ``target`` from a number, a callable ``x -> values``, a Function or UFL expr."""
+    if _is_number(value):
+        target.x.array[:] = float(value)
+    elif isinstance(value, fem.Function):
+        target.interpolate(value)
+    elif callable(value):
+        target.interpolate(value)
+    else:  # a UFL expression
+        V = target.function_space
+        expr = fem.Expression(value, V.element.interpolation_points)
+        target.interpolate(expr)
+    target.x.scatter_forward()
+
+
+def global_min_max(comm: MPI.Comm, values: np.ndarray) -> tuple[float, float]:
+    """Global min and max of the process-owned ``values``."""
+    lo = float(values.min()) if values.size else math.inf
+    hi = float(values.max()) if values.size else -math.inf
+    return comm.allreduce(lo, op=MPI.MIN), comm.allreduce(hi, op=MPI.MAX)
+
+
+# --- the problem ---------------------------------------------------------------------
+
+
+class DiffusionProblem:
+    """Mixed μ–C diffusion of one species.
+
+    Args:
+        domain: the mesh with named boundaries.
+        potential: the chemical-potential model (sum of free-energy terms).
+        mobility: M(C) in J = −M(C) ∇μ.
+        initial: initial C: a number, a callable ``x -> values``, a Function or UFL expr.
+        time: time-step settings (Δt, scheme, retries).
+        bcs: boundary conditions by name; unlisted boundaries are no-flux.
+        degree: polynomial degree of both fields (1 or 2).
+        petsc_options: SNES/KSP options; they override :func:`solvers.newton_options`.
+        concentration_scale: C_s for nondimensionalising (default: mean |initial C|).
+        name: the options-prefix stem (each instance gets a unique prefix).
+
+    The lifecycle mirrors FESTIM: :meth:`initialise` runs named steps (spaces → initial
+    state → boundary conditions → formulation → solver); :meth:`step` advances one step;
+    :meth:`run` loops it.
+    """
+
+    def __init__(
+        self,
+        domain: Domain,
+        potential: ChemicalPotential,
+        mobility: Mobility,
+        *,
+        initial: Value,
+        time: TimeControl,
+        bcs: Sequence[BoundaryCondition] = (),
+        degree: int = 1,
+        petsc_options: dict[str, Any] | None = None,
+        concentration_scale: float | None = None,
+        name: str = "diffusion",
+    ) -> None:
+        if degree not in (1, 2):
+            raise ValueError(f"degree must be 1 or 2, got {degree!r}")
+        if not isinstance(potential, ChemicalPotential):
+            raise TypeError("potential must be a femdiff.thermodynamics.ChemicalPotential")
+        if not isinstance(mobility, Mobility):
+            raise TypeError("mobility must be a femdiff.thermodynamics.Mobility")
+        if not isinstance(time, TimeControl):
+            raise TypeError("time must be a femdiff.timestepping.TimeControl")
+        for bc in bcs:
+            if not isinstance(bc, NoFlux | FixedConcentration | FixedPotential | Flux):
+                raise TypeError(f"unknown boundary condition {bc!r}")
+        domain.check_boundaries([bc.boundary for bc in bcs])
+        if concentration_scale is not None and not concentration_scale > 0:
+            raise ValueError(f"concentration_scale must be positive, got {concentration_scale}")
+        self.domain = domain
+        self.potential = potential
+        self.mobility = mobility
+        self.initial = initial
+        self.time = time
+        self.bcs = list(bcs)
+        self.degree = degree
+        self.user_petsc_options = dict(petsc_options or {})
+        self.petsc_options = solvers.merge(solvers.newton_options(), petsc_options)
+        self._concentration_scale = concentration_scale
+        self.prefix = solvers.unique_prefix(name)
+        self._initialised = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def initialise(self) -> None:
+        """Build spaces, initial state, BCs, forms and solver (idempotent)."""
+        if self._initialised:
+            return
+        self._create_function_spaces()
+        self._create_initial_state()
+        self._create_dirichlet_bcs()
+        self._create_formulation()
+        self._create_solver()
+        self._initialised = True
+
+    def _create_function_spaces(self) -> None:
+        mesh = self.domain.mesh
+        P = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree)
+        self.W = fem.functionspace(mesh, basix.ufl.mixed_element([P, P]))
+        self.V_c, self.dofs_c = self.W.sub(0).collapse()
+        self.V_mu, self.dofs_mu = self.W.sub(1).collapse()
+        self.u = fem.Function(self.W, name="state")
+        self.u_n = fem.Function(self.W, name="state_n")
+        self.u_nn = fem.Function(self.W, name="state_nn")
+        self.C = fem.Function(self.V_c, name="C")
+        self.mu = fem.Function(self.V_mu, name="mu")
+
+    def _create_initial_state(self) -> None:
+        comm = self.domain.comm
+        interpolate_into(self.C, self.initial)
+        n_owned = self.V_c.dofmap.index_map.size_local * self.V_c.dofmap.index_map_bs
+        cmin, cmax = global_min_max(comm, self.C.x.array[:n_owned])
+        if not (math.isfinite(cmin) and math.isfinite(cmax)):
+            raise ValueError("initial concentration has NaN or Inf values")
+        lo, hi = self.potential.domain
+        if cmin <= lo or cmax >= hi:
+            raise ValueError(
+                f"initial concentration must lie in ({lo:g}, {hi:g}) for this chemical "
+                f"potential (e.g. ln C needs C > 0); got min {cmin:g}, max {cmax:g}"
+            )
+        if self._concentration_scale is None:
+            mean = self._integrate(abs(self.C) * ufl.dx) / self.domain.volume()
+            self.c_scale = mean if mean > 0 else max(abs(cmin), abs(cmax), 1.0)
+        else:
+            self.c_scale = float(self._concentration_scale)
+        self.mu_scale = float(self.potential.scale)
+        self.length = self.domain.characteristic_length()
+
+        self.u.x.array[self.dofs_c] = self.C.x.array / self.c_scale
+        self._project_initial_potential()
+        self.u.x.scatter_forward()
+        self.u_n.x.array[:] = self.u.x.array
+        self.u_nn.x.array[:] = self.u.x.array
+        self._sync_outputs()
+
+    def _project_initial_potential(self) -> None:
+        """μ(t₀) from the constitutive law, by L2 projection (a consistent initial state)."""
+        mu, v = ufl.TrialFunction(self.V_mu), ufl.TestFunction(self.V_mu)
+        C = self.C
+        rhs = self.potential.dfdc(C) / self.mu_scale * v * ufl.dx
+        dGdg = self.potential.dGdg(ufl.grad(C))
+        if dGdg is not None:
+            rhs += ufl.inner(dGdg, ufl.grad(v)) / self.mu_scale * ufl.dx
+        problem = LinearProblem(
+            mu * v * ufl.dx, rhs, petsc_options_prefix=self.prefix + "mu0_",
+            petsc_options=solvers.lu_options())
+        mu_hat = problem.solve()
+        self.u.x.array[self.dofs_mu] = mu_hat.x.array
+
+    def _dirichlet(self, sub: int, value: Value, boundary: str, scale: float) -> fem.DirichletBC:
+        V = self.V_c if sub == 0 else self.V_mu
+        g = fem.Function(V)
+        interpolate_into(g, value)
+        g.x.array[:] /= scale
+        fdim = self.domain.tdim - 1
+        dofs = fem.locate_dofs_topological((self.W.sub(sub), V), fdim,
+                                           self.domain.facets(boundary))
+        return fem.dirichletbc(g, dofs, self.W.sub(sub))
+
+    def _create_dirichlet_bcs(self) -> None:
+        self.dirichlet: list[fem.DirichletBC] = []
+        for bc in self.bcs:
+            if isinstance(bc, FixedConcentration):
+                self.dirichlet.append(self._dirichlet(0, bc.value, bc.boundary, self.c_scale))
+            elif isinstance(bc, FixedPotential):
+                self.dirichlet.append(self._dirichlet(1, bc.value, bc.boundary, self.mu_scale))
+        # Start Newton from a state that satisfies the Dirichlet data.
+        fem.set_bc(self.u.x.array, self.dirichlet)
+        self.u_n.x.array[:] = self.u.x.array
+        self.u_nn.x.array[:] = self.u.x.array
+
+    def physical_concentration(self, u: fem.Function | None = None) -> Any:
+        """C as a UFL expression of the (scaled) state ``u`` (default: current)."""
+        return self.c_scale * ufl.split(self.u if u is None else u)[0]
+
+    def physical_potential(self, u: fem.Function | None = None) -> Any:
+        """μ as a UFL expression of the (scaled) state ``u``."""
+        return self.mu_scale * ufl.split(self.u if u is None else u)[1]
+
+    def _create_formulation(self) -> None:
+        mesh = self.domain.mesh
+        self.t = fem.Constant(mesh, PETSc.ScalarType(self.time.t0))
+        self.dt = fem.Constant(mesh, PETSc.ScalarType(self.time.dt))
+        self.bdf = [fem.Constant(mesh, PETSc.ScalarType(a)) for a in (1.0, -1.0, 0.0)]
+        cn = self.time.scheme == "crank_nicolson"
+        self.theta = fem.Constant(mesh, PETSc.ScalarType(0.5 if cn else 1.0))
+        self._dt_prev: float | None = None
+
+        c, mu = ufl.split(self.u)
+        c_n, mu_n = ufl.split(self.u_n)
+        c_nn = ufl.split(self.u_nn)[0]
+        # dividing by L^d makes residual entries O(h^d/L^d) whatever the length unit
+        q, v = (self.length ** -self.domain.tdim * w for w in ufl.TestFunctions(self.W))
+        Cs, Ms = self.c_scale, self.mu_scale
+        C, C_n = Cs * c, Cs * c_n
+        a0, a1, a2 = self.bdf
+        θ = self.theta
+        dx = self.domain.dx()
+
+        # conservation, divided by C_s: ∫ ∂ĉ/∂t q + (μ_s/C_s) M ∇μ̂·∇q = 0 (times Δt)
+        flux_new = self.mobility(C) * ufl.grad(mu)
+        flux_old = self.mobility(C_n) * ufl.grad(mu_n)
+        F_c = (a0 * c + a1 * c_n + a2 * c_nn) * q * dx
+        F_c += self.dt * (Ms / Cs) * ufl.inner(θ * flux_new + (1 - θ) * flux_old,
+                                                ufl.grad(q)) * dx
+        for bc in self.bcs:
+            if isinstance(bc, Flux):
+                F_c += self.dt / Cs * bc.value * q * self.domain.ds(bc.boundary)
+
+        # constitutive law, divided by μ_s
+        F_mu = (mu - self.potential.dfdc(C) / Ms) * v * dx
+        dGdg = self.potential.dGdg(ufl.grad(C))
+        if dGdg is not None:
+            F_mu -= ufl.inner(dGdg, ufl.grad(v)) / Ms * dx
+
+        self.residual = F_c + F_mu
+
+        # diagnostics: physical fields as UFL
+        self.flux_ufl = -self.mobility(C) * Ms * ufl.grad(mu)
+        self.C_ufl, self.mu_ufl = C, Ms * mu
+
+    def _create_solver(self) -> None:
+        opts = dict(self.petsc_options)
+        lo, hi = self.potential.domain
+        bounded = math.isfinite(lo) or math.isfinite(hi)
+        if bounded and "snes_type" not in self.user_petsc_options:
+            opts["snes_type"] = "vinewtonrsls"
+        self.problem = NonlinearProblem(
+            self.residual, self.u, bcs=self.dirichlet,
+            petsc_options_prefix=self.prefix, petsc_options=opts)
+        snes = self.problem.solver
+        if snes.getType().startswith("vi"):
+            self._lower = fem.Function(self.W)
+            self._upper = fem.Function(self.W)
+            big = PETSc.INFINITY
+            self._lower.x.array[:] = -big
+            self._upper.x.array[:] = big
+            # keep nodal C strictly inside its domain: ln C is never evaluated at C <= 0
+            span = 1e-10
+            if math.isfinite(lo):
+                self._lower.x.array[self.dofs_c] = lo / self.c_scale + span
+            if math.isfinite(hi):
+                self._upper.x.array[self.dofs_c] = hi / self.c_scale - span
+            snes.setVariableBounds(self._lower.x.petsc_vec, self._upper.x.petsc_vec)
+
+    # -- time stepping -------------------------------------------------------------------
+
+    def _set_coefficients(self, dt: float) -> None:
+        order = 2 if self.time.scheme == "bdf2" else 1
+        for const, a in zip(self.bdf, bdf_coefficients(order, dt, self._dt_prev), strict=True):
+            const.value = a
+        self.dt.value = dt
+
+    def _newton(self) -> tuple[bool, int, int]:
+        snes = self.problem.solver
+        try:
+            self.problem.solve()
+        except PETSc.Error as exc:  # e.g. a zero pivot from a NaN in the Jacobian
+            log.debug("Newton raised %s", exc)
+            return False, snes.getIterationNumber(), snes.getLinearSolveIterations()
+        reason = snes.getConvergedReason()
+        finite = bool(np.isfinite(self.u.x.array).all())
+        finite = self.domain.comm.allreduce(finite, op=MPI.LAND)
+        return (reason > 0 and finite, snes.getIterationNumber(),
+                snes.getLinearSolveIterations())
+
+    def step(self, dt: float | None = None) -> StepInfo:
+        """Advance one step (Δt = ``dt`` or the current one), retrying smaller on failure.
+
+        Raises:
+            StepFailure: when Newton fails even at ``time.smallest``.
+        """
+        self.initialise()
+        dt = float(self.dt.value) if dt is None else float(dt)
+        if not dt > 0:
+            raise ValueError(f"time step dt must be positive, got {dt!r}")
+        newton = krylov = 0
+        for attempt in range(self.time.max_retries + 1):
+            self._set_coefficients(dt)
+            self.t.value = self.current_time + dt
+            self.u.x.array[:] = self.u_n.x.array  # predictor: previous state
+            ok, its, kits = self._newton()
+            newton += its
+            krylov += kits
+            if ok:
+                self.u_nn.x.array[:] = self.u_n.x.array
+                self.u_n.x.array[:] = self.u.x.array
+                self._dt_prev = dt
+                self._t_accepted = self.current_time + dt
+                self._sync_outputs()
+                return StepInfo(self._t_accepted, dt, newton, krylov, attempt)
+            self.u.x.array[:] = self.u_n.x.array
+            self.t.value = self.current_time
+            log.info("step to t=%g with dt=%g failed; retrying with dt=%g",
+                     self.current_time + dt, dt, dt * self.time.shrink)
+            dt *= self.time.shrink
+            if dt < self.time.smallest:
+                break
+        raise StepFailure(
+            f"Newton failed at t={self.current_time:g} even with dt={dt / self.time.shrink:g} "
+            f"after {attempt + 1} attempts (reason "
+            f"{self.problem.solver.getConvergedReason()}); the last accepted state is kept")
+
+    @property
+    def current_time(self) -> float:
+        """Time of the last accepted state."""
+        return getattr(self, "_t_accepted", self.time.t0)
+
+    def run(self, t_end: float, callback: Callable[[DiffusionProblem, StepInfo], None] | None
+            = None, max_steps: int = 10**7) -> list[StepInfo]:
+        """Step until ``t_end`` (the last step is shortened to land on it)."""
+        self.initialise()
+        check_end_time(self.current_time, t_end)
+        history: list[StepInfo] = []
+        dt = float(self.dt.value)
+        while self.current_time < t_end * (1 - 1e-12) - 1e-300 and len(history) < max_steps:
+            dt_try = min(dt, t_end - self.current_time)
+            info = self.step(dt_try)
+            history.append(info)
+            if callback is not None:
+                callback(self, info)
+            # keep a reduced dt after a retry, otherwise the nominal one
+            dt = dt if info.retries == 0 else info.dt
+        return history
+
+    # -- outputs and diagnostics -------------------------------------------------------
+
+    def _sync_outputs(self) -> None:
+        self.C.x.array[:] = self.u.x.array[self.dofs_c] * self.c_scale
+        self.mu.x.array[:] = self.u.x.array[self.dofs_mu] * self.mu_scale
+
+    def _integrate(self, integrand: Any) -> float:
+        value = fem.assemble_scalar(fem.form(integrand))
+        return self.domain.comm.allreduce(value, op=MPI.SUM)
+
+    def amount(self, volume: str | None = None) -> float:
+        """Total amount ∫ C dx (over a named volume, or everywhere)."""
+        self.initialise()
+        return self._integrate(self.C * self.domain.dx(volume))
+
+    def free_energy(self) -> float:
+        """F = ∫ f(C) + G(∇C) dx."""
+        self.initialise()
+        return self._integrate(self.potential.energy_density(self.C) * self.domain.dx())
+
+    def flux_through(self, boundary: str) -> float:
+        """Outward flux ∫ J·n ds through a named boundary."""
+        self.initialise()
+        n = ufl.FacetNormal(self.domain.mesh)
+        return self._integrate(ufl.inner(self.flux_ufl, n) * self.domain.ds(boundary))
+
+    def flux(self, degree: int | None = None) -> fem.Function:
+        """J = −M ∇μ interpolated into a discontinuous vector space (degree k−1)."""
+        self.initialise()
+        k = self.degree - 1 if degree is None else degree
+        mesh = self.domain.mesh
+        V = fem.functionspace(mesh, ("Discontinuous Lagrange", k, (self.domain.gdim,)))
+        J = fem.Function(V, name="flux")
+        J.interpolate(fem.Expression(self.flux_ufl, V.element.interpolation_points))
+        return J

@@ -1,0 +1,320 @@
+"""Chemical-potential models built from free-energy terms.
+
+A chemical potential is assembled from *terms*. Each term contributes to the free-energy
+density f(C) (J/m³ in SI, or whatever energy/volume the user's units give), and the
+chemical potential is always obtained by differentiation, never hand-coded per model:
+
+    μ = ∂f/∂C − ∇·(∂G/∂∇C),   F = ∫ f(C) + G(∇C) dx.
+
+This keeps μ, F and the Jacobian consistent. Interaction energies fit the same mould:
+V_int(x) contributes f = C·V_int, so ∂f/∂C = V_int. Stress coupling is V_int = −Ω σ_h.
+
+Units: ``"molar"`` terms use R (μ in J/mol, C in mol/m³, Ω in m³/mol);
+``"atomic"`` terms use k_B (μ in J per atom, C in atoms/m³, Ω in m³ per atom).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import ufl
+
+R_GAS = 8.314462618  # J/(mol K)
+K_BOLTZMANN = 1.380649e-23  # J/K
+
+Units = Literal["molar", "atomic"]
+
+# Plausible magnitudes for partial molar/atomic volumes: they catch an atomic Ω passed
+# with molar units (or the reverse), which is off by Avogadro's number.
+_OMEGA_RANGE = {"molar": (1.0e-9, 1.0e-2), "atomic": (1.0e-33, 1.0e-26)}
+
+
+def gas_constant(units: Units) -> float:
+    """R for molar units, k_B for atomic units."""
+    if units == "molar":
+        return R_GAS
+    if units == "atomic":
+        return K_BOLTZMANN
+    raise ValueError(f"units must be 'molar' or 'atomic', got {units!r}")
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+@runtime_checkable
+class Term(Protocol):
+    """One contribution to the free energy.
+
+    ``energy(c)`` is the local density as a UFL expression of the (physical) concentration
+    ``c``; ``gradient_energy(g)`` a density of ``g = ∇c`` (or ``None``).
+    ``domain`` is the admissible open interval of ``c`` (for checks and Newton bounds).
+    """
+
+    def energy(self, c: Any) -> Any: ...  # noqa: D102
+
+    def gradient_energy(self, g: Any) -> Any: ...  # noqa: D102
+
+    @property
+    def domain(self) -> tuple[float, float]: ...  # noqa: D102
+
+
+class _LocalTerm:
+    """Base for terms with no gradient energy and an unbounded domain."""
+
+    def gradient_energy(self, g: Any) -> Any:
+        return None
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (-math.inf, math.inf)
+
+
+@dataclass(frozen=True)
+class Ideal(_LocalTerm):
+    """Ideal (dilute) solution: μ = μ° + R T ln(C / C_ref).
+
+    f = μ° C + R T C (ln(C/C_ref) − 1). With mobility M(C) = M₀ C this is Fick's law with
+    D = M₀ R T (Einstein relation; k_B instead of R in atomic units).
+
+    Attributes:
+        T: temperature [K].
+        mu0: reference chemical potential μ° [J/mol or J].
+        c_ref: reference concentration C_ref [same units as C].
+        units: ``"molar"`` (R) or ``"atomic"`` (k_B).
+    """
+
+    T: float
+    mu0: float = 0.0
+    c_ref: float = 1.0
+    units: Units = "molar"
+
+    def __post_init__(self) -> None:
+        _check_positive("temperature T [K]", self.T)
+        _check_positive("reference concentration c_ref", self.c_ref)
+        gas_constant(self.units)
+
+    @property
+    def kT(self) -> float:
+        """R T or k_B T: the natural energy scale."""
+        return gas_constant(self.units) * self.T
+
+    def energy(self, c: Any) -> Any:
+        return self.mu0 * c + self.kT * c * (ufl.ln(c / self.c_ref) - 1.0)
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (0.0, math.inf)
+
+
+@dataclass(frozen=True)
+class Interaction(_LocalTerm):
+    """A prescribed interaction energy V_int(x): μ gains V_int [J/mol or J].
+
+    Attributes:
+        potential: a number, UFL expression or DOLFINx Function.
+    """
+
+    potential: Any
+
+    def energy(self, c: Any) -> Any:
+        return c * self.potential
+
+
+@dataclass(frozen=True)
+class StressCoupling(_LocalTerm):
+    """Stress-driven interaction V_int = −Ω σ_h (hydrostatic stress, tension positive).
+
+    Solute with Ω > 0 is drawn to tensile regions: at equilibrium
+    C ∝ exp(Ω σ_h / R T).
+
+    Attributes:
+        omega: partial molar volume Ω [m³/mol] (atomic units: [m³ per atom]).
+        sigma_h: hydrostatic stress [Pa]: a Function (e.g. from the mechanics solve),
+            UFL expression or number.
+        units: ``"molar"`` or ``"atomic"``; Ω's magnitude is checked against them.
+    """
+
+    omega: float
+    sigma_h: Any
+    units: Units = "molar"
+
+    def __post_init__(self) -> None:
+        lo, hi = _OMEGA_RANGE[self.units] if self.units in _OMEGA_RANGE else (None, None)
+        if lo is None:
+            raise ValueError(f"units must be 'molar' or 'atomic', got {self.units!r}")
+        if not math.isfinite(self.omega) or not lo <= abs(self.omega) <= hi:
+            other = "atomic" if self.units == "molar" else "molar"
+            unit = "m³/mol" if self.units == "molar" else "m³ per atom"
+            raise ValueError(
+                f"partial volume omega={self.omega!r} is implausible for {self.units} units "
+                f"(expected {lo:g} ≤ |Ω| ≤ {hi:g} {unit}); did you mean units={other!r}?"
+            )
+
+    def energy(self, c: Any) -> Any:
+        return -self.omega * self.sigma_h * c
+
+
+@dataclass(frozen=True)
+class FreeEnergy:
+    """A user's own free-energy density f(c) (and optional gradient energy G(∇c)).
+
+    Attributes:
+        f: callable ``c -> UFL expression``.
+        G: callable ``grad_c -> UFL expression`` or ``None``.
+        bounds: the open interval where f is defined, e.g. ``(0, 1)`` for X ln X terms.
+    """
+
+    f: Callable[[Any], Any]
+    G: Callable[[Any], Any] | None = None
+    bounds: tuple[float, float] = (-math.inf, math.inf)
+
+    def energy(self, c: Any) -> Any:
+        return self.f(c)
+
+    def gradient_energy(self, g: Any) -> Any:
+        return None if self.G is None else self.G(g)
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return self.bounds
+
+
+@dataclass(frozen=True)
+class ChemicalPotential:
+    """The sum of free-energy terms, with μ and F derived by differentiation.
+
+    Attributes:
+        terms: the free-energy terms.
+        energy_scale: typical size of μ, used to nondimensionalise (R T of the first ideal
+            term by default).
+    """
+
+    terms: Sequence[Any]
+    energy_scale: float | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if not self.terms:
+            raise ValueError("a chemical potential needs at least one term")
+        for t in self.terms:
+            if not hasattr(t, "energy"):
+                raise TypeError(f"{t!r} is not a free-energy term (it has no energy(c))")
+
+    @property
+    def scale(self) -> float:
+        """Energy scale for μ: the given one, else R T (k_B T) of an ideal term, else 1."""
+        if self.energy_scale is not None:
+            return self.energy_scale
+        for t in self.terms:
+            if hasattr(t, "kT"):
+                return t.kT
+        return 1.0
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        """Intersection of the terms' admissible concentration intervals."""
+        lo = max(getattr(t, "domain", (-math.inf, math.inf))[0] for t in self.terms)
+        hi = min(getattr(t, "domain", (-math.inf, math.inf))[1] for t in self.terms)
+        return lo, hi
+
+    def f(self, c: Any) -> Any:
+        """Local free-energy density f(c)."""
+        return sum(t.energy(c) for t in self.terms)
+
+    def G(self, grad_c: Any) -> Any:
+        """Gradient-energy density G(∇c), or ``None``."""
+        parts = [p for t in self.terms
+                 if hasattr(t, "gradient_energy") and (p := t.gradient_energy(grad_c)) is not None]
+        return sum(parts) if parts else None
+
+    def dfdc(self, c: Any) -> Any:
+        """∂f/∂c, by UFL differentiation."""
+        cv = ufl.variable(c)
+        return ufl.diff(self.f(cv), cv)
+
+    def dGdg(self, grad_c: Any) -> Any:
+        """∂G/∂(∇c), or ``None``."""
+        gv = ufl.variable(grad_c)
+        G = self.G(gv)
+        return None if G is None else ufl.diff(G, gv)
+
+    def energy_density(self, c: Any) -> Any:
+        """f(c) + G(∇c): integrate over the domain for the free energy."""
+        G = self.G(ufl.grad(c))
+        return self.f(c) if G is None else self.f(c) + G
+
+
+@dataclass(frozen=True)
+class Mobility:
+    """Mobility M(C) in J = −M(C) ∇μ.
+
+    Use the constructors: :meth:`constant`, :meth:`linear` (M₀ C, the ideal-solution
+    form that gives Fick's law with D = M₀ R T), :meth:`from_diffusivity`,
+    :meth:`cahn_hilliard` (M₀ c(1 − c)), or :meth:`custom`.
+
+    Attributes:
+        M0: mobility prefactor [units such that M(C)·μ/length² is C/time].
+        kind: ``"constant"``, ``"linear"``, ``"ch"`` or ``"custom"``.
+        fn: for ``"custom"``, a callable ``c -> UFL expression``.
+    """
+
+    M0: float
+    kind: str = "linear"
+    fn: Callable[[Any], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind != "custom":
+            _check_positive("mobility M0", self.M0)
+        if self.kind not in ("constant", "linear", "ch", "custom"):
+            raise ValueError(f"mobility kind must be constant/linear/ch/custom, got {self.kind!r}")
+        if self.kind == "custom" and self.fn is None:
+            raise ValueError("a custom mobility needs fn(c)")
+
+    @classmethod
+    def constant(cls, M0: float) -> Mobility:
+        """M = M₀."""
+        return cls(M0, "constant")
+
+    @classmethod
+    def linear(cls, M0: float) -> Mobility:
+        """M = M₀ C (dilute/ideal solution)."""
+        return cls(M0, "linear")
+
+    @classmethod
+    def from_diffusivity(cls, D: float, T: float, units: Units = "molar") -> Mobility:
+        """M = M₀ C with M₀ = D / (R T): the Einstein relation for an ideal solution."""
+        _check_positive("diffusivity D", D)
+        _check_positive("temperature T [K]", T)
+        return cls(D / (gas_constant(units) * T), "linear")
+
+    @classmethod
+    def cahn_hilliard(cls, M0: float) -> Mobility:
+        """M = M₀ c (1 − c) (degenerate, for mole fractions)."""
+        return cls(M0, "ch")
+
+    @classmethod
+    def custom(cls, fn: Callable[[Any], Any], scale: float = 1.0) -> Mobility:
+        """M = fn(c); ``scale`` is its typical size (used for nondimensionalising)."""
+        return cls(scale, "custom", fn)
+
+    def __call__(self, c: Any) -> Any:
+        if self.kind == "constant":
+            return self.M0
+        if self.kind == "linear":
+            return self.M0 * c
+        if self.kind == "ch":
+            return self.M0 * c * (1 - c)
+        assert self.fn is not None
+        return self.fn(c)
+
+    def typical(self, c: float) -> float:
+        """M at a typical concentration (positive), for scaling."""
+        if self.kind == "constant" or self.kind == "custom":
+            return abs(self.M0)
+        if self.kind == "linear":
+            return self.M0 * abs(c)
+        return self.M0 * max(abs(c * (1 - c)), 1e-3)
