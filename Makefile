@@ -29,9 +29,12 @@ test: test-serial test-mpi
 test-serial: venv
 	$(PY) -m pytest $(PYTEST_FLAGS) tests
 
-# -m mpi4py: an exception on one rank aborts all ranks instead of deadlocking.
+# -m mpi4py: an exception on one rank aborts all ranks instead of deadlocking. A failed
+# assertion on one rank only can still leave the other waiting in a collective: the
+# thread-method timeout then kills the process, so the job fails loudly instead of hanging.
 test-mpi: venv
-	$(MPIRUN) -n $(NP) $(PY) -m mpi4py -m pytest $(PYTEST_FLAGS) -m mpi tests
+	$(MPIRUN) -n $(NP) $(PY) -m mpi4py -m pytest $(PYTEST_FLAGS) --timeout=900 \
+		--timeout-method=thread -m mpi tests
 
 lint: venv
 	$(VENV)/bin/ruff check femdiff tests demos benchmarks

@@ -125,9 +125,10 @@ class Domain:
         x = self.mesh.geometry.x[:, : self.gdim]
         lo = x.min(axis=0) if len(x) else np.full(self.gdim, np.inf)
         hi = x.max(axis=0) if len(x) else np.full(self.gdim, -np.inf)
-        lo = self.comm.allreduce(lo, op=MPI.MIN)
-        hi = self.comm.allreduce(hi, op=MPI.MAX)
-        return float(np.max(hi - lo))
+        glo, ghi = np.empty_like(lo), np.empty_like(hi)
+        self.comm.Allreduce(np.ascontiguousarray(lo), glo, op=MPI.MIN)
+        self.comm.Allreduce(np.ascontiguousarray(hi), ghi, op=MPI.MAX)
+        return float(np.max(ghi - glo))
 
     def volume(self) -> float:
         """Global measure of the domain."""
