@@ -368,11 +368,14 @@ class DiffusionProblem:
         dx = self.dx
 
         # conservation, divided by C_s: ∫ ∂ĉ/∂t q + (μ_s/C_s) M ∇μ̂·∇q = 0 (times Δt)
-        flux_new = self.mobility(C) * ufl.grad(mu)
-        flux_old = self.mobility(C_n) * ufl.grad(mu_n)
-        F_c = (a0 * c + a1 * c_n + a2 * c_nn) * q * dx
-        F_c += self.dt * (Ms / Cs) * ufl.inner(θ * flux_new + (1 - θ) * flux_old,
-                                                ufl.grad(q)) * dx
+        # terms a scheme does not use are left out of the form, not multiplied by zero,
+        # so backward Euler pays for neither the old flux nor the second history level
+        flux = self.mobility(C) * ufl.grad(mu)
+        if cn:
+            flux = θ * flux + (1 - θ) * self.mobility(C_n) * ufl.grad(mu_n)
+        history = a1 * c_n + a2 * c_nn if self.time.scheme == "bdf2" else a1 * c_n
+        F_c = (a0 * c + history) * q * dx
+        F_c += self.dt * (Ms / Cs) * ufl.inner(flux, ufl.grad(q)) * dx
         for bc in self.bcs:
             if isinstance(bc, Flux):
                 F_c += self.dt / Cs * bc.value * q * self.domain.ds(bc.boundary)
