@@ -110,6 +110,11 @@ class Domain:
         measure = ufl.Measure("ds", domain=self.mesh, subdomain_data=self.facet_tags)
         return measure if name is None else measure(self.boundary_tag(name))
 
+    def dS(self, name: str) -> ufl.Measure:
+        """Interior-facet measure over a named internal surface (e.g. ``"interface"``)."""
+        return ufl.Measure("dS", domain=self.mesh,
+                           subdomain_data=self.facet_tags)(self.boundary_tag(name))
+
     def dx(self, name: str | None = None) -> ufl.Measure:
         """Volume measure over volume ``name`` (whole domain if ``None``)."""
         measure = ufl.Measure("dx", domain=self.mesh, subdomain_data=self.cell_tags)

@@ -1,0 +1,449 @@
+"""Parametrised Gmsh geometries with named physical groups.
+
+Each builder validates its parameters, creates an OpenCASCADE model, names every boundary
+and volume, meshes it and returns ``gmsh.model``. Builders run on one rank; use
+:func:`build` to get a distributed :class:`femdiff.mesh.Domain` (Gmsh runs on rank 0),
+or :func:`write_msh` to save a ``.msh`` file.
+
+Mesh size: ``h`` is the global target size (a default follows from the dimensions);
+``refine`` adds local refinement, a sequence of :class:`Refine`. ``order`` is the
+geometric order of the elements (1 or 2).
+
+Names (shared with the ``.geo`` files in ``meshes/``):
+
+============================  ====================================================
+builder                       boundaries / volumes
+============================  ====================================================
+``rod``                       left (x=0), right (x=length), surface / rod
+``plate_with_hole``           left, right, top, bottom, hole / plate
+``notched_bar``               left, right, top, bottom, notch / bar
+``beam``                      left, right, top, bottom (+ front, back in 3D) / beam
+``sphere``                    surface / particle
+``diffusion_couple``          left, right, top, bottom (+ front, back), interface / A, B
+``box``                       left, right, bottom, top (+ front, back) / domain
+``t_shape``                   boundary / domain
+============================  ====================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mpi4py import MPI
+
+import gmsh
+import numpy as np
+
+from femdiff.mesh import Domain, from_gmsh_model
+
+
+@dataclass(frozen=True)
+class Refine:
+    """Local refinement: size ``size`` within ``distance`` of a target, growing to ``h``
+    over another ``distance``.
+
+    Exactly one target: ``point`` (coordinates), or ``boundary`` (a physical boundary name
+    of the builder, e.g. ``"hole"``).
+
+    Attributes:
+        size: mesh size near the target [length].
+        distance: distance over which ``size`` holds; the size reaches ``h`` at 2×distance.
+        point: a point (x, y[, z]).
+        boundary: a boundary name.
+    """
+
+    size: float
+    distance: float
+    point: tuple[float, ...] | None = None
+    boundary: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.size > 0:
+            raise ValueError(f"Refine.size must be positive, got {self.size!r}")
+        if not self.distance > 0:
+            raise ValueError(f"Refine.distance must be positive, got {self.distance!r}")
+        if (self.point is None) == (self.boundary is None):
+            raise ValueError("Refine needs exactly one target: point=... or boundary=...")
+
+
+def _positive(**params: float) -> None:
+    for name, value in params.items():
+        if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def _common(h: float | None, default: float, order: int, dim: int | None = None,
+            dims: tuple[int, ...] = (2, 3)) -> float:
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    if dim is not None and dim not in dims:
+        raise ValueError(f"dim must be one of {dims}, got {dim!r}")
+    if h is None:
+        return default
+    _positive(h=h)
+    return float(h)
+
+
+def _start(name: str) -> None:
+    if not gmsh.isInitialized():
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.clear()
+    gmsh.model.add(name)
+
+
+def _entities_on(dim: int, predicate: Callable[[np.ndarray, np.ndarray], bool]) -> list[int]:
+    """Tags of ``dim``-entities whose bounding box satisfies ``predicate(lo, hi)``."""
+    tags = []
+    for _, tag in gmsh.model.getEntities(dim):
+        b = np.array(gmsh.model.getBoundingBox(dim, tag))
+        if predicate(b[:3], b[3:]):
+            tags.append(tag)
+    return tags
+
+
+def _plane(axis: int, value: float, scale: float) -> Callable[[np.ndarray, np.ndarray], bool]:
+    tol = 1e-6 * scale  # OCC pads bounding boxes by ~1e-7 of the model size
+    return lambda lo, hi: abs(lo[axis] - value) < tol and abs(hi[axis] - value) < tol
+
+
+def _name(dim: int, tags: list[int], name: str) -> None:
+    if not tags:
+        raise RuntimeError(f"geometry has no entity for physical group {name!r}")
+    gmsh.model.addPhysicalGroup(dim, tags, name=name)
+
+
+def _finish(dim: int, h: float, order: int, refine: Sequence[Refine],
+            boundaries: dict[str, list[int]]) -> Any:
+    """Apply sizes and refinement, mesh, set the order; return gmsh.model."""
+    gmsh.option.setNumber("Mesh.MeshSizeMax", h)
+    gmsh.option.setNumber("Mesh.MeshSizeMin", min([h] + [r.size for r in refine]) * 0.1)
+    fields = []
+    for r in refine:
+        dist = gmsh.model.mesh.field.add("Distance")
+        if r.point is not None:
+            p = list(r.point) + [0.0] * (3 - len(r.point))
+            ptag = gmsh.model.occ.addPoint(*p)
+            gmsh.model.occ.synchronize()
+            gmsh.model.mesh.field.setNumbers(dist, "PointsList", [ptag])
+        else:
+            if r.boundary not in boundaries:
+                raise ValueError(f"Refine: unknown boundary {r.boundary!r}; known: "
+                                 f"{', '.join(sorted(boundaries))}")
+            key = "SurfacesList" if dim == 3 else "CurvesList"
+            gmsh.model.mesh.field.setNumbers(dist, key, boundaries[r.boundary])
+            gmsh.model.mesh.field.setNumber(dist, "Sampling", 100)
+        thr = gmsh.model.mesh.field.add("Threshold")
+        gmsh.model.mesh.field.setNumber(thr, "InField", dist)
+        gmsh.model.mesh.field.setNumber(thr, "SizeMin", r.size)
+        gmsh.model.mesh.field.setNumber(thr, "SizeMax", h)
+        gmsh.model.mesh.field.setNumber(thr, "DistMin", r.distance)
+        gmsh.model.mesh.field.setNumber(thr, "DistMax", 2 * r.distance)
+        fields.append(thr)
+    if fields:
+        fmin = gmsh.model.mesh.field.add("Min")
+        gmsh.model.mesh.field.setNumbers(fmin, "FieldsList", fields)
+        gmsh.model.mesh.field.setAsBackgroundMesh(fmin)
+        gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+        gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
+        gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
+    gmsh.model.mesh.generate(dim)
+    if order == 2:
+        gmsh.model.mesh.setOrder(2)
+    return gmsh.model
+
+
+def _box_faces(dim: int, lo: Sequence[float], hi: Sequence[float], scale: float,
+               names: Sequence[tuple[str, int, int]]) -> dict[str, list[int]]:
+    """Name the axis-aligned faces: (name, axis, 0 for lo / 1 for hi)."""
+    out = {}
+    for name, axis, side in names:
+        value = (lo, hi)[side][axis]
+        out[name] = _entities_on(dim - 1, _plane(axis, value, scale))
+    return out
+
+
+_FACES_2D = (("left", 0, 0), ("right", 0, 1), ("bottom", 1, 0), ("top", 1, 1))
+_FACES_3D = (("left", 0, 0), ("right", 0, 1), ("front", 1, 0), ("back", 1, 1),
+             ("bottom", 2, 0), ("top", 2, 1))
+
+
+def _add_groups(dim: int, boundaries: dict[str, list[int]], volumes: dict[str, list[int]]):
+    for name, tags in boundaries.items():
+        _name(dim - 1, tags, name)
+    for name, tags in volumes.items():
+        _name(dim, tags, name)
+
+
+# --- builders ---------------------------------------------------------------------------
+
+
+def rod(length: float = 1.0, radius: float = 0.1, *, dim: int = 3, h: float | None = None,
+        order: int = 1, refine: Sequence[Refine] = (), name: str = "rod") -> Any:
+    """A cylinder along x (3D) or the strip [0, length]×[−radius, radius] (2D)."""
+    _positive(length=length, radius=radius)
+    h = _common(h, radius / 2, order, dim)
+    _start(name)
+    occ = gmsh.model.occ
+    if dim == 3:
+        vol = occ.addCylinder(0, 0, 0, length, 0, 0, radius)
+    else:
+        vol = occ.addRectangle(0, -radius, 0, length, 2 * radius)
+    occ.synchronize()
+    left = _entities_on(dim - 1, _plane(0, 0.0, length))
+    right = _entities_on(dim - 1, _plane(0, length, length))
+    others = [t for _, t in gmsh.model.getEntities(dim - 1) if t not in left + right]
+    boundaries = {"left": left, "right": right, "surface": others}
+    _add_groups(dim, boundaries, {"rod": [vol]})
+    return _finish(dim, h, order, refine, boundaries)
+
+
+def box(lx: float = 1.0, ly: float = 1.0, lz: float | None = None, *, dim: int = 2,
+        h: float | None = None, order: int = 1, refine: Sequence[Refine] = (),
+        name: str = "box") -> Any:
+    """The rectangle [0,lx]×[0,ly] or box [0,lx]×[0,ly]×[0,lz]."""
+    if dim == 3:
+        lz = ly if lz is None else lz
+        _positive(lx=lx, ly=ly, lz=lz)
+    else:
+        _positive(lx=lx, ly=ly)
+    h = _common(h, min(lx, ly) / 10, order, dim)
+    _start(name)
+    occ = gmsh.model.occ
+    vol = occ.addBox(0, 0, 0, lx, ly, lz) if dim == 3 else occ.addRectangle(0, 0, 0, lx, ly)
+    occ.synchronize()
+    hi = (lx, ly, lz or 0.0)
+    boundaries = _box_faces(dim, (0, 0, 0), hi, max(hi), _FACES_3D if dim == 3 else _FACES_2D)
+    _add_groups(dim, boundaries, {"domain": [vol]})
+    return _finish(dim, h, order, refine, boundaries)
+
+
+def beam(length: float = 1.0, height: float = 0.1, width: float | None = None, *,
+         dim: int = 2, h: float | None = None, order: int = 1,
+         refine: Sequence[Refine] = (), name: str = "beam") -> Any:
+    """A beam [0,L]×[0,H] (2D) or [0,L]×[0,W]×[0,H] (3D) for bending."""
+    width = height if width is None else width
+    _positive(length=length, height=height, width=width)
+    h = _common(h, height / 4, order, dim)
+    _start(name)
+    occ = gmsh.model.occ
+    if dim == 3:
+        vol = occ.addBox(0, 0, 0, length, width, height)
+        hi = (length, width, height)
+    else:
+        vol = occ.addRectangle(0, 0, 0, length, height)
+        hi = (length, height, 0.0)
+    occ.synchronize()
+    boundaries = _box_faces(dim, (0, 0, 0), hi, length, _FACES_3D if dim == 3 else _FACES_2D)
+    _add_groups(dim, boundaries, {"beam": [vol]})
+    return _finish(dim, h, order, refine, boundaries)
+
+
+def plate_with_hole(width: float = 1.0, height: float = 1.0, radius: float = 0.1, *,
+                    quarter: bool = True, h: float | None = None, order: int = 1,
+                    refine: Sequence[Refine] | None = None, name: str = "plate") -> Any:
+    """A plate with a circular hole (2D), refined near the hole by default.
+
+    ``quarter=True``: [0,width]×[0,height] minus the disk of ``radius`` at the origin, with
+    symmetry edges "left" (x=0) and "bottom" (y=0). ``quarter=False``: the full plate
+    [−w/2,w/2]×[−h/2,h/2] with the hole at its centre.
+    """
+    _positive(width=width, height=height, radius=radius)
+    limit = min(width, height) if quarter else min(width, height) / 2
+    if radius >= limit:
+        raise ValueError(f"hole radius {radius!r} must be smaller than the plate "
+                         f"({'width/height' if quarter else 'half width/height'} {limit!r})")
+    h = _common(h, limit / 8, order)
+    if refine is None:
+        refine = (Refine(size=radius / 8 if h > radius / 8 else h, distance=radius,
+                         boundary="hole"),)
+    _start(name)
+    occ = gmsh.model.occ
+    if quarter:
+        plate = occ.addRectangle(0, 0, 0, width, height)
+        lo, hi = (0.0, 0.0, 0.0), (width, height, 0.0)
+    else:
+        plate = occ.addRectangle(-width / 2, -height / 2, 0, width, height)
+        lo, hi = (-width / 2, -height / 2, 0.0), (width / 2, height / 2, 0.0)
+    disk = occ.addDisk(0, 0, 0, radius, radius)
+    (surf,), _ = occ.cut([(2, plate)], [(2, disk)])
+    occ.synchronize()
+    boundaries = _box_faces(2, lo, hi, max(width, height), _FACES_2D)
+    named = {t for tags in boundaries.values() for t in tags}
+    boundaries["hole"] = [t for _, t in gmsh.model.getEntities(1) if t not in named]
+    _add_groups(2, boundaries, {"plate": [surf[1]]})
+    return _finish(2, h, order, refine, boundaries)
+
+
+def notched_bar(length: float = 1.0, height: float = 0.2, notch_depth: float = 0.05,
+                notch_radius: float = 0.02, *, h: float | None = None, order: int = 1,
+                refine: Sequence[Refine] | None = None, name: str = "notched_bar") -> Any:
+    """A 2D bar [0,L]×[0,H] with a semicircular-ended notch cut from the top at x = L/2."""
+    _positive(length=length, height=height, notch_depth=notch_depth,
+              notch_radius=notch_radius)
+    if notch_depth >= height:
+        raise ValueError(f"notch_depth {notch_depth!r} must be smaller than height {height!r}")
+    if 2 * notch_radius >= length:
+        raise ValueError(f"notch_radius {notch_radius!r} must be smaller than length/2")
+    h = _common(h, height / 6, order)
+    if refine is None:
+        refine = (Refine(size=min(h, notch_radius / 4), distance=notch_radius,
+                         boundary="notch"),)
+    _start(name)
+    occ = gmsh.model.occ
+    bar = occ.addRectangle(0, 0, 0, length, height)
+    tip = height - notch_depth + notch_radius
+    slot = occ.addRectangle(length / 2 - notch_radius, tip, 0, 2 * notch_radius,
+                            height - tip + notch_radius)
+    disk = occ.addDisk(length / 2, tip, 0, notch_radius, notch_radius)
+    cutter, _ = occ.fuse([(2, slot)], [(2, disk)])
+    (surf,), _ = occ.cut([(2, bar)], cutter)
+    occ.synchronize()
+    boundaries = _box_faces(2, (0, 0, 0), (length, height, 0), length, _FACES_2D)
+    named = {t for tags in boundaries.values() for t in tags}
+    boundaries["notch"] = [t for _, t in gmsh.model.getEntities(1) if t not in named]
+    _add_groups(2, boundaries, {"bar": [surf[1]]})
+    return _finish(2, h, order, refine, boundaries)
+
+
+def sphere(radius: float = 1.0, *, dim: int = 3, h: float | None = None, order: int = 1,
+           refine: Sequence[Refine] = (), name: str = "sphere") -> Any:
+    """A ball (3D) or disk (2D) centred at the origin: a particle."""
+    _positive(radius=radius)
+    h = _common(h, radius / 5, order, dim)
+    _start(name)
+    occ = gmsh.model.occ
+    vol = occ.addSphere(0, 0, 0, radius) if dim == 3 else occ.addDisk(0, 0, 0, radius, radius)
+    occ.synchronize()
+    boundaries = {"surface": [t for _, t in gmsh.model.getEntities(dim - 1)]}
+    _add_groups(dim, boundaries, {"particle": [vol]})
+    return _finish(dim, h, order, refine, boundaries)
+
+
+def diffusion_couple(length: float = 2.0, height: float = 1.0, *, dim: int = 2,
+                     interface: float | None = None, h: float | None = None, order: int = 1,
+                     refine: Sequence[Refine] = (), name: str = "couple") -> Any:
+    """Two regions "A" (x < interface) and "B" meshed conformingly across "interface"."""
+    _positive(length=length, height=height)
+    interface = length / 2 if interface is None else interface
+    if not 0 < interface < length:
+        raise ValueError(f"interface {interface!r} must lie inside (0, length={length!r})")
+    h = _common(h, min(length, height) / 10, order, dim)
+    _start(name)
+    occ = gmsh.model.occ
+    if dim == 3:
+        a = occ.addBox(0, 0, 0, interface, height, height)
+        b = occ.addBox(interface, 0, 0, length - interface, height, height)
+        hi = (length, height, height)
+    else:
+        a = occ.addRectangle(0, 0, 0, interface, height)
+        b = occ.addRectangle(interface, 0, 0, length - interface, height)
+        hi = (length, height, 0.0)
+    out, _ = occ.fragment([(dim, a)], [(dim, b)])
+    occ.synchronize()
+    vols = [t for _, t in gmsh.model.getEntities(dim)]
+    centre = {t: gmsh.model.occ.getCenterOfMass(dim, t)[0] for t in vols}
+    faces = _FACES_3D if dim == 3 else _FACES_2D
+    boundaries: dict[str, list[int]] = {}
+    for fname, axis, side in faces:
+        value = 0.0 if side == 0 else hi[axis]
+        boundaries[fname] = _entities_on(dim - 1, _plane(axis, value, length))
+    boundaries["interface"] = _entities_on(dim - 1, _plane(0, interface, length))
+    # the fragment splits the y/z faces in two; _entities_on finds both halves
+    _add_groups(dim, boundaries, {"A": [t for t in vols if centre[t] < interface],
+                                  "B": [t for t in vols if centre[t] > interface]})
+    return _finish(dim, h, order, refine, boundaries)
+
+
+def t_shape(stem: tuple[float, float, float, float] = (0.0, 20.0, 0.0, 100.0),
+            bar: tuple[float, float, float, float] = (-40.0, 60.0, 100.0, 120.0), *,
+            h: float | None = None, order: int = 1, refine: Sequence[Refine] = (),
+            name: str = "t_shape") -> Any:
+    """The PFHub benchmark-1 T: stem x∈[0,20], y∈[0,100]; bar x∈[−40,60], y∈[100,120].
+
+    ``stem`` and ``bar`` are (x0, x1, y0, y1); the boundary is "boundary".
+    """
+    for label, (x0, x1, y0, y1) in (("stem", stem), ("bar", bar)):
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"{label} must be (x0, x1, y0, y1) with x1 > x0 and y1 > y0")
+    h = _common(h, 1.0, order)
+    _start(name)
+    occ = gmsh.model.occ
+    s = occ.addRectangle(stem[0], stem[2], 0, stem[1] - stem[0], stem[3] - stem[2])
+    b = occ.addRectangle(bar[0], bar[2], 0, bar[1] - bar[0], bar[3] - bar[2])
+    (surf,), _ = occ.fuse([(2, s)], [(2, b)])
+    occ.synchronize()
+    boundaries = {"boundary": [t for _, t in gmsh.model.getEntities(1)]}
+    _add_groups(2, boundaries, {"domain": [surf[1]]})
+    return _finish(2, h, order, refine, boundaries)
+
+
+BUILDERS: dict[str, Callable[..., Any]] = {
+    "rod": rod,
+    "box": box,
+    "beam": beam,
+    "plate_with_hole": plate_with_hole,
+    "notched_bar": notched_bar,
+    "sphere": sphere,
+    "diffusion_couple": diffusion_couple,
+    "t_shape": t_shape,
+}
+
+
+def _resolve(builder: str | Callable[..., Any]) -> Callable[..., Any]:
+    if callable(builder):
+        return builder
+    if builder not in BUILDERS:
+        raise ValueError(f"unknown geometry {builder!r}; available: {', '.join(BUILDERS)}")
+    return BUILDERS[builder]
+
+
+def build(builder: str | Callable[..., Any], comm: MPI.Comm = MPI.COMM_WORLD,
+          gdim: int | None = None, **params: Any) -> Domain:
+    """Build a geometry on rank 0 and return the distributed :class:`Domain`.
+
+    A bad parameter raises the same ``ValueError`` on every rank (no deadlock).
+    """
+    fn = _resolve(builder)
+    error = None
+    if comm.rank == 0:
+        try:
+            fn(**params)
+        except (ValueError, TypeError) as exc:
+            error = f"{getattr(fn, '__name__', 'geometry')}: {exc}"
+    error = comm.bcast(error, root=0)
+    if error:
+        if comm.rank == 0 and gmsh.isInitialized():
+            gmsh.clear()
+        raise ValueError(error)
+    try:
+        return from_gmsh_model(gmsh.model if comm.rank == 0 else None, comm, gdim=gdim)
+    finally:
+        if comm.rank == 0:
+            gmsh.clear()
+
+
+def write_msh(builder: str | Callable[..., Any], path: str | Path,
+              comm: MPI.Comm = MPI.COMM_WORLD, **params: Any) -> Path:
+    """Build a geometry on rank 0 and write it to a Gmsh ``.msh`` file."""
+    fn = _resolve(builder)
+    path = Path(path)
+    error = None
+    if comm.rank == 0:
+        try:
+            fn(**params)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            gmsh.option.setNumber("Mesh.SaveAll", 0)
+            gmsh.write(str(path))
+        except (ValueError, TypeError, OSError) as exc:
+            error = str(exc)
+        finally:
+            gmsh.clear()
+    error = comm.bcast(error, root=0)
+    if error:
+        raise ValueError(error)
+    return path
