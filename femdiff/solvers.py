@@ -38,7 +38,6 @@ def elasticity_options() -> dict[str, Any]:
         "pc_gamg_coarse_eq_limit": 1000,
         "mg_levels_ksp_type": "chebyshev",
         "mg_levels_pc_type": "jacobi",
-        "mg_levels_esteig_ksp_type": "cg",
         "ksp_error_if_not_converged": True,
     }
 
