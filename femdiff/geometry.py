@@ -96,19 +96,20 @@ def _start(name: str) -> None:
     gmsh.model.add(name)
 
 
-def _entities_on(dim: int, predicate: Callable[[np.ndarray, np.ndarray], bool]) -> list[int]:
-    """Tags of ``dim``-entities whose bounding box satisfies ``predicate(lo, hi)``."""
+def _entities_on(dim: int, axis: int, value: float, scale: float) -> list[int]:
+    """Tags of flat ``dim``-entities lying in the plane ``x[axis] = value``.
+
+    The centre of mass is exact, unlike OCC's bounding boxes (padded by an absolute
+    ~1e-7, which is large for geometries in metres at the millimetre scale).
+    """
     tags = []
     for _, tag in gmsh.model.getEntities(dim):
+        com = gmsh.model.occ.getCenterOfMass(dim, tag)
         b = np.array(gmsh.model.getBoundingBox(dim, tag))
-        if predicate(b[:3], b[3:]):
+        flat = (b[3 + axis] - b[axis]) < 1e-3 * scale
+        if flat and abs(com[axis] - value) < 1e-9 * scale:
             tags.append(tag)
     return tags
-
-
-def _plane(axis: int, value: float, scale: float) -> Callable[[np.ndarray, np.ndarray], bool]:
-    tol = 1e-6 * scale  # OCC pads bounding boxes by ~1e-7 of the model size
-    return lambda lo, hi: abs(lo[axis] - value) < tol and abs(hi[axis] - value) < tol
 
 
 def _name(dim: int, tags: list[int], name: str) -> None:
@@ -163,7 +164,7 @@ def _box_faces(dim: int, lo: Sequence[float], hi: Sequence[float], scale: float,
     out = {}
     for name, axis, side in names:
         value = (lo, hi)[side][axis]
-        out[name] = _entities_on(dim - 1, _plane(axis, value, scale))
+        out[name] = _entities_on(dim - 1, axis, value, scale)
     return out
 
 
@@ -194,8 +195,8 @@ def rod(length: float = 1.0, radius: float = 0.1, *, dim: int = 3, h: float | No
     else:
         vol = occ.addRectangle(0, -radius, 0, length, 2 * radius)
     occ.synchronize()
-    left = _entities_on(dim - 1, _plane(0, 0.0, length))
-    right = _entities_on(dim - 1, _plane(0, length, length))
+    left = _entities_on(dim - 1, 0, 0.0, length)
+    right = _entities_on(dim - 1, 0, length, length)
     others = [t for _, t in gmsh.model.getEntities(dim - 1) if t not in left + right]
     boundaries = {"left": left, "right": right, "surface": others}
     _add_groups(dim, boundaries, {"rod": [vol]})
@@ -351,8 +352,8 @@ def diffusion_couple(length: float = 2.0, height: float = 1.0, *, dim: int = 2,
     boundaries: dict[str, list[int]] = {}
     for fname, axis, side in faces:
         value = 0.0 if side == 0 else hi[axis]
-        boundaries[fname] = _entities_on(dim - 1, _plane(axis, value, length))
-    boundaries["interface"] = _entities_on(dim - 1, _plane(0, interface, length))
+        boundaries[fname] = _entities_on(dim - 1, axis, value, length)
+    boundaries["interface"] = _entities_on(dim - 1, 0, interface, length)
     # the fragment splits the y/z faces in two; _entities_on finds both halves
     _add_groups(dim, boundaries, {"A": [t for t in vols if centre[t] < interface],
                                   "B": [t for t in vols if centre[t] > interface]})
@@ -413,13 +414,14 @@ def build(builder: str | Callable[..., Any], comm: MPI.Comm = MPI.COMM_WORLD,
     if comm.rank == 0:
         try:
             fn(**params)
-        except (ValueError, TypeError) as exc:
-            error = f"{getattr(fn, '__name__', 'geometry')}: {exc}"
+        except Exception as exc:  # any failure on rank 0 must reach every rank
+            kind = ValueError if isinstance(exc, ValueError | TypeError) else RuntimeError
+            error = (kind, f"{getattr(fn, '__name__', 'geometry')}: {exc}")
     error = comm.bcast(error, root=0)
     if error:
         if comm.rank == 0 and gmsh.isInitialized():
             gmsh.clear()
-        raise ValueError(error)
+        raise error[0](error[1])
     try:
         return from_gmsh_model(gmsh.model if comm.rank == 0 else None, comm, gdim=gdim)
     finally:
@@ -439,7 +441,7 @@ def write_msh(builder: str | Callable[..., Any], path: str | Path,
             path.parent.mkdir(parents=True, exist_ok=True)
             gmsh.option.setNumber("Mesh.SaveAll", 0)
             gmsh.write(str(path))
-        except (ValueError, TypeError, OSError) as exc:
+        except Exception as exc:  # any failure on rank 0 must reach every rank
             error = str(exc)
         finally:
             gmsh.clear()
