@@ -89,10 +89,19 @@ def _common(h: float | None, default: float, order: int, dim: int | None = None,
 
 
 def _start(name: str) -> None:
+    """A fresh model; size fields and options a previous build set are reset, since
+    gmsh keeps them across ``gmsh.clear()``."""
     if not gmsh.isInitialized():
         gmsh.initialize(interruptible=False)
     gmsh.option.setNumber("General.Terminal", 0)
     gmsh.clear()
+    for tag in gmsh.model.mesh.field.list():
+        gmsh.model.mesh.field.remove(tag)
+    for option, default in (("Mesh.MeshSizeExtendFromBoundary", 1),
+                            ("Mesh.MeshSizeFromPoints", 1), ("Mesh.MeshSizeFromCurvature", 0),
+                            ("Mesh.MeshSizeMin", 0.0), ("Mesh.MeshSizeMax", 1e22),
+                            ("Mesh.ElementOrder", 1)):
+        gmsh.option.setNumber(option, default)
     gmsh.model.add(name)
 
 

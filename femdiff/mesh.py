@@ -88,7 +88,7 @@ class Domain:
         group = self.physical_groups.get(name)
         if group is None or group[0] != dim:
             raise UnknownNameError(
-                f"unknown {kind} name {name!r}; this mesh has {kind}s: "
+                f"unknown {kind} name {name!r}; this mesh has {kind} names: "
                 f"{', '.join(repr(n) for n in known) or '(none)'}"
             )
         return int(group[1])
@@ -194,6 +194,14 @@ def read(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = N
             error = f"mesh file {str(path)!r} is empty"
         elif path.suffix not in (".msh", ".geo"):
             error = f"mesh file {str(path)!r}: expected a .msh or .geo file"
+        elif path.suffix == ".msh":
+            # Gmsh hands a file without a $MeshFormat header to its .geo parser, whose
+            # failure then corrupts later parses: reject such files before gmsh sees them
+            with path.open("rb") as fh:
+                head = fh.read(64).lstrip()
+            if not head.startswith(b"$MeshFormat"):
+                error = (f"could not read mesh file {str(path)!r}: not a Gmsh .msh file "
+                         "(no $MeshFormat header)")
     error = comm.bcast(error, root=0)
     if error:
         raise MeshError(error)
@@ -217,12 +225,17 @@ def read(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = N
         except Exception as exc:  # gmsh raises plain Exception with its log text
             error = f"could not read mesh file {str(path)!r}: {exc}"
     error = comm.bcast(error, root=0)
+    failed = True
     try:
         if error:
             raise MeshError(error)
-        return from_gmsh_model(gmsh.model, comm, gdim=gdim, rank=0)
+        domain = from_gmsh_model(gmsh.model, comm, gdim=gdim, rank=0)
+        failed = False
+        return domain
     finally:
-        if comm.rank == 0 and started:
+        # a failed parse leaves gmsh's parser in a state that spoils later models:
+        # restart it (builders re-initialise on demand)
+        if comm.rank == 0 and (started or failed):
             gmsh.finalize()
 
 

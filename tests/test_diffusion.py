@@ -321,7 +321,7 @@ def test_nan_gives_step_failure_and_keeps_state():
         (lambda d: DiffusionProblem(d, ChemicalPotential([Ideal(T)]), Mobility.linear(1.0),
                                     initial=1.0, bcs=[FixedConcentration("lfet", 1.0)],
                                     time=TimeControl(dt=1.0)),
-         "unknown boundary name 'lfet'; this mesh has boundarys: 'left', 'right'"),
+         "unknown boundary name 'lfet'; this mesh has boundary names: 'left', 'right'"),
         (lambda d: DiffusionProblem(d, ChemicalPotential([Ideal(T)]), Mobility.linear(1.0),
                                     initial=1.0, time=TimeControl(dt=1.0)).run(-1.0),
          "end time t_end=-1.0 is before the start time"),
