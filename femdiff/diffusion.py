@@ -45,7 +45,13 @@ from dolfinx.fem.petsc import LinearProblem, NonlinearProblem
 from femdiff import solvers
 from femdiff.mesh import Domain
 from femdiff.thermodynamics import ChemicalPotential, Mobility
-from femdiff.timestepping import StepFailure, TimeControl, bdf_coefficients, check_end_time
+from femdiff.timestepping import (
+    Adaptive,
+    StepFailure,
+    TimeControl,
+    bdf_coefficients,
+    check_end_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +107,8 @@ class StepInfo:
     newton_iterations: int
     krylov_iterations: int
     retries: int
+    error: float = 0.0
+    dt_next: float = 0.0
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -153,6 +161,13 @@ class DiffusionProblem:
             nodally exact (e.g. C ∝ exp(Ωσ_h/RT) next to a fixed-C boundary, where the
             consistent mass would leave an O(h) shift) and the order of accuracy is
             unchanged. Ignored for P2.
+        energy_stable: convex splitting (Eyre): the constitutive law becomes
+            μⁿ⁺¹ = f′(cⁿ⁺¹) + S (cⁿ⁺¹ − cⁿ) − κ∇²cⁿ⁺¹ with S = max(−f″) from the terms
+            (``concave_bound``), i.e. f + S c²/2 implicit and S c²/2 explicit. With
+            backward Euler, F(cⁿ⁺¹) ≤ F(cⁿ) for every Δt (a discrete dissipation
+            guarantee), at the price of O(S Δt) extra error.
+        adaptive: error-controlled time steps for :meth:`run` (see
+            :class:`~femdiff.timestepping.Adaptive`); ``None`` keeps Δt fixed.
         name: the options-prefix stem (each instance gets a unique prefix).
 
     The lifecycle mirrors FESTIM: :meth:`initialise` runs named steps (spaces → initial
@@ -173,6 +188,8 @@ class DiffusionProblem:
         petsc_options: dict[str, Any] | None = None,
         concentration_scale: float | None = None,
         lumped: bool = True,
+        energy_stable: bool = False,
+        adaptive: Adaptive | None = None,
         name: str = "diffusion",
     ) -> None:
         if degree not in (1, 2):
@@ -200,6 +217,15 @@ class DiffusionProblem:
         self.petsc_options = solvers.merge(solvers.newton_options(), petsc_options)
         self._concentration_scale = concentration_scale
         self.lumped = bool(lumped) and degree == 1
+        if energy_stable and time.scheme != "backward_euler":
+            raise ValueError("energy_stable=True needs scheme='backward_euler' (the "
+                             "dissipation guarantee of convex splitting is for BDF1)")
+        if energy_stable and potential.concave_bound <= 0:
+            log.info("energy_stable: f is convex (S = 0); nothing to split")
+        self.energy_stable = bool(energy_stable)
+        if adaptive is not None and not isinstance(adaptive, Adaptive):
+            raise TypeError("adaptive must be a femdiff.timestepping.Adaptive")
+        self.adaptive = adaptive
         self.prefix = solvers.unique_prefix(name)
         self._initialised = False
 
@@ -301,7 +327,7 @@ class DiffusionProblem:
         g = fem.Function(self.V_c)
         g.x.array[:] = self.C.x.array
         cv = ufl.variable(g)
-        mu = ufl.diff(self.potential.f(cv), cv)
+        mu = self.potential.dfdc(cv)
         points = self.V_c.element.interpolation_points
         residual = fem.Expression(mu - target, points)
         slope = fem.Expression(ufl.diff(mu, cv), points)
@@ -382,6 +408,9 @@ class DiffusionProblem:
 
         # constitutive law, divided by μ_s
         F_mu = (mu - self.potential.dfdc(C) / Ms) * v * self.dx_mu
+        if self.energy_stable:
+            S = self.potential.concave_bound
+            F_mu -= S * (C - C_n) / Ms * v * self.dx_mu
         dGdg = self.potential.dGdg(ufl.grad(C))
         if dGdg is not None:
             F_mu -= ufl.inner(dGdg, ufl.grad(v)) / Ms * dx
@@ -448,32 +477,60 @@ class DiffusionProblem:
         if not dt > 0:
             raise ValueError(f"time step dt must be positive, got {dt!r}")
         newton = krylov = 0
+        rejected = 0
         for attempt in range(self.time.max_retries + 1):
             self._set_coefficients(dt)
             self.t.value = self.current_time + dt
-            self.u.x.array[:] = self.u_n.x.array  # predictor: previous state
+            self.u.x.array[:] = self.u_n.x.array  # initial guess: previous state
             ok, its, kits = self._newton()
             newton += its
             krylov += kits
+            error, dt_next = 0.0, dt
+            if ok and self.adaptive is not None:
+                error, order = self._error_indicator(dt)
+                dt_next = min(self.adaptive.propose(dt, error, order), self.time.dt_max)
+                if not self.adaptive.accept(error):
+                    ok = False
+                    rejected += 1
             if ok:
                 self.u_nn.x.array[:] = self.u_n.x.array
                 self.u_n.x.array[:] = self.u.x.array
                 self._dt_prev = dt
                 self._t_accepted = self.current_time + dt
                 self._sync_outputs()
-                return StepInfo(self._t_accepted, dt, newton, krylov, attempt)
+                return StepInfo(self._t_accepted, dt, newton, krylov, attempt, error, dt_next)
             self.u.x.array[:] = self.u_n.x.array
             self.t.value = self.current_time
             self.dt.value = self._dt_prev or self.time.dt
-            log.info("step to t=%g with dt=%g failed; retrying with dt=%g",
-                     self.current_time + dt, dt, dt * self.time.shrink)
-            dt *= self.time.shrink
+            new_dt = dt_next if rejected and dt_next < dt else dt * self.time.shrink
+            log.info("step to t=%g with dt=%g %s; retrying with dt=%g",
+                     self.current_time + dt, dt,
+                     "rejected by the error control" if rejected else "failed", new_dt)
+            dt = new_dt
             if dt < self.time.smallest:
                 break
         raise StepFailure(
             f"Newton failed at t={self.current_time:g} even with dt={dt / self.time.shrink:g} "
             f"after {attempt + 1} attempts (reason "
             f"{self.problem.solver.getConvergedReason()}); the last accepted state is kept")
+
+    @property
+    def _dt_prev_accepted(self) -> float | None:
+        return self._dt_prev
+
+    def _error_indicator(self, dt: float) -> tuple[float, int]:
+        """max |ĉ − ĉ_p| against the extrapolated predictor, and the order it measures."""
+        c = self.u.x.array[self.dofs_c]
+        c_n = self.u_n.x.array[self.dofs_c]
+        if self._dt_prev_accepted is None:
+            pred, order = c_n, 1
+        else:
+            w = dt / self._dt_prev_accepted
+            pred, order = c_n + w * (c_n - self.u_nn.x.array[self.dofs_c]), 2
+        if self.time.scheme == "backward_euler":
+            order = 1
+        local = float(np.max(np.abs(c - pred))) if c.size else 0.0
+        return self.domain.comm.allreduce(local, op=MPI.MAX), order
 
     @property
     def current_time(self) -> float:
@@ -486,15 +543,19 @@ class DiffusionProblem:
         self.initialise()
         check_end_time(self.current_time, t_end)
         history: list[StepInfo] = []
-        dt = float(self.dt.value)
+        dt = self._dt_request
         while self.current_time < t_end * (1 - 1e-12) - 1e-300 and len(history) < max_steps:
             dt_try = min(dt, t_end - self.current_time)
             info = self.step(dt_try)
             history.append(info)
             if callback is not None:
                 callback(self, info)
-            # keep a reduced dt after a retry, otherwise the nominal one
-            dt = dt if info.retries == 0 else info.dt
+            if self.adaptive is not None:
+                # a step shortened to land on t_end does not shrink the next one
+                dt = max(info.dt_next, dt if dt_try < dt and info.retries == 0 else 0.0)
+            elif info.retries:
+                dt = info.dt  # keep the reduced step after a failure
+        self._dt_request = dt
         return history
 
     # -- outputs and diagnostics -------------------------------------------------------

@@ -160,6 +160,165 @@ class StressCoupling(_LocalTerm):
 
 
 @dataclass(frozen=True)
+class RegularSolution(_LocalTerm):
+    """Regular solution of mole fraction X = c/c_sites:
+
+    f = c_sites·{R T [X ln X + (1−X) ln(1−X)] + Ω_mix X (1−X)}  [J/m³]
+
+    so μ = ∂f/∂c = R T ln(X/(1−X)) + Ω_mix (1 − 2X) (the exchange potential).
+    For Ω_mix > 2RT the curve has a spinodal region where ∂²f/∂c² < 0: diffusion there is
+    uphill, and without gradient energy (κ = 0) ill-posed (see :class:`GradientEnergy`).
+
+    Attributes:
+        T: temperature [K].
+        omega_mix: regular-solution interaction parameter Ω_mix [J/mol or J].
+        units: ``"molar"`` or ``"atomic"``.
+        c_sites: site density, so that X = c/c_sites (1 for c given as a fraction).
+    """
+
+    T: float
+    omega_mix: float
+    units: Units = "molar"
+    c_sites: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_positive("temperature T [K]", self.T)
+        _check_positive("site density c_sites", self.c_sites)
+        if not math.isfinite(self.omega_mix):
+            raise ValueError(f"omega_mix must be finite, got {self.omega_mix!r}")
+        gas_constant(self.units)
+
+    @property
+    def kT(self) -> float:
+        """R T or k_B T."""
+        return gas_constant(self.units) * self.T
+
+    def energy(self, c: Any) -> Any:
+        X = c / self.c_sites
+        mix = self.kT * (X * ufl.ln(X) + (1 - X) * ufl.ln(1 - X))
+        return self.c_sites * (mix + self.omega_mix * X * (1 - X))
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (0.0, self.c_sites)
+
+    @property
+    def concave_bound(self) -> float:
+        """max(−∂²f/∂c²) = max(0, 2Ω_mix − 4RT)/c_sites (used by convex splitting)."""
+        return max(0.0, 2 * self.omega_mix - 4 * self.kT) / self.c_sites
+
+
+@dataclass(frozen=True)
+class DoubleWell(_LocalTerm):
+    """Polynomial double well f = ρ (c − c_α)² (c_β − c)² (e.g. PFHub benchmark 1).
+
+    Attributes:
+        rho: barrier height ρ [energy/volume].
+        c_alpha: composition of the α well.
+        c_beta: composition of the β well (> c_alpha).
+    """
+
+    rho: float
+    c_alpha: float
+    c_beta: float
+
+    def __post_init__(self) -> None:
+        _check_positive("double-well height rho", self.rho)
+        if not self.c_alpha < self.c_beta:
+            raise ValueError(f"c_alpha ({self.c_alpha!r}) must be smaller than c_beta "
+                             f"({self.c_beta!r})")
+
+    def energy(self, c: Any) -> Any:
+        return self.rho * (c - self.c_alpha) ** 2 * (self.c_beta - c) ** 2
+
+    @property
+    def concave_bound(self) -> float:
+        """max(−f'') = ρ (c_β − c_α)², reached midway between the wells."""
+        return self.rho * (self.c_beta - self.c_alpha) ** 2
+
+
+@dataclass(frozen=True)
+class Activity(_LocalTerm):
+    """A general activity coefficient: μ = μ° + R T ln(γ(X) X), X = c/c_sites.
+
+    γ is any UFL function of X. A closed-form f whose derivative is this μ does not exist
+    for a general γ, so this term contributes μ directly (``chemical_potential``) and
+    nothing to the free energy F; use :class:`RegularSolution` or :class:`FreeEnergy`
+    when F is needed.
+
+    Attributes:
+        T: temperature [K].
+        gamma: callable ``X -> UFL expression`` (γ > 0).
+        mu0: reference potential μ°.
+        units: ``"molar"`` or ``"atomic"``.
+        c_sites: site density (X = c/c_sites).
+    """
+
+    T: float
+    gamma: Callable[[Any], Any]
+    mu0: float = 0.0
+    units: Units = "molar"
+    c_sites: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_positive("temperature T [K]", self.T)
+        _check_positive("site density c_sites", self.c_sites)
+        if not callable(self.gamma):
+            raise TypeError("gamma must be a callable X -> UFL expression")
+        gas_constant(self.units)
+
+    @property
+    def kT(self) -> float:
+        """R T or k_B T."""
+        return gas_constant(self.units) * self.T
+
+    def energy(self, c: Any) -> Any:
+        return 0.0
+
+    def chemical_potential(self, c: Any) -> Any:
+        X = c / self.c_sites
+        return self.mu0 + self.kT * ufl.ln(self.gamma(X) * X)
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (0.0, self.c_sites)
+
+
+@dataclass(frozen=True)
+class GradientEnergy:
+    """Gradient energy G = κ/2 |∇c|², giving μ = f′(c) − κ∇²c (Cahn–Hilliard).
+
+    With κ > 0 the spinodal region is well posed: κ sets the interface width
+    δ ~ √(κ/|f″|) and suppresses wavelengths below 2π√(κ/|f″|). With κ = 0 (omit the
+    term) femdiff still solves the problem, but inside a spinodal region (f″ < 0) the
+    continuous problem is ill-posed: the fastest-growing wavelength is the mesh size,
+    so results are mesh-dependent and only meaningful outside the spinodal (uphill
+    diffusion with f″ > 0, e.g. from stress or a ternary) or for short times.
+
+    Attributes:
+        kappa: gradient-energy coefficient κ ≥ 0 [energy·length²/volume per c²].
+    """
+
+    kappa: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kappa, int | float) or not math.isfinite(self.kappa) \
+                or self.kappa < 0:
+            raise ValueError(f"gradient-energy coefficient kappa must be ≥ 0, got "
+                             f"{self.kappa!r}")
+
+    def energy(self, c: Any) -> Any:
+        return 0.0
+
+    def gradient_energy(self, g: Any) -> Any:
+        return 0.5 * self.kappa * ufl.inner(g, g)
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (-math.inf, math.inf)
+
+
+@dataclass(frozen=True)
 class FreeEnergy:
     """A user's own free-energy density f(c) (and optional gradient energy G(∇c)).
 
@@ -232,9 +391,18 @@ class ChemicalPotential:
         return sum(parts) if parts else None
 
     def dfdc(self, c: Any) -> Any:
-        """∂f/∂c, by UFL differentiation."""
+        """∂f/∂c by UFL differentiation, plus the direct μ of terms without an f."""
         cv = ufl.variable(c)
-        return ufl.diff(self.f(cv), cv)
+        mu = ufl.diff(self.f(cv), cv)
+        for t in self.terms:
+            if hasattr(t, "chemical_potential"):
+                mu = mu + t.chemical_potential(c)
+        return mu
+
+    @property
+    def concave_bound(self) -> float:
+        """S ≥ max(−∂²f/∂c²): f + S c²/2 is convex (for convex splitting)."""
+        return sum(getattr(t, "concave_bound", 0.0) for t in self.terms)
 
     def dGdg(self, grad_c: Any) -> Any:
         """∂G/∂(∇c), or ``None``."""

@@ -80,6 +80,53 @@ class TimeControl:
         return self.dt_min if self.dt_min is not None else self.dt * 1e-6
 
 
+@dataclass(frozen=True)
+class Adaptive:
+    """Error-controlled time steps (predictor–corrector estimate).
+
+    After each converged step the solution is compared with the explicit extrapolation
+    from the previous two states, ĉ_p = ĉⁿ + (Δt/Δt_prev)(ĉⁿ − ĉⁿ⁻¹) (for the first step,
+    ĉ_p = ĉⁿ). e = max|ĉⁿ⁺¹ − ĉ_p| (ĉ: the nondimensional concentration) is a local
+    error indicator of order p+1 (p = 2 for BDF2 with history, else 1). A step with
+    e > ``reject`` · tol is redone; the next step is Δt · safety · (tol/e)^(1/(p+1)),
+    limited to [min_shrink, max_growth] · Δt and to ``TimeControl.dt_max``.
+
+    Attributes:
+        tol: target local error per step (nondimensional concentration).
+        safety: safety factor of the controller.
+        max_growth: largest step-size growth per step.
+        min_shrink: smallest step-size factor per step.
+        reject: steps with e > reject · tol are rejected.
+    """
+
+    tol: float = 1e-3
+    safety: float = 0.9
+    max_growth: float = 2.0
+    min_shrink: float = 0.2
+    reject: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.tol > 0:
+            raise ValueError(f"adaptive tol must be positive, got {self.tol!r}")
+        if not 0 < self.safety <= 1:
+            raise ValueError(f"adaptive safety must lie in (0, 1], got {self.safety!r}")
+        if not self.max_growth > 1 or not 0 < self.min_shrink < 1:
+            raise ValueError("adaptive max_growth must be > 1 and min_shrink in (0, 1)")
+        if not self.reject >= 1:
+            raise ValueError(f"adaptive reject must be ≥ 1, got {self.reject!r}")
+
+    def accept(self, error: float) -> bool:
+        """Whether a step with this error indicator is kept."""
+        return error <= self.reject * self.tol
+
+    def propose(self, dt: float, error: float, order: int) -> float:
+        """The next step size."""
+        if error <= 0:
+            return dt * self.max_growth
+        factor = self.safety * (self.tol / error) ** (1.0 / (order + 1))
+        return dt * min(self.max_growth, max(self.min_shrink, factor))
+
+
 def check_end_time(t0: float, t_end: float) -> None:
     """Raise a clear error for an end time before the start."""
     if not math.isfinite(t_end) or t_end < t0:
