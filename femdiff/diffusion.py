@@ -168,6 +168,9 @@ class DiffusionProblem:
             guarantee), at the price of O(S Δt) extra error.
         adaptive: error-controlled time steps for :meth:`run` (see
             :class:`~femdiff.timestepping.Adaptive`); ``None`` keeps Δt fixed.
+        source: volumetric source s in ∂C/∂t + ∇·J = s [C-units/s], a callable
+            ``(x, t) -> UFL`` of the spatial coordinate and the time Constant (evaluated at
+            the new time level; at the midpoint for Crank–Nicolson).
         name: the options-prefix stem (each instance gets a unique prefix).
 
     The lifecycle mirrors FESTIM: :meth:`initialise` runs named steps (spaces → initial
@@ -190,6 +193,7 @@ class DiffusionProblem:
         lumped: bool = True,
         energy_stable: bool = False,
         adaptive: Adaptive | None = None,
+        source: Callable[[Any, Any], Any] | None = None,
         name: str = "diffusion",
     ) -> None:
         if degree not in (1, 2):
@@ -226,6 +230,9 @@ class DiffusionProblem:
         if adaptive is not None and not isinstance(adaptive, Adaptive):
             raise TypeError("adaptive must be a femdiff.timestepping.Adaptive")
         self.adaptive = adaptive
+        if source is not None and not callable(source):
+            raise TypeError("source must be a callable (x, t) -> UFL expression")
+        self.source = source
         self.prefix = solvers.unique_prefix(name)
         self._initialised = False
 
@@ -405,6 +412,9 @@ class DiffusionProblem:
         for bc in self.bcs:
             if isinstance(bc, Flux):
                 F_c += self.dt / Cs * bc.value * q * self.domain.ds(bc.boundary)
+        if self.source is not None:
+            t_src = self.t - (1 - θ) * self.dt if cn else self.t
+            F_c -= self.dt / Cs * self.source(ufl.SpatialCoordinate(mesh), t_src) * q * dx
 
         # constitutive law, divided by μ_s
         F_mu = (mu - self.potential.dfdc(C) / Ms) * v * self.dx_mu

@@ -1,0 +1,226 @@
+"""Verification of the non-ideal / Cahn–Hilliard regime (PFHub benchmark-1 parameters)."""
+
+import math
+
+from mpi4py import MPI
+
+import numpy as np
+import pytest
+import ufl
+
+from femdiff import mesh
+from femdiff.diffusion import DiffusionProblem
+from femdiff.thermodynamics import (
+    ChemicalPotential,
+    DoubleWell,
+    GradientEnergy,
+    Mobility,
+    RegularSolution,
+)
+from femdiff.timestepping import Adaptive, TimeControl
+
+A, B, RHO, KAPPA, M = 0.3, 0.7, 5.0, 2.0, 5.0
+
+
+def ch_potential(kappa=KAPPA):
+    return ChemicalPotential([DoubleWell(RHO, A, B), GradientEnergy(kappa)])
+
+
+def fpp(c):
+    """f''(c) of the double well."""
+    return RHO * (2 * (B - c) ** 2 - 8 * (c - A) * (B - c) + 2 * (c - A) ** 2)
+
+
+def pfhub_c0(x, mod=np):
+    return 0.5 + 0.01 * (mod.cos(0.105 * x[0]) * mod.cos(0.11 * x[1])
+                         + (mod.cos(0.13 * x[0]) * mod.cos(0.087 * x[1])) ** 2
+                         + mod.cos(0.025 * x[0] - 0.15 * x[1]) * mod.cos(0.07 * x[0]
+                                                                        - 0.02 * x[1]))
+
+
+def growth_rate(k, c0=0.5, comm=MPI.COMM_WORLD):
+    """Measured exponential rate of a 1e-6 cos(kx) perturbation on two wavelengths."""
+    length = 2 * (2 * math.pi / k)
+    d = mesh.interval(200, length, comm=comm)
+    R = -M * k**2 * (fpp(c0) + KAPPA * k**2)
+    t_end = min(1.0 / abs(R), 5.0)
+    p = DiffusionProblem(d, ch_potential(), Mobility.constant(M),
+                         initial=lambda x: c0 + 1e-6 * np.cos(k * x[0]),
+                         time=TimeControl(dt=t_end / 100, scheme="bdf2"),
+                         concentration_scale=1.0)
+    x = ufl.SpatialCoordinate(d.mesh)
+    p.initialise()
+
+    def amp():
+        return p._integrate((p.C - c0) * ufl.cos(k * x[0]) * ufl.dx)
+
+    a0 = amp()
+    p.run(t_end)
+    return math.log(amp() / a0) / t_end, R
+
+
+@pytest.mark.parametrize("k", [0.3, 0.5, 0.8])
+def test_linear_stability_rate(k):
+    """R(k) = −M k² (f″(c₀) + κ k²) within 0.5 %: 100 cells per wavelength give a
+    (kh)²/12 ≈ 3e-4 error in k², BDF2 at Δt = t/100 a ~1e-4 error in R."""
+    measured, exact = growth_rate(k)
+    assert measured == pytest.approx(exact, rel=0.005)  # measured: ≤ 0.1 %
+
+
+def test_linear_stability_sign_change():
+    """Modes grow below k_c = √(−f″/κ) ≈ 0.632 and decay above it."""
+    kc = math.sqrt(-fpp(0.5) / KAPPA)
+    assert growth_rate(0.9 * kc)[0] > 0
+    assert growth_rate(1.1 * kc)[0] < 0
+
+
+def c_exact(x, mod):
+    return 0.8 + 0.05 * mod.cos(mod.pi * x[0]) * mod.cos(mod.pi * x[1])
+
+
+@pytest.mark.parametrize("degree, sizes, rate", [(1, [8, 16, 32], 2.0), (2, [4, 8, 16], 3.0)])
+def test_manufactured_solution_rates(degree, sizes, rate):
+    """Steady manufactured solution c_e = 0.8 + 0.05 cos πx cos πy (outside the spinodal,
+    so a stable equilibrium of the forced problem) with s = −∇·(M∇μ_e),
+    μ_e = f′(c_e) − κΔc_e. Observed L2 rate in c: k + 1."""
+    errors = []
+    for n in sizes:
+        d = mesh.rectangle(n, n, comm=MPI.COMM_WORLD)
+        pot = ch_potential(kappa=0.01)
+        x = ufl.SpatialCoordinate(d.mesh)
+        ce = c_exact(x, ufl)
+        mu_e = pot.dfdc(ce) - 0.01 * ufl.div(ufl.grad(ce))
+
+        def source(x, t, mu_e=mu_e):
+            return -ufl.div(M * ufl.grad(mu_e))
+
+        p = DiffusionProblem(d, pot, Mobility.constant(M), initial=0.8, source=source,
+                             time=TimeControl(dt=0.5), degree=degree, lumped=False)
+        # slowest mode decays at ≥ M f″ π² ≈ 45/unit time: 10 BE steps of 0.5 leave ~1e-13
+        p.run(5.0)
+        err = p._integrate((p.C - ce) ** 2 * ufl.dx(degree=8))
+        errors.append(math.sqrt(err))
+    rates = [math.log(errors[i] / errors[i + 1]) / math.log(2) for i in range(len(sizes) - 1)]
+    assert rates[-1] == pytest.approx(rate, abs=0.2), (errors, rates)
+
+
+@pytest.mark.mpi
+def test_energy_stable_scheme_dissipates_and_conserves():
+    """Convex splitting with backward Euler at a large Δt: F never increases, mass exact."""
+    d = mesh.rectangle(24, 24, 48.0, 48.0)
+    p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
+                         time=TimeControl(dt=10.0), energy_stable=True)
+    p.initialise()
+    m0, F = p.amount(), [p.free_energy()]
+    for _ in range(15):
+        p.step()
+        F.append(p.free_energy())
+    assert abs(p.amount() - m0) / m0 < 1e-10
+    # non-increasing up to the Newton tolerance (relative 1e-10 of F)
+    assert all(b <= a + 1e-9 * abs(F[0]) for a, b in zip(F, F[1:])), F
+    assert F[-1] < F[0]
+
+
+def test_energy_stable_needs_backward_euler():
+    d = mesh.interval(4, 1.0)
+    with pytest.raises(ValueError, match="energy_stable=True needs scheme='backward_euler'"):
+        DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=0.5,
+                         time=TimeControl(dt=1.0, scheme="bdf2"), energy_stable=True)
+
+
+def pfhub_reference_energy():
+    """F(0) on the 200×200 square by tensor Gauss quadrature of the exact formula."""
+    g, w = np.polynomial.legendre.leggauss(1600)
+    x = 100.0 * (g + 1)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    W = np.outer(w, w) * 100.0**2
+    c = pfhub_c0((X, Y))
+    h = 1e-5
+    cx = (pfhub_c0((X + h, Y)) - pfhub_c0((X - h, Y))) / (2 * h)
+    cy = (pfhub_c0((X, Y + h)) - pfhub_c0((X, Y - h))) / (2 * h)
+    f = RHO * (c - A) ** 2 * (B - c) ** 2 + KAPPA / 2 * (cx**2 + cy**2)
+    return float(np.sum(W * f))
+
+
+@pytest.mark.mpi
+def test_pfhub_initial_free_energy():
+    """F(t=0) of the PFHub square: quadrature of the formula gives 319.04; the FE value
+    on the benchmark's own resolution (h = 1, P1) matches to 1e-3 relative."""
+    reference = pfhub_reference_energy()
+    assert reference == pytest.approx(319.04, abs=0.01)
+    d = mesh.rectangle(200, 200, 200.0, 200.0)
+    p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
+                         time=TimeControl(dt=1.0))
+    assert p.free_energy() == pytest.approx(reference, rel=1e-3)
+
+
+def test_interface_profile_and_energy():
+    """A 1D two-phase bar relaxes to c = ½(c_α+c_β) + ½(c_β−c_α) tanh(x/δ),
+    δ = √(2κ/ρ)/(c_β−c_α), with interface energy σ = √(2κρ)(c_β−c_α)³/6.
+
+    Started with a 1.5× too wide interface; adaptive BDF2 to t = 2000. With h = δ/11,
+    P1 errors are ~(h/δ)² ≈ 1e-2 of the profile's curvature scale: 1e-3 on c, 0.5 % on σ.
+    """
+    delta = math.sqrt(2 * KAPPA / RHO) / (B - A)
+    sigma = math.sqrt(2 * KAPPA * RHO) * (B - A) ** 3 / 6
+    half = 20 * delta
+    d = mesh.interval(440, 2 * half, x0=-half)
+    p = DiffusionProblem(
+        d, ch_potential(), Mobility.constant(M),
+        initial=lambda x: 0.5 * (A + B) + 0.5 * (B - A) * np.tanh(x[0] / (1.5 * delta)),
+        time=TimeControl(dt=0.1, scheme="bdf2"), adaptive=Adaptive(tol=1e-4))
+    history = p.run(2000.0)
+    assert len(history) < 200  # adaptivity: decades of time in a modest number of steps
+    x = ufl.SpatialCoordinate(d.mesh)
+    exact = 0.5 * (A + B) + 0.5 * (B - A) * ufl.tanh(x[0] / delta)
+    err = math.sqrt(p._integrate((p.C - exact) ** 2 * ufl.dx) / (2 * half))
+    assert err < 1e-3
+    # the bulk wells have f = 0, so F is the interface energy
+    assert p.free_energy() == pytest.approx(sigma, rel=5e-3)
+
+
+@pytest.mark.mpi
+def test_parallel_matches_serial():
+    def run(comm):
+        d = mesh.rectangle(16, 16, 32.0, 32.0, comm=comm)
+        p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
+                             time=TimeControl(dt=2.0, scheme="bdf2"))
+        p.run(20.0)
+        return np.array([p.free_energy(), p._integrate(p.C**2 * ufl.dx)])
+
+    assert np.allclose(run(MPI.COMM_WORLD), run(MPI.COMM_SELF), rtol=1e-8)
+
+
+def test_uphill_diffusion_in_regular_solution():
+    """Inside the spinodal of a regular solution (Ω_mix = 3RT), a small composition step
+    sharpens: the flux runs up the concentration gradient (J·∇C > 0)."""
+    T = 800.0
+    pot = ChemicalPotential([RegularSolution(T, omega_mix=3 * 8.314462618 * T),
+                             GradientEnergy(1e-3 * 8.314462618 * T)])
+    d = mesh.interval(100, 1.0)
+    p = DiffusionProblem(d, pot, Mobility.constant(1e-4),
+                         initial=lambda x: 0.5 + 0.02 * np.tanh((x[0] - 0.5) / 0.1),
+                         time=TimeControl(dt=1e-3, scheme="bdf2"))
+    p.initialise()
+    p.step()
+    C = p.C
+    uphill = p._integrate(ufl.inner(p.flux_ufl, ufl.grad(C)) * ufl.dx)
+    assert uphill > 0
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: GradientEnergy(-1.0), "kappa must be ≥ 0, got -1.0"),
+    (lambda: DoubleWell(0.0, A, B), "double-well height rho must be a positive"),
+    (lambda: DoubleWell(RHO, 0.7, 0.3), "c_alpha (0.7) must be smaller than c_beta (0.3)"),
+    (lambda: RegularSolution(-1.0, 1.0), "temperature T"),
+    (lambda: DiffusionProblem(mesh.interval(4, 1.0),
+                              ChemicalPotential([RegularSolution(300.0, 1000.0)]),
+                              Mobility.constant(1.0), initial=1.2,
+                              time=TimeControl(dt=1.0)).initialise(),
+     "initial concentration must lie in (0, 1)"),
+    (lambda: Adaptive(tol=0.0), "adaptive tol must be positive"),
+])
+def test_bad_input(make, message):
+    with pytest.raises(ValueError) as info:
+        make()
+    assert message in str(info.value)
