@@ -251,7 +251,9 @@ class DiffusionProblem:
 
     def _create_function_spaces(self) -> None:
         mesh = self.domain.mesh
-        self.dx = self.domain.dx()
+        # one measure without subdomain data for every volume term: UFL forms may not mix
+        # measures whose subdomain data differ
+        self.dx = ufl.Measure("dx", domain=mesh)
         self.dx_mu = (ufl.Measure("dx", domain=mesh, metadata={
             "quadrature_rule": "vertex", "quadrature_degree": 1}) if self.lumped else self.dx)
         P = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree)

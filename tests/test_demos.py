@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
@@ -15,6 +16,8 @@ REGISTERED = {
     "demo_stressed_rod.py": ["stressed_rod.csv", "stressed_rod_profiles.png",
                              "fields_P1.bp"],
     "demo_mechanics_rod.py": ["sigma_h_axis.png", "rod_stress.bp"],
+    "demo_spinodal.py": ["free_energy.csv", "free_energy.png", "final_c.png", "fields_P1.bp"],
+    "demo_uphill.py": ["uphill.csv", "uphill.png"],
 }
 
 
@@ -49,3 +52,12 @@ def test_demo_runs(demo, ranks, tmp_path):
         # hydrogen leaves the harder-pressed left half: positive flux through mid-length
         assert series["flux_mid"][1] > 0
         assert series["t"].size > 10 and series["C_max"][-1] > series["C_min"][-1]
+    if demo == "demo_spinodal.py":
+        from femdiff.io import read_csv
+
+        F = read_csv(out / "free_energy.csv")["F"]
+        assert (np.diff(F) <= 1e-8 * F[0]).all()  # Cahn–Hilliard dissipates F
+    if demo == "demo_uphill.py":
+        from femdiff.io import read_csv
+
+        assert read_csv(out / "uphill.csv")["uphill_work"][-1] > 0
