@@ -439,10 +439,24 @@ class DiffusionProblem:
         bounded = math.isfinite(lo) or math.isfinite(hi)
         if bounded and "snes_type" not in self.user_petsc_options:
             opts["snes_type"] = "vinewtonrsls"
+        # options go to the database under this problem's prefix and stay there: the
+        # fieldsplit sub-solvers read theirs only at the first PC set-up
+        if opts.get("pc_type") != "lu":
+            opts.pop("pc_factor_mat_solver_type", None)
+        schur = opts.pop("femdiff_schur", None)
+        if schur not in (None, "bksw"):
+            raise ValueError(f"femdiff_schur must be 'bksw', got {schur!r}")
+        solvers.set_options(self.prefix, opts)
         self.problem = NonlinearProblem(
-            self.residual, self.u, bcs=self.dirichlet,
-            petsc_options_prefix=self.prefix, petsc_options=opts)
+            self.residual, self.u, bcs=self.dirichlet, petsc_options_prefix=self.prefix)
         snes = self.problem.solver
+        if opts.get("pc_type") == "fieldsplit":
+            self._attach_fieldsplit(snes)
+        snes.setFromOptions()
+        if schur == "bksw":
+            from femdiff.preconditioners import attach
+
+            attach(self)
         if snes.getType().startswith("vi"):
             self._lower = fem.Function(self.W)
             self._upper = fem.Function(self.W)
@@ -456,6 +470,20 @@ class DiffusionProblem:
             if math.isfinite(hi):
                 self._upper.x.array[self.dofs_c] = hi / self.c_scale - span
             snes.setVariableBounds(self._lower.x.petsc_vec, self._upper.x.petsc_vec)
+
+    def _attach_fieldsplit(self, snes: PETSc.SNES) -> None:
+        """Name the (C, μ) blocks for a fieldsplit preconditioner (``fieldsplit_c_*``,
+        ``fieldsplit_mu_*`` options)."""
+        index_map = self.W.dofmap.index_map
+        n_owned = index_map.size_local
+        sets = []
+        for name, dofs in (("c", self.dofs_c), ("mu", self.dofs_mu)):
+            owned = np.sort(np.asarray(dofs)[np.asarray(dofs) < n_owned]).astype(np.int32)
+            glob = index_map.local_to_global(owned).astype(PETSc.IntType)
+            sets.append((name, PETSc.IS().createGeneral(glob, comm=self.domain.comm)))
+        snes.getKSP().getPC().setType("fieldsplit")
+        snes.getKSP().getPC().setFieldSplitIS(*sets)
+        self._split_sets = sets
 
     # -- time stepping -------------------------------------------------------------------
 
