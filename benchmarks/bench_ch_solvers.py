@@ -12,12 +12,11 @@ import argparse
 import resource
 import time
 
-import femdiff  # noqa: F401
-
 from mpi4py import MPI
 
 import numpy as np
 
+import femdiff  # noqa: F401
 from femdiff import mesh, solvers
 from femdiff.diffusion import DiffusionProblem
 from femdiff.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility

@@ -12,8 +12,6 @@ bookkeeping: copies, finiteness checks, output sync).
 import argparse
 import time
 
-import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-
 from mpi4py import MPI
 from petsc4py import PETSc
 
@@ -23,6 +21,7 @@ import ufl
 from dolfinx import fem
 from dolfinx.fem.petsc import NonlinearProblem
 
+import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
 from femdiff import mesh, solvers
 from femdiff.diffusion import DiffusionProblem
 from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling

@@ -11,8 +11,6 @@ iteration counts should stay roughly flat as the mesh refines.
 import argparse
 import time
 
-import femdiff  # noqa: F401
-
 from mpi4py import MPI
 
 import numpy as np
@@ -20,8 +18,9 @@ import ufl
 from dolfinx import fem
 from dolfinx.fem.petsc import LinearProblem
 
+import femdiff  # noqa: F401
 from femdiff import mesh, solvers
-from femdiff.mechanics import ElasticMaterial, Elasticity, Fixed, Pressure, rigid_body_modes
+from femdiff.mechanics import Elasticity, ElasticMaterial, Fixed, Pressure, rigid_body_modes
 
 E, NU = 210e9, 0.3
 

@@ -11,8 +11,6 @@ timed side by side; F(t) is compared at the report times to show matched accurac
 import argparse
 import time
 
-import femdiff  # noqa: F401
-
 from mpi4py import MPI
 from petsc4py import PETSc
 
@@ -22,6 +20,7 @@ import ufl
 from dolfinx import fem
 from dolfinx.fem.petsc import NonlinearProblem
 
+import femdiff  # noqa: F401
 from femdiff import mesh, solvers
 from femdiff.diffusion import DiffusionProblem
 from femdiff.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility

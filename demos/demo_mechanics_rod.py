@@ -19,13 +19,12 @@ import argparse
 import os
 from pathlib import Path
 
-import femdiff  # noqa: F401
-
 from mpi4py import MPI
 
 import numpy as np
 import ufl
 
+import femdiff  # noqa: F401
 from femdiff import geometry, mechanics
 from femdiff import io as fio
 

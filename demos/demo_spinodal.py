@@ -22,12 +22,11 @@ import os
 import time
 from pathlib import Path
 
-import femdiff  # noqa: F401
-
 from mpi4py import MPI
 
 import numpy as np
 
+import femdiff  # noqa: F401
 from femdiff import geometry, mesh
 from femdiff import io as fio
 from femdiff.diffusion import DiffusionProblem

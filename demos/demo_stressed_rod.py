@@ -27,14 +27,13 @@ import os
 import time
 from pathlib import Path
 
-import femdiff  # noqa: F401  (loads MPI before PETSc for the wheel stack)
-
 from mpi4py import MPI
 
 import numpy as np
 import ufl
-from dolfinx import fem, io
+from dolfinx import fem
 
+import femdiff  # noqa: F401  (loads MPI before PETSc for the wheel stack)
 from femdiff import geometry, mechanics
 from femdiff import io as fio
 from femdiff.diffusion import DiffusionProblem

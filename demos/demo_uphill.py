@@ -16,14 +16,13 @@ import argparse
 import os
 from pathlib import Path
 
-import femdiff  # noqa: F401
-
 from mpi4py import MPI
 
 import numpy as np
 import ufl
 from dolfinx import fem
 
+import femdiff  # noqa: F401
 from femdiff import io as fio
 from femdiff import mesh
 from femdiff.diffusion import DiffusionProblem

@@ -1,10 +1,10 @@
 """The ``femdiff`` command line.
 
-    femdiff --version
-    femdiff info                         # DOLFINx/PETSc/MPI versions, solver packages
-    femdiff mesh rod -p length=0.01 -p radius=0.001 -o rod.msh
-    femdiff demos                        # list the demos
-    femdiff demos stressed_rod [-- ...]  # run one (under mpirun if you launch it so)
+femdiff --version
+femdiff info                         # DOLFINx/PETSc/MPI versions, solver packages
+femdiff mesh rod -p length=0.01 -p radius=0.001 -o rod.msh
+femdiff demos                        # list the demos
+femdiff demos stressed_rod [-- ...]  # run one (under mpirun if you launch it so)
 """
 
 from __future__ import annotations

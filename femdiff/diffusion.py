@@ -472,8 +472,10 @@ class DiffusionProblem:
             snes.setVariableBounds(self._lower.x.petsc_vec, self._upper.x.petsc_vec)
 
     def _attach_fieldsplit(self, snes: PETSc.SNES) -> None:
-        """Name the (C, μ) blocks for a fieldsplit preconditioner (``fieldsplit_c_*``,
-        ``fieldsplit_mu_*`` options)."""
+        """Name the (C, μ) blocks for a fieldsplit preconditioner.
+
+        Their options are ``fieldsplit_c_*`` and ``fieldsplit_mu_*``.
+        """
         index_map = self.W.dofmap.index_map
         n_owned = index_map.size_local
         sets = []
@@ -559,7 +561,7 @@ class DiffusionProblem:
         return self._dt_prev
 
     def _error_indicator(self, dt: float) -> tuple[float, int]:
-        """max |ĉ − ĉ_p| against the extrapolated predictor, and the order it measures."""
+        """Max |ĉ − ĉ_p| against the extrapolated predictor, and the order it measures."""
         c = self.u.x.array[self.dofs_c]
         c_n = self.u_n.x.array[self.dofs_c]
         if self._dt_prev_accepted is None:

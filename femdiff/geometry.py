@@ -43,8 +43,9 @@ from femdiff.mesh import Domain, from_gmsh_model
 
 @dataclass(frozen=True)
 class Refine:
-    """Local refinement: size ``size`` within ``distance`` of a target, growing to ``h``
-    over another ``distance``.
+    """Local refinement: size ``size`` within ``distance`` of a target.
+
+    The size grows to ``h`` over another ``distance``.
 
     Exactly one target: ``point`` (coordinates), or ``boundary`` (a physical boundary name
     of the builder, e.g. ``"hole"``).
@@ -89,8 +90,11 @@ def _common(h: float | None, default: float, order: int, dim: int | None = None,
 
 
 def _start(name: str) -> None:
-    """A fresh model; size fields and options a previous build set are reset, since
-    gmsh keeps them across ``gmsh.clear()``."""
+    """Start a fresh model.
+
+    Size fields and options a previous build set are reset: gmsh keeps them across
+    ``gmsh.clear()``.
+    """
     if not gmsh.isInitialized():
         gmsh.initialize(interruptible=False)
     gmsh.option.setNumber("General.Terminal", 0)

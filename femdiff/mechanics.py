@@ -98,8 +98,10 @@ class Displacement:
 
 @dataclass(frozen=True)
 class Traction:
-    """Surface traction t [Pa] on ``boundary``: a vector, a UFL expression, or a
-    callable ``x -> UFL vector`` of the spatial coordinate."""
+    """Surface traction t [Pa] on ``boundary``.
+
+    A vector, a UFL expression, or a callable ``x -> UFL vector`` of the coordinate.
+    """
 
     boundary: str
     value: Load

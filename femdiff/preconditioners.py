@@ -97,7 +97,7 @@ class SchurBKSW:
         self.ksp.setOperators(self.H)
 
     def apply(self, pc: PETSc.PC, x: PETSc.Vec, y: PETSc.Vec) -> None:
-        """y = H⁻¹ M H⁻¹ x."""
+        """Y = H⁻¹ M H⁻¹ x."""
         a, b, c = self.v
         self._to_v(x, a)
         self.ksp.solve(a.x.petsc_vec, b.x.petsc_vec)

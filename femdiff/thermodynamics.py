@@ -161,7 +161,7 @@ class StressCoupling(_LocalTerm):
 
 @dataclass(frozen=True)
 class RegularSolution(_LocalTerm):
-    """Regular solution of mole fraction X = c/c_sites:
+    """Regular solution of mole fraction X = c/c_sites.
 
     f = c_sites·{R T [X ln X + (1−X) ln(1−X)] + Ω_mix X (1−X)}  [J/m³]
 

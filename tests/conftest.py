@@ -4,11 +4,11 @@ import gc
 import os
 from pathlib import Path
 
-import femdiff  # noqa: F401  (imports dolfinx_solver first)
-
 from mpi4py import MPI
 
 import pytest
+
+import femdiff  # noqa: F401  (imports dolfinx_solver first)
 
 
 def pytest_runtest_setup(item):

@@ -117,7 +117,7 @@ def test_energy_stable_scheme_dissipates_and_conserves():
         F.append(p.free_energy())
     assert abs(p.amount() - m0) / m0 < 1e-10
     # non-increasing up to the Newton tolerance (relative 1e-10 of F)
-    assert all(b <= a + 1e-9 * abs(F[0]) for a, b in zip(F, F[1:])), F
+    assert all(b <= a + 1e-9 * abs(F[0]) for a, b in zip(F, F[1:], strict=False)), F
     assert F[-1] < F[0]
 
 

@@ -21,7 +21,6 @@ from femdiff.thermodynamics import (
     R_GAS,
     ChemicalPotential,
     Ideal,
-    Interaction,
     Mobility,
     StressCoupling,
 )
@@ -338,7 +337,7 @@ def test_bad_input_messages(make, message):
 def test_equilibrium_with_sigma_h_from_mechanics():
     """One-way coupling: σ_h from a real mechanics solve (pure bending, plane stress,
     P2 so σ_h = k(y − H/2)/3 exactly) drives a closed body to C̄ e^{Ωσ_h/RT}/⟨·⟩."""
-    from femdiff.mechanics import Displacement, ElasticMaterial, Elasticity, Traction
+    from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial, Traction
 
     Lx, H, k, E_, nu = 2 * L, L, 3.0e12, 200e9, 0.3  # k H/2 = 1.5 GPa at the faces
     domain = mesh.rectangle(16, 8, Lx, H)

@@ -7,7 +7,6 @@ from mpi4py import MPI
 
 import numpy as np
 import pytest
-import ufl
 from dolfinx import fem
 
 from femdiff import geometry, mesh

@@ -12,8 +12,8 @@ from dolfinx import fem
 from femdiff import geometry, mesh
 from femdiff.mechanics import (
     Displacement,
-    ElasticMaterial,
     Elasticity,
+    ElasticMaterial,
     Fixed,
     Pressure,
     Traction,
