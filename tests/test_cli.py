@@ -37,7 +37,7 @@ def test_mesh_command_writes_loadable_file(tmp_path, capsys):
     (["mesh", "rod", "-p", "radius=-1", "-o", "x.msh"], "radius must be a positive number"),
     (["mesh", "rod", "-p", "radius", "-o", "x.msh"], "must be NAME=VALUE"),
     (["mesh", "cube", "-o", "x.msh"], "unknown geometry 'cube'"),
-    (["demos", "nope"], "unknown demo 'nope'; available: mechanics_rod, stressed_rod"),
+    (["demos", "nope"], "unknown demo 'nope'; available: mechanics_rod, spinodal"),
 ])
 def test_errors_are_one_line_without_traceback(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
