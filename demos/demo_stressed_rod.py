@@ -135,7 +135,9 @@ snapshots = sorted({0.0, 0.02 * tau, 0.1 * tau, 0.3 * tau, t_end})
 axis = np.column_stack([np.linspace(0, length, 101), np.zeros(101), np.zeros(101)])
 profiles = {0.0: fio.sample_line(problem.C, axis)}
 
-fields = fio.FieldWriter(comm, out / "fields", [problem.C, problem.mu])
+# C, μ (P1) go to fields_P1.bp; σ_h (DG1) and the flux J (DG0) to their own files
+flux = problem.flux()
+fields = fio.FieldWriter(comm, out / "fields", [problem.C, problem.mu, sigma_h, flux])
 series = fio.TimeSeries(comm, out / "stressed_rod.csv",
                         ["t", "dt", "amount", "flux_mid", "C_min", "C_max", "newton"])
 
@@ -150,6 +152,7 @@ def record(info=None):
     series.append(t=t, dt=0.0 if info is None else info.dt, amount=problem.amount(),
                   flux_mid=flux_mid, C_min=cmin, C_max=cmax,
                   newton=0 if info is None else info.newton_iterations)
+    problem.flux()  # refresh J before writing
     fields.write(t)
 
 

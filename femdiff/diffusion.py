@@ -627,11 +627,19 @@ class DiffusionProblem:
         return self._integrate(ufl.inner(self.flux_ufl, n) * self.domain.ds(boundary))
 
     def flux(self, degree: int | None = None) -> fem.Function:
-        """J = −M ∇μ interpolated into a discontinuous vector space (degree k−1)."""
+        """J = −M ∇μ interpolated into a discontinuous vector space (degree k−1).
+
+        The same Function is returned and refreshed on every call, so it can be handed to
+        a writer once.
+        """
         self.initialise()
         k = self.degree - 1 if degree is None else degree
-        mesh = self.domain.mesh
-        V = fem.functionspace(mesh, ("Discontinuous Lagrange", k, (self.domain.gdim,)))
-        J = fem.Function(V, name="flux")
-        J.interpolate(fem.Expression(self.flux_ufl, V.element.interpolation_points))
+        cache = self.__dict__.setdefault("_flux_cache", {})
+        if k not in cache:
+            mesh = self.domain.mesh
+            V = fem.functionspace(mesh, ("Discontinuous Lagrange", k, (self.domain.gdim,)))
+            J = fem.Function(V, name="flux")
+            cache[k] = (J, fem.Expression(self.flux_ufl, V.element.interpolation_points))
+        J, expr = cache[k]
+        J.interpolate(expr)
         return J

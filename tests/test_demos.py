@@ -14,7 +14,7 @@ MPIRUN = Path(sys.executable).parent / "mpirun"
 # demo -> files it must write (relative to its --out folder)
 REGISTERED = {
     "demo_stressed_rod.py": ["stressed_rod.csv", "stressed_rod_profiles.png",
-                             "fields_P1.bp"],
+                             "fields_P1.bp", "fields_DG0.bp", "fields_DG1.bp"],
     "demo_mechanics_rod.py": ["sigma_h_axis.png", "rod_stress.bp"],
     "demo_spinodal.py": ["free_energy.csv", "free_energy.png", "final_c.png", "fields_P1.bp"],
     "demo_uphill.py": ["uphill.csv", "uphill.png"],
