@@ -123,8 +123,11 @@ amount0 = problem.amount()
 # the analytic equilibrium, from the computed σ_h
 boltzmann = ufl.exp(omega * sigma_h / RT)
 mean = problem._integrate(boltzmann * ufl.dx) / rod.volume()
-C_eq = fem.Function(problem.V_c, name="C_eq")
-C_eq.interpolate(fem.Expression(C0 * boltzmann / mean, problem.V_c.element.interpolation_points))
+# in σ_h's own (discontinuous) space: interpolating into P1 would pick one cell's value
+# at each node, which depends on the partition
+V_eq = sigma_h.function_space
+C_eq = fem.Function(V_eq, name="C_eq")
+C_eq.interpolate(fem.Expression(C0 * boltzmann / mean, V_eq.element.interpolation_points))
 
 # flux through the mid-section: J_x averaged over a slab of width 2h around x = L/2
 slab = ufl.conditional(abs(x[0] - length / 2) < h, 1.0, 0.0) / (2 * h)
