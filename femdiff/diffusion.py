@@ -556,18 +556,14 @@ class DiffusionProblem:
             f"after {attempt + 1} attempts (reason "
             f"{self.problem.solver.getConvergedReason()}); the last accepted state is kept")
 
-    @property
-    def _dt_prev_accepted(self) -> float | None:
-        return self._dt_prev
-
     def _error_indicator(self, dt: float) -> tuple[float, int]:
         """Max |ĉ − ĉ_p| against the extrapolated predictor, and the order it measures."""
         c = self.u.x.array[self.dofs_c]
         c_n = self.u_n.x.array[self.dofs_c]
-        if self._dt_prev_accepted is None:
+        if self._dt_prev is None:
             pred, order = c_n, 1
         else:
-            w = dt / self._dt_prev_accepted
+            w = dt / self._dt_prev
             pred, order = c_n + w * (c_n - self.u_nn.x.array[self.dofs_c]), 2
         if self.time.scheme == "backward_euler":
             order = 1
