@@ -14,4 +14,14 @@ try:  # 0.10+: the Gmsh interface lives in dolfinx.io.gmsh
 except ImportError:  # pragma: no cover - pre-0.10 layout
     from dolfinx.io import gmshio  # type: ignore[no-redef]
 
-__all__ = ["DOLFINX_VERSION", "gmshio"]
+
+def cell_partitioner(mode):
+    """A cell partitioner with ghost ``mode`` (0.11 also takes the facet-to-cell link bound)."""
+    from dolfinx import mesh
+
+    if DOLFINX_VERSION >= (0, 11):
+        return mesh.create_cell_partitioner(mode, 2)
+    return mesh.create_cell_partitioner(mode)  # pragma: no cover - 0.10
+
+
+__all__ = ["DOLFINX_VERSION", "cell_partitioner", "gmshio"]

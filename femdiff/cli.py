@@ -2,20 +2,33 @@
 
 femdiff --version
 femdiff info                         # DOLFINx/PETSc/MPI versions, solver packages
+femdiff check case.toml              # validate a case file (nothing is meshed)
+femdiff run case.toml [-o DIR] [--overwrite | --restart] [--set KEY=VALUE ...]
+mpirun -n 4 femdiff run case.toml    # the same, in parallel
 femdiff mesh rod -p length=0.01 -p radius=0.001 -o rod.msh
 femdiff demos                        # list the demos
 femdiff demos stressed_rod [-- ...]  # run one (under mpirun if you launch it so)
+
+Global options: --debug (tracebacks), --verbose / --quiet (logging level).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import logging
+import math
+import re
 import runpy
+import shutil
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import femdiff
+
+log = logging.getLogger("femdiff")
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demos"
 
@@ -40,7 +53,7 @@ def info() -> str:
         f"femdiff   {femdiff.__version__}",
         f"python    {sys.version.split()[0]}",
         f"dolfinx   {dolfinx.__version__}",
-        f"petsc     {major}.{minor}.{sub}  (scalar {PETSc.ScalarType.__name__})",
+        f"petsc     {major}.{minor}.{sub}  (scalar {PETSc.ScalarType.__name__})",  # type: ignore[attr-defined]
         f"mpi4py    {__import__('mpi4py').__version__}",
         f"MPI       {MPI.Get_library_version().splitlines()[0].strip()}",
         f"ranks     {MPI.COMM_WORLD.size}",
@@ -57,13 +70,262 @@ def _demos() -> dict[str, Path]:
     return {p.stem.removeprefix("demo_"): p for p in sorted(DEMO_DIR.glob("demo_*.py"))}
 
 
+# --- progress and logging ---------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress display on rank 0: time, Δt, Newton/Krylov iterations, ETA.
+
+    It redraws in place when ``stream`` is a terminal and stays silent otherwise (logs
+    and CI output are not filled with carriage returns); :meth:`done` ends the line.
+    """
+
+    def __init__(self, comm: Any, t_start: float, t_end: float, stream: Any = None,
+                 enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = comm.rank == 0 and (tty if enabled is None else enabled)
+        self.t_start, self.t_end = t_start, t_end
+        self.wall0 = time.perf_counter()
+        self._last = 0.0
+        self._width = 0
+
+    def eta(self, t: float) -> float:
+        """Estimated wall seconds left, from the simulated-time rate so far."""
+        done = (t - self.t_start) / (self.t_end - self.t_start)
+        if done <= 0:
+            return math.inf
+        return (time.perf_counter() - self.wall0) * (1 - done) / done
+
+    def update(self, step: int, info: Any, force: bool = False) -> None:
+        """Redraw after a step (at most 5 times a second)."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last < 0.2:
+            return
+        self._last = now
+        frac = (info.t - self.t_start) / (self.t_end - self.t_start)
+        eta = self.eta(info.t)
+        eta_s = "--:--" if not math.isfinite(eta) else f"{int(eta // 60):02d}:{int(eta % 60):02d}"
+        line = (f"step {step:6d}  t = {info.t:.4g} ({100 * frac:5.1f}%)  dt = {info.dt:.3g}  "
+                f"newton {info.newton_iterations:2d}  krylov {info.krylov_iterations:4d}  "
+                f"ETA {eta_s}")
+        self.stream.write("\r" + line.ljust(self._width))
+        self.stream.flush()
+        self._width = len(line)
+
+    def done(self) -> None:
+        """End the progress line."""
+        if self.enabled and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _setup_logging(level: int, comm: Any) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("femdiff: %(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(level if comm.rank == 0 else logging.ERROR)
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+def _prepare_folder(comm: Any, out: Path, restart: bool, overwrite: bool) -> None:
+    error = None
+    if comm.rank == 0:
+        if restart:
+            if not (out / "checkpoints").is_dir():
+                error = (f"cannot restart: {str(out)!r} has no checkpoints/ folder (was the "
+                         "run started with checkpointing enabled in [checkpoint]?)")
+        elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+            if overwrite:
+                shutil.rmtree(out) if out.is_dir() else out.unlink()
+            else:
+                error = (f"output folder {str(out)!r} already exists; use --overwrite to "
+                         "replace it or --restart to continue its run")
+        if error is None:
+            out.mkdir(parents=True, exist_ok=True)
+    error = comm.bcast(error, root=0)
+    if error:
+        raise FileExistsError(error)
+
+
+def _segment_stem(out: Path) -> Path:
+    """Field-file stem after a restart: ``fields_restart<k>``, k one more than existing."""
+    ks = [int(m.group(1)) for p in out.glob("fields_restart*")
+          if (m := re.match(r"fields_restart(\d+)", p.name))]
+    return out / f"fields_restart{max(ks, default=0) + 1}"
+
+
+def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = False,
+             progress: bool | None = None) -> Path:
+    """Run a validated case into ``out`` (collective); return ``out``.
+
+    Writes ``series.csv``, field files (``fields_*.bp`` or ``fields.xdmf``),
+    ``profile_<name>.csv``, PNGs, ``checkpoints/`` and a copy of the case file.
+    """
+    from mpi4py import MPI
+
+    from femdiff import checkpoint
+    from femdiff import io as fio
+
+    comm = MPI.COMM_WORLD
+    _prepare_folder(comm, out, restart, overwrite)
+    data = case.data
+    outcfg, ckcfg = data["output"], data["checkpoint"]
+    wall0 = time.perf_counter()
+    if comm.rank == 0 and not restart:
+        shutil.copyfile(case.path, out / "case.toml")
+        fio.atomic_write(out / "environment.txt", info() + "\n")
+    log.info("case %s: building the mesh and the problem on %d rank(s)", case.name, comm.size)
+    sim = case.build(comm)
+    ncells = comm.allreduce(sim.domain.mesh.topology.index_map(
+        sim.domain.tdim).size_local, op=MPI.SUM) if hasattr(sim, "domain") else 0
+    log.info("mesh: %d cells, boundaries %s", ncells, ", ".join(sim.domain.boundary_names)
+             if hasattr(sim, "domain") else "")
+
+    step, t_restart = 0, None
+    ckpt = None
+    dt = None
+    if sim.time_dependent:
+        ckpt = checkpoint.Checkpointer(sim.problem, out / "checkpoints", ckcfg["every_steps"],
+                                       ckcfg["every_seconds"], ckcfg["keep"])
+        if restart:
+            path = checkpoint.latest(out / "checkpoints") if comm.rank == 0 else None
+            path = comm.bcast(path, root=0)
+            if path is None:
+                raise FileNotFoundError(f"cannot restart: no complete checkpoint in "
+                                        f"{str(out / 'checkpoints')!r}")
+            scalars = ckpt.load(path)
+            step, t_restart = int(scalars["step"]), float(scalars["t"])
+            dt = scalars.get("runner_dt")
+            log.info("restarting from %s: step %d, t = %g", path.name, step, t_restart)
+    series = fio.TimeSeries(comm, out / "series.csv", sim.columns(), restart_time=t_restart)
+    writer = None
+    if outcfg["fields"] != "none":
+        stem = _segment_stem(out) if restart else out / "fields"
+        writer = fio.FieldWriter(comm, stem, sim.fields(), format=outcfg["fields"])
+    if not restart:
+        series.append(**sim.row(None))
+    if writer is not None:
+        sim.refresh()
+        writer.write(sim.current_time)
+
+    if sim.time_dependent:
+        assert ckpt is not None
+        tm = data["time"]
+        t_end = tm["t_end"]
+        targets = sorted({*outcfg["times"], t_end})
+        dt = tm["dt"] if dt is None else dt
+        adaptive = tm["adaptive"] is not None
+        bar = Progress(comm, sim.current_time, t_end, enabled=progress)
+        newton = krylov = 0
+        steps0 = step
+
+        def before(target: float) -> bool:
+            return sim.current_time < target * (1 - 1e-12) - 1e-300
+
+        for target in targets:
+            if not before(target):
+                continue
+            while before(target):
+                dt_try = min(dt, target - sim.current_time)
+                si = sim.step(dt_try)
+                step += 1
+                newton += si.newton_iterations
+                krylov += si.krylov_iterations
+                if adaptive:
+                    dt = max(si.dt_next, dt if dt_try < dt and si.retries == 0 else 0.0)
+                elif si.retries:
+                    dt = si.dt
+                else:
+                    dt = min(dt * tm["growth"], tm["dt_max"])
+                series.append(**sim.row(si))
+                at_target = not before(target)
+                if writer is not None and (at_target or (outcfg["every"] and
+                                                         step % outcfg["every"] == 0)):
+                    sim.refresh()
+                    writer.write(sim.current_time)
+                if ckpt.due(step):
+                    ckpt.save(step, {"runner_dt": dt})
+                bar.update(step, si, force=at_target and target == t_end)
+                checkpoint._fault("step", step)
+        bar.done()
+        log.info("%d steps to t = %g (Newton %d, Krylov %d iterations)", step - steps0,
+                 sim.current_time, newton, krylov)
+        if ckcfg["final"]:
+            ckpt.save(step, {"runner_dt": dt}, path=out / "state_final.h5")
+    series.close()
+    if writer is not None:
+        writer.close()
+
+    _final_outputs(sim, case, out, comm)
+    log.info("done in %.1f s; output in %s", time.perf_counter() - wall0, out)
+    return out
+
+
+def _final_outputs(sim: Any, case: Any, out: Path, comm: Any) -> None:
+    """Profiles (CSV + PNG), the time-series plot and the 2D field plot."""
+    from femdiff import io as fio
+
+    outcfg = case.data["output"]
+    funcs = [f for f in sim.profile_fields()
+             if not f.function_space.value_shape or
+             int(__import__("numpy").prod(f.function_space.value_shape)) == 1]
+    for prof in outcfg["profiles"]:
+        pts = fio.line_points(prof["start"], prof["end"], prof["n"])
+        values = {f.name: fio.sample_line(f, pts) for f in funcs}
+        if comm.rank == 0:
+            import numpy as np
+
+            s = np.linalg.norm(pts - pts[0], axis=1)
+            cols = {"s": s, "x": pts[:, 0], "y": pts[:, 1], "z": pts[:, 2], **values}
+            text = ",".join(cols) + "\n" + "\n".join(
+                ",".join(repr(float(c[i])) for c in cols.values()) for i in range(len(s)))
+            fio.atomic_write(out / f"profile_{prof['name']}.csv", text + "\n")
+        if outcfg["png"]:
+            for f in funcs:
+                fio.plot_profiles(comm, out / f"profile_{prof['name']}_{f.name}.png", pts,
+                                  {f"t = {sim.current_time:g}": values[f.name]},
+                                  ylabel=f.name, title=f"{case.name}: {f.name} along "
+                                  f"{prof['name']}")
+    if not outcfg["png"]:
+        return
+    if sim.time_dependent:
+        fio.plot_series(comm, out / "series.csv", out / "series.png", title=case.name)
+    if sim.domain.gdim == 2:
+        field = sim.plot_field()
+        fio.plot_field_2d(field, out / f"field_{field.name}.png",
+                          title=f"{case.name}: {field.name} at t = {sim.current_time:g}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``femdiff`` console script."""
     parser = argparse.ArgumentParser(prog="femdiff", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"femdiff {femdiff.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="debug-level logging")
+    loud.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print the DOLFINx/PETSc/MPI environment")
+    r = sub.add_parser("run", help="run a TOML case file")
+    r.add_argument("case", type=Path)
+    r.add_argument("-o", "--output", type=Path, help="output folder (default: from the case)")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    mode.add_argument("--restart", action="store_true",
+                      help="resume from the last complete checkpoint in the output folder")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a case value, e.g. --set time.t_end=10 (repeatable)")
+    r.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
+                   help="progress line on rank 0 (auto: only on a terminal)")
+    c = sub.add_parser("check", help="validate a case file without running it")
+    c.add_argument("case", type=Path)
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     m = sub.add_parser("mesh", help="write a built-in geometry to a .msh file")
     m.add_argument("builder")
     m.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
@@ -72,10 +334,29 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("name", nargs="?")
     d.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    _setup_logging(level, comm)
 
     try:
         if args.command == "info":
-            print(info())
+            if comm.rank == 0:
+                print(info())
+        elif args.command in ("run", "check"):
+            from femdiff import case as fcase
+
+            case = fcase.load(args.case, args.set)
+            if args.command == "check":
+                if comm.rank == 0:
+                    model = case.data["physics"]["model"]
+                    names = ", ".join(case.boundaries or []) or "(unknown until meshed)"
+                    print(f"{args.case}: OK (model {model!r}; boundaries: {names})")
+            else:
+                progress = {"auto": None, "always": True, "never": False}[args.progress]
+                run_case(case, case.output_folder(args.output), restart=args.restart,
+                         overwrite=args.overwrite, progress=progress)
         elif args.command == "mesh":
             from femdiff import geometry
 
@@ -99,11 +380,23 @@ def main(argv: list[str] | None = None) -> int:
         else:
             parser.print_help()
         return 0
-    except (ValueError, KeyError, OSError) as exc:
+    except (ValueError, KeyError, OSError) as exc:  # bad input: exit code 2
         if args.debug:
             raise
-        print(f"femdiff: error: {exc}", file=sys.stderr)
+        if comm.rank == 0:
+            print(f"femdiff: error: {_message(exc)}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # e.g. a time step that failed even at dt_min
+        if args.debug:
+            raise
+        if comm.rank == 0:
+            print(f"femdiff: error: {_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 if __name__ == "__main__":

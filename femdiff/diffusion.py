@@ -46,11 +46,13 @@ from femdiff import solvers
 from femdiff.mesh import Domain
 from femdiff.thermodynamics import ChemicalPotential, Mobility
 from femdiff.timestepping import (
+    MILNE,
     Adaptive,
     StepFailure,
     TimeControl,
     bdf_coefficients,
     check_end_time,
+    extrapolation_weights,
 )
 
 log = logging.getLogger(__name__)
@@ -167,7 +169,10 @@ class DiffusionProblem:
             backward Euler, F(cⁿ⁺¹) ≤ F(cⁿ) for every Δt (a discrete dissipation
             guarantee), at the price of O(S Δt) extra error.
         adaptive: error-controlled time steps for :meth:`run` (see
-            :class:`~femdiff.timestepping.Adaptive`); ``None`` keeps Δt fixed.
+            :class:`~femdiff.timestepping.Adaptive`: Milne-device estimate against the
+            extrapolated history, PI controller, rejection; Newton failures are retried
+            as without it). Newton then starts from the linear extrapolation of the last
+            two states. ``None`` keeps Δt fixed (apart from Newton-failure retries).
         source: volumetric source s in ∂C/∂t + ∇·J = s [C-units/s], a callable
             ``(x, t) -> UFL`` of the spatial coordinate and the time Constant (evaluated at
             the new time level; at the midpoint for Crank–Nicolson).
@@ -279,6 +284,7 @@ class DiffusionProblem:
                 f"initial concentration must lie in ({lo:g}, {hi:g}) for this chemical "
                 f"potential (e.g. ln C needs C > 0); got min {cmin:g}, max {cmax:g}"
             )
+        self._warn_if_ill_posed(n_owned)
         if self._concentration_scale is None:
             mean = self._integrate(abs(self.C) * ufl.dx) / self.domain.volume()
             self.c_scale = mean if mean > 0 else max(abs(cmin), abs(cmax), 1.0)
@@ -293,6 +299,36 @@ class DiffusionProblem:
         self.u_n.x.array[:] = self.u.x.array
         self.u_nn.x.array[:] = self.u.x.array
         self._sync_outputs()
+
+    def _warn_if_ill_posed(self, n_owned: int) -> None:
+        """Warn when κ = 0 and the initial data reach a spinodal region (∂²f/∂C² < 0).
+
+        Without gradient energy the backward-diffusion problem there is ill-posed: every
+        wavelength grows, fastest the shortest the mesh can hold. femdiff still solves it
+        (the mesh acts as the regulariser), so such results are mesh-dependent.
+        """
+        regularised = False
+        for t in self.potential.terms:
+            if isinstance(getattr(t, "kappa", None), int | float):
+                regularised |= t.kappa > 0
+            elif hasattr(t, "gradient_energy"):
+                regularised |= t.gradient_energy(ufl.grad(self.C)) is not None
+        if regularised:
+            return
+        cv = ufl.variable(self.C)
+        curvature = ufl.diff(self.potential.dfdc(cv), cv)
+        if isinstance(curvature, ufl.constantvalue.Zero):
+            return
+        f2 = fem.Function(self.V_c)
+        f2.interpolate(fem.Expression(curvature, self.V_c.element.interpolation_points))
+        lo, _ = global_min_max(self.domain.comm, f2.x.array[:n_owned])
+        if lo < 0:
+            log.warning(
+                "the initial concentration lies partly inside a spinodal region "
+                "(d2f/dC2 = %.3g < 0) and there is no gradient energy (kappa = 0): the "
+                "problem is ill-posed there and the results are mesh-dependent (the "
+                "fastest-growing wavelength is the mesh size). Add GradientEnergy(kappa > 0) "
+                "for phase separation.", lo)
 
     def _project_initial_potential(self) -> None:
         """μ(t₀) from the constitutive law, by L2 projection (a consistent initial state)."""
@@ -389,6 +425,7 @@ class DiffusionProblem:
         cn = self.time.scheme == "crank_nicolson"
         self.theta = fem.Constant(mesh, PETSc.ScalarType(0.5 if cn else 1.0))
         self._dt_prev: float | None = None
+        self._error_prev: float | None = None
         self._dt_request = float(self.time.dt)
 
         c, mu = ufl.split(self.u)
@@ -523,14 +560,17 @@ class DiffusionProblem:
         for attempt in range(self.time.max_retries + 1):
             self._set_coefficients(dt)
             self.t.value = self.current_time + dt
-            self.u.x.array[:] = self.u_n.x.array  # initial guess: previous state
+            self._initial_guess(dt)
             ok, its, kits = self._newton()
             newton += its
             krylov += kits
             error, dt_next = 0.0, dt
             if ok and self.adaptive is not None:
                 error, order = self._error_indicator(dt)
-                dt_next = min(self.adaptive.propose(dt, error, order), self.time.dt_max)
+                # PI memory only across accepted steps; after a rejection: elementary
+                memory = None if rejected else self._error_prev
+                dt_next = min(self.adaptive.propose(dt, error, order, memory),
+                              self.time.dt_max)
                 if not self.adaptive.accept(error):
                     ok = False
                     rejected += 1
@@ -539,6 +579,8 @@ class DiffusionProblem:
                 self.u_n.x.array[:] = self.u.x.array
                 self._dt_prev = dt
                 self._t_accepted = self.current_time + dt
+                self._error_prev = error if self.adaptive is not None else None
+                self._remember(self._t_accepted)
                 self._sync_outputs()
                 return StepInfo(self._t_accepted, dt, newton, krylov, attempt, error, dt_next)
             self.u.x.array[:] = self.u_n.x.array
@@ -556,19 +598,55 @@ class DiffusionProblem:
             f"after {attempt + 1} attempts (reason "
             f"{self.problem.solver.getConvergedReason()}); the last accepted state is kept")
 
+    def _remember(self, t: float) -> None:
+        """Keep the last three accepted states (adaptive runs: error estimate, guess)."""
+        if self.adaptive is None:
+            return
+        hist = self.__dict__.setdefault("_history", [])
+        hist.insert(0, (t, self.u_n.x.array.copy()))
+        del hist[3:]
+
+    def _extrapolate(self, dt: float, degree: int) -> tuple[np.ndarray, int]:
+        """Polynomial extrapolation of the whole state to t + Δt (degree ≤ ``degree``)."""
+        hist = self.__dict__.get("_history") or []
+        if not hist:
+            self._remember(self.current_time)
+            hist = self._history
+        degree = min(len(hist) - 1, degree)
+        points = hist[: degree + 1]
+        weights = extrapolation_weights([t for t, _ in points], self.current_time + dt)
+        return sum(w * u for w, (_, u) in zip(weights, points, strict=True)), degree
+
+    def _initial_guess(self, dt: float) -> None:
+        """Newton's start: the previous state, or (adaptive runs) its linear extrapolation.
+
+        The extrapolated C is kept inside the Newton bounds, so bounded models (ln C)
+        start from an admissible state.
+        """
+        if self.adaptive is None or not self.__dict__.get("_history"):
+            self.u.x.array[:] = self.u_n.x.array
+            return
+        guess, _ = self._extrapolate(dt, 1)
+        if hasattr(self, "_lower"):
+            lo = self._lower.x.array[self.dofs_c]
+            hi = self._upper.x.array[self.dofs_c]
+            guess[self.dofs_c] = np.clip(guess[self.dofs_c], lo, hi)
+        self.u.x.array[:] = guess
+
     def _error_indicator(self, dt: float) -> tuple[float, int]:
-        """Max |ĉ − ĉ_p| against the extrapolated predictor, and the order it measures."""
-        c = self.u.x.array[self.dofs_c]
-        c_n = self.u_n.x.array[self.dofs_c]
-        if self._dt_prev is None:
-            pred, order = c_n, 1
-        else:
-            w = dt / self._dt_prev
-            pred, order = c_n + w * (c_n - self.u_nn.x.array[self.dofs_c]), 2
-        if self.time.scheme == "backward_euler":
-            order = 1
-        local = float(np.max(np.abs(c - pred))) if c.size else 0.0
-        return self.domain.comm.allreduce(local, op=MPI.MAX), order
+        """Milne-device local error estimate and the order p it measures (e ∝ Δtᵖ⁺¹).
+
+        See :class:`~femdiff.timestepping.Adaptive`: the new ĉ against the polynomial
+        extrapolation of the last accepted states (degree = the scheme's order when
+        enough states exist, scaled by the scheme's Milne constant; lower degree and
+        constant 1 before that).
+        """
+        p = self.time.order
+        pred, degree = self._extrapolate(dt, p)
+        scale = MILNE[self.time.scheme] if degree == p else 1.0
+        diff = self.u.x.array[self.dofs_c] - pred[self.dofs_c]
+        local = float(np.max(np.abs(diff))) if diff.size else 0.0
+        return scale * self.domain.comm.allreduce(local, op=MPI.MAX), degree
 
     @property
     def current_time(self) -> float:

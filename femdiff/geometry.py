@@ -6,8 +6,12 @@ and volume, meshes it and returns ``gmsh.model``. Builders run on one rank; use
 or :func:`write_msh` to save a ``.msh`` file.
 
 Mesh size: ``h`` is the global target size (a default follows from the dimensions);
-``refine`` adds local refinement, a sequence of :class:`Refine`. ``order`` is the
-geometric order of the elements (1 or 2).
+``refine`` adds local refinement, one :class:`Refine` or a sequence of them (near a
+point, a segment or a named boundary). ``order`` is the geometric order of the elements
+(1 or 2). Parameters are checked before Gmsh does any work; a bad one raises
+``ValueError`` naming it. Gmsh runs silently and headless: builders call
+:func:`initialize`, which starts it if needed; :func:`build` and :func:`write_msh` clear
+it afterwards, or finalise it if they started it.
 
 Names (shared with the ``.geo`` files in ``meshes/``):
 
@@ -28,6 +32,7 @@ builder                       boundaries / volumes
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,38 +48,96 @@ from femdiff.mesh import Domain, from_gmsh_model
 
 @dataclass(frozen=True)
 class Refine:
-    """Local refinement: size ``size`` within ``distance`` of a target.
+    """Local refinement: cells of size ``size`` within ``distance`` of a target.
 
-    The size grows to ``h`` over another ``distance``.
+    Gmsh builds a ``Distance`` field to the target and a ``Threshold`` field on it: the
+    size is ``size`` up to ``distance`` and grows linearly to the global ``h`` at
+    ``2 * distance``. Several refinements combine through a ``Min`` field, so the smallest
+    requested size wins everywhere.
 
-    Exactly one target: ``point`` (coordinates), or ``boundary`` (a physical boundary name
-    of the builder, e.g. ``"hole"``).
+    Give exactly one target:
+
+    - ``point``: coordinates (x, y[, z]), e.g. ``Refine(0.01, 0.1, point=(0, 0))``;
+    - ``segment``: a straight curve from one point to another, e.g. a crack path
+      ``Refine(0.01, 0.05, segment=((0, 0.5), (1, 0.5)))``;
+    - ``boundary``: a physical boundary name of the builder (its curves in 2D, surfaces
+      in 3D), e.g. ``Refine(0.01, 0.1, boundary="hole")`` or ``boundary="interface"``.
+
+    Helper entities for ``point`` and ``segment`` are removed once the mesh is made.
 
     Attributes:
         size: mesh size near the target [length].
-        distance: distance over which ``size`` holds; the size reaches ``h`` at 2×distance.
+        distance: distance within which ``size`` holds [length].
         point: a point (x, y[, z]).
+        segment: two points (start, end).
         boundary: a boundary name.
     """
 
     size: float
     distance: float
     point: tuple[float, ...] | None = None
+    segment: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     boundary: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.size > 0:
-            raise ValueError(f"Refine.size must be positive, got {self.size!r}")
-        if not self.distance > 0:
-            raise ValueError(f"Refine.distance must be positive, got {self.distance!r}")
-        if (self.point is None) == (self.boundary is None):
-            raise ValueError("Refine needs exactly one target: point=... or boundary=...")
+        _positive(**{"Refine.size": self.size, "Refine.distance": self.distance})
+        targets = [t for t in (self.point, self.segment, self.boundary) if t is not None]
+        if len(targets) != 1:
+            raise ValueError("Refine needs exactly one target: point=..., segment=... "
+                             "or boundary=...")
+        if self.point is not None:
+            object.__setattr__(self, "point", _coordinates("Refine.point", self.point))
+        if self.segment is not None:
+            if len(self.segment) != 2:
+                raise ValueError(f"Refine.segment must be two points, got {self.segment!r}")
+            a, b = (_coordinates("Refine.segment", p) for p in self.segment)
+            if a == b:
+                raise ValueError(f"Refine.segment has coincident end points {a!r}")
+            object.__setattr__(self, "segment", (a, b))
+        if self.boundary is not None and not isinstance(self.boundary, str):
+            raise ValueError(f"Refine.boundary must be a name, got {self.boundary!r}")
+
+    @property
+    def kind(self) -> str:
+        """The target kind: ``"point"``, ``"segment"`` or ``"boundary"``."""
+        return "point" if self.point else "segment" if self.segment else "boundary"
+
+
+Refinements = Refine | Sequence[Refine]
+"""One :class:`Refine` or a sequence of them (the ``refine`` argument of the builders)."""
+
+
+def _coordinates(label: str, point: Sequence[float]) -> tuple[float, float, float]:
+    """``point`` as three finite floats (z = 0 when omitted)."""
+    try:
+        xyz = tuple(float(c) for c in point)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be 2 or 3 coordinates, got {point!r}") from None
+    if len(xyz) not in (2, 3) or not all(math.isfinite(c) for c in xyz):
+        raise ValueError(f"{label} must be 2 or 3 finite coordinates, got {point!r}")
+    return (*xyz, 0.0)[:3]  # type: ignore[return-value]
 
 
 def _positive(**params: float) -> None:
     for name, value in params.items():
-        if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not math.isfinite(value) or value <= 0):
             raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def _refinements(refine: Refinements | None, boundaries: Sequence[str],
+                 ) -> tuple[Refine, ...]:
+    """Check ``refine`` against the builder's boundary names, before any Gmsh work."""
+    if refine is None:
+        return ()
+    items = (refine,) if isinstance(refine, Refine) else tuple(refine)
+    for r in items:
+        if not isinstance(r, Refine):
+            raise ValueError(f"refine must be a sequence of Refine, got an item {r!r}")
+        if r.boundary is not None and r.boundary not in boundaries:
+            raise ValueError(f"Refine: unknown boundary {r.boundary!r}; known: "
+                             f"{', '.join(sorted(boundaries))}")
+    return items
 
 
 def _common(h: float | None, default: float, order: int, dim: int | None = None,
@@ -89,15 +152,26 @@ def _common(h: float | None, default: float, order: int, dim: int | None = None,
     return float(h)
 
 
+def initialize() -> bool:
+    """Initialise Gmsh if needed, silent and headless; return whether it was started here.
+
+    A Gmsh started here reads no configuration files and installs no signal handler.
+    Call ``gmsh.finalize()`` afterwards when this returns ``True``.
+    """
+    started = not gmsh.isInitialized()
+    if started:
+        gmsh.initialize(readConfigFiles=False, interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    return started
+
+
 def _start(name: str) -> None:
     """Start a fresh model.
 
     Size fields and options a previous build set are reset: gmsh keeps them across
     ``gmsh.clear()``.
     """
-    if not gmsh.isInitialized():
-        gmsh.initialize(interruptible=False)
-    gmsh.option.setNumber("General.Terminal", 0)
+    initialize()
     gmsh.clear()
     for tag in gmsh.model.mesh.field.list():
         gmsh.model.mesh.field.remove(tag)
@@ -131,19 +205,31 @@ def _name(dim: int, tags: list[int], name: str) -> None:
     gmsh.model.addPhysicalGroup(dim, tags, name=name)
 
 
-def _finish(dim: int, h: float, order: int, refine: Sequence[Refine],
+def _finish(dim: int, h: float, order: int, refine: tuple[Refine, ...],
             boundaries: dict[str, list[int]]) -> Any:
     """Apply sizes and refinement, mesh, set the order; return gmsh.model."""
     gmsh.option.setNumber("Mesh.MeshSizeMax", h)
     gmsh.option.setNumber("Mesh.MeshSizeMin", min([h] + [r.size for r in refine]) * 0.1)
-    fields = []
+    fields, helpers, seeded = [], [], False
     for r in refine:
         dist = gmsh.model.mesh.field.add("Distance")
         if r.point is not None:
-            p = list(r.point) + [0.0] * (3 - len(r.point))
-            ptag = gmsh.model.occ.addPoint(*p)
+            ptag = gmsh.model.occ.addPoint(*r.point)
             gmsh.model.occ.synchronize()
             gmsh.model.mesh.field.setNumbers(dist, "PointsList", [ptag])
+            helpers.append((0, ptag))
+            seeded |= _seed(dim, [r.point], r.size)
+        elif r.segment is not None:
+            a, b = (gmsh.model.occ.addPoint(*p) for p in r.segment)
+            line = gmsh.model.occ.addLine(a, b)
+            gmsh.model.occ.synchronize()
+            gmsh.model.mesh.field.setNumbers(dist, "CurvesList", [line])
+            gmsh.model.mesh.field.setNumber(dist, "Sampling", 200)
+            helpers += [(1, line), (0, a), (0, b)]
+            start, end = np.array(r.segment)
+            n = max(1, math.ceil(np.linalg.norm(end - start) / r.size))
+            seeded |= _seed(dim, [start + (end - start) * t for t in np.linspace(0, 1, n + 1)],
+                            r.size)
         else:
             if r.boundary not in boundaries:
                 raise ValueError(f"Refine: unknown boundary {r.boundary!r}; known: "
@@ -162,13 +248,40 @@ def _finish(dim: int, h: float, order: int, refine: Sequence[Refine],
         fmin = gmsh.model.mesh.field.add("Min")
         gmsh.model.mesh.field.setNumbers(fmin, "FieldsList", fields)
         gmsh.model.mesh.field.setAsBackgroundMesh(fmin)
-        gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+        # the size at the seeds reaches the interior only by extension from the boundary
+        gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", int(seeded))
         gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
     gmsh.model.mesh.generate(dim)
+    if helpers:  # free helper entities carry 0D/1D elements of their own: drop them
+        gmsh.model.removeEntities(helpers)
     if order == 2:
         gmsh.model.mesh.setOrder(2)
     return gmsh.model
+
+
+def _seed(dim: int, points: Sequence[Sequence[float]], size: float) -> bool:
+    """Embed mesh vertices at ``points`` farther than ``size`` inside the domain.
+
+    The mesher samples size fields only where it puts vertices: a small-size spot away
+    from the boundary would be missed by a coarse mesh without such a seed, which carries
+    the target ``size`` itself. Returns whether a seed was embedded.
+    """
+    seeded = False
+    for p in points:
+        for _, tag in gmsh.model.getEntities(dim):
+            if not gmsh.model.isInside(dim, tag, list(p)):
+                continue
+            gap = min(np.linalg.norm(gmsh.model.getClosestPoint(bd, bt, list(p))[0] - p)
+                      for bd, bt in gmsh.model.getBoundary([(dim, tag)], oriented=False))
+            if gap > size:
+                seed = gmsh.model.occ.addPoint(*p)
+                gmsh.model.occ.synchronize()
+                gmsh.model.mesh.embed(0, [seed], dim, tag)
+                gmsh.model.mesh.setSize([(0, seed)], size)
+                seeded = True
+            break
+    return seeded
 
 
 def _box_faces(dim: int, lo: Sequence[float], hi: Sequence[float], scale: float,
@@ -197,10 +310,15 @@ def _add_groups(dim: int, boundaries: dict[str, list[int]], volumes: dict[str, l
 
 
 def rod(length: float = 1.0, radius: float = 0.1, *, dim: int = 3, h: float | None = None,
-        order: int = 1, refine: Sequence[Refine] = (), name: str = "rod") -> Any:
-    """A cylinder along x (3D) or the strip [0, length]×[−radius, radius] (2D)."""
+        order: int = 1, refine: Refinements = (), name: str = "rod") -> Any:
+    """A cylinder along x (3D) or the strip [0, length]×[−radius, radius] (2D).
+
+    Boundaries "left" (x=0), "right" (x=length), "surface" (lateral; in 2D the top and
+    bottom lines); volume "rod". Default ``h``: radius/2.
+    """
     _positive(length=length, radius=radius)
     h = _common(h, radius / 2, order, dim)
+    refine = _refinements(refine, ("left", "right", "surface"))
     _start(name)
     occ = gmsh.model.occ
     if dim == 3:
@@ -217,15 +335,23 @@ def rod(length: float = 1.0, radius: float = 0.1, *, dim: int = 3, h: float | No
 
 
 def box(lx: float = 1.0, ly: float = 1.0, lz: float | None = None, *, dim: int = 2,
-        h: float | None = None, order: int = 1, refine: Sequence[Refine] = (),
+        h: float | None = None, order: int = 1, refine: Refinements = (),
         name: str = "box") -> Any:
-    """The rectangle [0,lx]×[0,ly] or box [0,lx]×[0,ly]×[0,lz]."""
+    """The rectangle [0,lx]×[0,ly] or box [0,lx]×[0,ly]×[0,lz] (``lz`` defaults to ``ly``).
+
+    Boundaries as :func:`femdiff.mesh.box`: "left"/"right" (x), "bottom"/"top" (y in 2D,
+    z in 3D), "front"/"back" (y, 3D only); volume "domain". Default ``h``: shortest
+    side/10.
+    """
     if dim == 3:
         lz = ly if lz is None else lz
         _positive(lx=lx, ly=ly, lz=lz)
+    elif lz is not None:
+        raise ValueError(f"lz={lz!r} needs dim=3 (got dim={dim!r})")
     else:
         _positive(lx=lx, ly=ly)
-    h = _common(h, min(lx, ly) / 10, order, dim)
+    h = _common(h, min(lx, ly, lz or ly) / 10, order, dim)
+    refine = _refinements(refine, [f[0] for f in (_FACES_3D if dim == 3 else _FACES_2D)])
     _start(name)
     occ = gmsh.model.occ
     vol = occ.addBox(0, 0, 0, lx, ly, lz) if dim == 3 else occ.addRectangle(0, 0, 0, lx, ly)
@@ -238,11 +364,16 @@ def box(lx: float = 1.0, ly: float = 1.0, lz: float | None = None, *, dim: int =
 
 def beam(length: float = 1.0, height: float = 0.1, width: float | None = None, *,
          dim: int = 2, h: float | None = None, order: int = 1,
-         refine: Sequence[Refine] = (), name: str = "beam") -> Any:
-    """A beam [0,L]×[0,H] (2D) or [0,L]×[0,W]×[0,H] (3D) for bending."""
+         refine: Refinements = (), name: str = "beam") -> Any:
+    """A beam [0,L]×[0,H] (2D) or [0,L]×[0,W]×[0,H] (3D) for bending.
+
+    Boundaries "left", "right" (x), "bottom", "top" (y in 2D, z in 3D), "front", "back"
+    (y, 3D only); volume "beam". ``width`` defaults to ``height``; default ``h``: height/4.
+    """
     width = height if width is None else width
     _positive(length=length, height=height, width=width)
     h = _common(h, height / 4, order, dim)
+    refine = _refinements(refine, [f[0] for f in (_FACES_3D if dim == 3 else _FACES_2D)])
     _start(name)
     occ = gmsh.model.occ
     if dim == 3:
@@ -259,12 +390,15 @@ def beam(length: float = 1.0, height: float = 0.1, width: float | None = None, *
 
 def plate_with_hole(width: float = 1.0, height: float = 1.0, radius: float = 0.1, *,
                     quarter: bool = True, h: float | None = None, order: int = 1,
-                    refine: Sequence[Refine] | None = None, name: str = "plate") -> Any:
+                    refine: Refinements | None = None, name: str = "plate") -> Any:
     """A plate with a circular hole (2D), refined near the hole by default.
 
     ``quarter=True``: [0,width]×[0,height] minus the disk of ``radius`` at the origin, with
     symmetry edges "left" (x=0) and "bottom" (y=0). ``quarter=False``: the full plate
-    [−w/2,w/2]×[−h/2,h/2] with the hole at its centre.
+    [−w/2,w/2]×[−h/2,h/2] with the hole at its centre. Volume "plate".
+
+    Default ``h``: an eighth of the smaller (half) side. ``refine=None`` (the default)
+    refines to ``radius/8`` within ``radius`` of the hole; pass ``()`` for a uniform mesh.
     """
     _positive(width=width, height=height, radius=radius)
     limit = min(width, height) if quarter else min(width, height) / 2
@@ -273,8 +407,8 @@ def plate_with_hole(width: float = 1.0, height: float = 1.0, radius: float = 0.1
                          f"({'width/height' if quarter else 'half width/height'} {limit!r})")
     h = _common(h, limit / 8, order)
     if refine is None:
-        refine = (Refine(size=radius / 8 if h > radius / 8 else h, distance=radius,
-                         boundary="hole"),)
+        refine = Refine(size=min(h, radius / 8), distance=radius, boundary="hole")
+    refine = _refinements(refine, ("left", "right", "bottom", "top", "hole"))
     _start(name)
     occ = gmsh.model.occ
     if quarter:
@@ -295,18 +429,25 @@ def plate_with_hole(width: float = 1.0, height: float = 1.0, radius: float = 0.1
 
 def notched_bar(length: float = 1.0, height: float = 0.2, notch_depth: float = 0.05,
                 notch_radius: float = 0.02, *, h: float | None = None, order: int = 1,
-                refine: Sequence[Refine] | None = None, name: str = "notched_bar") -> Any:
-    """A 2D bar [0,L]×[0,H] with a semicircular-ended notch cut from the top at x = L/2."""
+                refine: Refinements | None = None, name: str = "notched_bar") -> Any:
+    """A 2D bar [0,L]×[0,H] with a round-bottomed notch cut from the top at x = L/2.
+
+    The notch is a slot of width 2·notch_radius ending in a half disk, reaching down to
+    y = height − notch_depth (a circular segment when notch_depth < notch_radius).
+    Boundaries "left", "right", "bottom", "top" and "notch"; volume "bar". Default ``h``:
+    height/6; ``refine=None`` refines to notch_radius/4 within notch_radius of the notch.
+    """
     _positive(length=length, height=height, notch_depth=notch_depth,
               notch_radius=notch_radius)
     if notch_depth >= height:
         raise ValueError(f"notch_depth {notch_depth!r} must be smaller than height {height!r}")
     if 2 * notch_radius >= length:
-        raise ValueError(f"notch_radius {notch_radius!r} must be smaller than length/2")
+        raise ValueError(f"notch_radius {notch_radius!r} must be smaller than length/2 "
+                         f"= {length / 2!r}")
     h = _common(h, height / 6, order)
     if refine is None:
-        refine = (Refine(size=min(h, notch_radius / 4), distance=notch_radius,
-                         boundary="notch"),)
+        refine = Refine(size=min(h, notch_radius / 4), distance=notch_radius, boundary="notch")
+    refine = _refinements(refine, ("left", "right", "bottom", "top", "notch"))
     _start(name)
     occ = gmsh.model.occ
     bar = occ.addRectangle(0, 0, 0, length, height)
@@ -325,10 +466,14 @@ def notched_bar(length: float = 1.0, height: float = 0.2, notch_depth: float = 0
 
 
 def sphere(radius: float = 1.0, *, dim: int = 3, h: float | None = None, order: int = 1,
-           refine: Sequence[Refine] = (), name: str = "sphere") -> Any:
-    """A ball (3D) or disk (2D) centred at the origin: a particle."""
+           refine: Refinements = (), name: str = "sphere") -> Any:
+    """A ball (3D) or disk (2D) centred at the origin: a particle.
+
+    Boundary "surface"; volume "particle". Default ``h``: radius/5.
+    """
     _positive(radius=radius)
     h = _common(h, radius / 5, order, dim)
+    refine = _refinements(refine, ("surface",))
     _start(name)
     occ = gmsh.model.occ
     vol = occ.addSphere(0, 0, 0, radius) if dim == 3 else occ.addDisk(0, 0, 0, radius, radius)
@@ -340,13 +485,23 @@ def sphere(radius: float = 1.0, *, dim: int = 3, h: float | None = None, order: 
 
 def diffusion_couple(length: float = 2.0, height: float = 1.0, *, dim: int = 2,
                      interface: float | None = None, h: float | None = None, order: int = 1,
-                     refine: Sequence[Refine] = (), name: str = "couple") -> Any:
-    """Two regions "A" (x < interface) and "B" meshed conformingly across "interface"."""
+                     refine: Refinements = (), name: str = "couple") -> Any:
+    """Two regions "A" (x < interface) and "B" meshed conformingly across "interface".
+
+    The domain is [0,length]×[0,height] (2D) or [0,length]×[0,height]×[0,height] (3D),
+    split by the plane x = ``interface`` (default length/2). Boundaries "left", "right",
+    "bottom", "top" (+ "front", "back" in 3D, named as in :func:`box`) and the interior
+    facet group "interface" (integrate over it with ``Domain.dS("interface")``); volumes
+    "A" and "B". Default ``h``: shortest side/10.
+    """
     _positive(length=length, height=height)
     interface = length / 2 if interface is None else interface
-    if not 0 < interface < length:
+    if (isinstance(interface, bool) or not isinstance(interface, numbers.Real)
+            or not 0 < interface < length):
         raise ValueError(f"interface {interface!r} must lie inside (0, length={length!r})")
     h = _common(h, min(length, height) / 10, order, dim)
+    refine = _refinements(refine, [f[0] for f in (_FACES_3D if dim == 3 else _FACES_2D)]
+                          + ["interface"])
     _start(name)
     occ = gmsh.model.occ
     if dim == 3:
@@ -375,16 +530,27 @@ def diffusion_couple(length: float = 2.0, height: float = 1.0, *, dim: int = 2,
 
 def t_shape(stem: tuple[float, float, float, float] = (0.0, 20.0, 0.0, 100.0),
             bar: tuple[float, float, float, float] = (-40.0, 60.0, 100.0, 120.0), *,
-            h: float | None = None, order: int = 1, refine: Sequence[Refine] = (),
+            h: float | None = None, order: int = 1, refine: Refinements = (),
             name: str = "t_shape") -> Any:
     """The PFHub benchmark-1 T: stem x∈[0,20], y∈[0,100]; bar x∈[−40,60], y∈[100,120].
 
-    ``stem`` and ``bar`` are (x0, x1, y0, y1); the boundary is "boundary".
+    ``stem`` and ``bar`` are (x0, x1, y0, y1) and must overlap or touch along a
+    segment. Boundary "boundary" (all of it); volume "domain". Default ``h``: the smaller
+    of the stem width and bar height over 20 (1.0 for the benchmark).
     """
-    for label, (x0, x1, y0, y1) in (("stem", stem), ("bar", bar)):
+    for label, box_ in (("stem", stem), ("bar", bar)):
+        try:
+            x0, x1, y0, y1 = (float(v) for v in box_)
+        except (TypeError, ValueError):
+            raise ValueError(f"{label} must be (x0, x1, y0, y1), got {box_!r}") from None
         if not (x1 > x0 and y1 > y0):
-            raise ValueError(f"{label} must be (x0, x1, y0, y1) with x1 > x0 and y1 > y0")
-    h = _common(h, 1.0, order)
+            raise ValueError(f"{label} must be (x0, x1, y0, y1) with x1 > x0 and y1 > y0, "
+                             f"got {box_!r}")
+    if not (stem[0] < bar[1] and bar[0] < stem[1] and stem[2] <= bar[3]
+            and bar[2] <= stem[3]):
+        raise ValueError(f"stem {stem!r} and bar {bar!r} must overlap or share an edge")
+    h = _common(h, min(stem[1] - stem[0], bar[3] - bar[2]) / 20, order)
+    refine = _refinements(refine, ("boundary",))
     _start(name)
     occ = gmsh.model.occ
     s = occ.addRectangle(stem[0], stem[2], 0, stem[1] - stem[0], stem[3] - stem[2])
@@ -416,49 +582,79 @@ def _resolve(builder: str | Callable[..., Any]) -> Callable[..., Any]:
     return BUILDERS[builder]
 
 
+def _run_on_root(comm: MPI.Comm, fn: Callable[..., Any], params: dict[str, Any],
+                 then: Callable[[], Any] | None = None) -> bool:
+    """Run builder ``fn`` (and ``then``) on rank 0; raise its error on every rank.
+
+    Returns whether Gmsh was started here (rank 0 must finalise it). On failure Gmsh is
+    cleared, or finalised if it was started here, before every rank raises.
+    """
+    error, started = None, False
+    if comm.rank == 0:
+        started = not gmsh.isInitialized()
+        try:
+            fn(**params)
+            if then is not None:
+                then()
+        except Exception as exc:  # any failure on rank 0 must reach every rank
+            kind = ValueError if isinstance(exc, ValueError | TypeError) else RuntimeError
+            error = (kind, f"{getattr(fn, '__name__', 'geometry')}: {exc}")
+            _release(started)
+    error = comm.bcast(error, root=0)
+    if error:
+        raise error[0](error[1])
+    return started
+
+
+def _release(started: bool) -> None:
+    if started and gmsh.isInitialized():
+        gmsh.finalize()
+    elif gmsh.isInitialized():
+        gmsh.clear()
+
+
 def build(builder: str | Callable[..., Any], comm: MPI.Comm = MPI.COMM_WORLD,
           gdim: int | None = None, **params: Any) -> Domain:
     """Build a geometry on rank 0 and return the distributed :class:`Domain`.
 
-    A bad parameter raises the same ``ValueError`` on every rank (no deadlock).
+    Args:
+        builder: a name in :data:`BUILDERS` or a builder function returning ``gmsh.model``.
+        comm: communicator of the mesh.
+        gdim: geometric dimension (default: the model's dimension).
+        **params: the builder's parameters.
+
+    A bad parameter raises the same ``ValueError`` on every rank (no deadlock). Gmsh is
+    cleared afterwards, or finalised if this call started it.
     """
     fn = _resolve(builder)
-    error = None
-    if comm.rank == 0:
-        try:
-            fn(**params)
-        except Exception as exc:  # any failure on rank 0 must reach every rank
-            kind = ValueError if isinstance(exc, ValueError | TypeError) else RuntimeError
-            error = (kind, f"{getattr(fn, '__name__', 'geometry')}: {exc}")
-    error = comm.bcast(error, root=0)
-    if error:
-        if comm.rank == 0 and gmsh.isInitialized():
-            gmsh.clear()
-        raise error[0](error[1])
+    started = _run_on_root(comm, fn, params)
     try:
         return from_gmsh_model(gmsh.model if comm.rank == 0 else None, comm, gdim=gdim)
     finally:
         if comm.rank == 0:
-            gmsh.clear()
+            _release(started)
 
 
 def write_msh(builder: str | Callable[..., Any], path: str | Path,
               comm: MPI.Comm = MPI.COMM_WORLD, **params: Any) -> Path:
-    """Build a geometry on rank 0 and write it to a Gmsh ``.msh`` file."""
+    """Build a geometry on rank 0 and write it to a Gmsh ``.msh`` file (format 4.1).
+
+    Only the physical groups' elements are saved. Returns ``path``; every rank raises
+    ``ValueError`` for a bad parameter or a path not ending in ``.msh``.
+    """
     fn = _resolve(builder)
     path = Path(path)
-    error = None
+    if path.suffix != ".msh":
+        raise ValueError(f"path {str(path)!r} must end in .msh")
+
+    def save() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gmsh.option.setNumber("Mesh.SaveAll", 0)
+        gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
+        gmsh.write(str(path))
+
+    started = _run_on_root(comm, fn, params, then=save)
     if comm.rank == 0:
-        try:
-            fn(**params)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            gmsh.option.setNumber("Mesh.SaveAll", 0)
-            gmsh.write(str(path))
-        except Exception as exc:  # any failure on rank 0 must reach every rank
-            error = str(exc)
-        finally:
-            gmsh.clear()
-    error = comm.bcast(error, root=0)
-    if error:
-        raise ValueError(error)
+        _release(started)
+    comm.Barrier()  # the file exists when any rank returns
     return path

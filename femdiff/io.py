@@ -7,14 +7,33 @@
   a killed run leaves a readable file; on restart it drops rows later than the restart
   time, so the series continues without duplicates.
 * :func:`sample_line` evaluates a Function at points on every rank and gathers the values
-  on rank 0 (NaN where a point is outside the mesh).
+  on rank 0 (NaN where a point is outside the mesh); :func:`line_points` makes the points.
+* PNG helpers (matplotlib, Agg backend, rank 0 writes; call them on every rank, because
+  the sampling is collective): :func:`plot_series` (columns of a CSV against time),
+  :func:`plot_profiles` (values along a line), :func:`plot_field_2d` (a scalar field of a
+  2D mesh, sampled on a grid).
+* Read-back checks: :func:`read_csv`, :func:`bp_steps` (complete steps of a VTX/BP4
+  folder, from its index, without ADIOS2's Python module), :func:`xdmf_times`.
+* :func:`atomic_write` writes a file through a temporary file and a rename.
+
+Typical use in a demo::
+
+    fields = FieldWriter(comm, out / "fields", [problem.C, problem.mu])   # fields_P1.bp
+    series = TimeSeries(comm, out / "series.csv", ["t", "amount"])
+    ...  # each step: series.append(t=..., amount=...); fields.write(t)
+    fields.close(); series.close()
+    plot_series(comm, out / "series.csv", out / "series.png")
+    pts = line_points((0, 0, 0), (1, 0, 0), 101)
+    plot_profiles(comm, out / "profile.png", pts, {"C": sample_line(problem.C, pts)})
+    plot_field_2d(problem.C, out / "C.png")
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mpi4py import MPI
@@ -208,3 +227,192 @@ def sample_line(f: fem.Function, points: np.ndarray) -> np.ndarray:
         values = np.nanmax(np.where(np.isnan(stacked), -np.inf, stacked), axis=0)
     values[np.isneginf(values)] = np.nan
     return values[:, 0] if size == 1 else values
+
+
+# --- files ---------------------------------------------------------------------------
+
+
+def atomic_write(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename).
+
+    A reader (or a killed writer) sees the old file or the new one, never half of one.
+    Call it on one rank only.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with tmp.open("wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def bp_steps(path: str | Path) -> int:
+    """Number of complete steps in a VTX (ADIOS2 BP4) folder, read from its index.
+
+    BP4 keeps a 64-byte header and one 64-byte record per step in ``md.idx``, written
+    after the step's data and metadata. A step counts when its record is whole and the
+    metadata it points to is on disk, so a folder left by a killed run reports the steps
+    ParaView can read. Needs no ADIOS2 Python module.
+    """
+    path = Path(path)
+    index, meta = path / "md.idx", path / "md.0"
+    if not index.is_file():
+        return 0
+    raw = index.read_bytes()
+    if len(raw) < 64 or not raw.startswith(b"ADIOS-BP"):
+        return 0
+    md_size = meta.stat().st_size if meta.is_file() else 0
+    steps = 0
+    for start in range(64, len(raw) - 63, 64):
+        record = np.frombuffer(raw[start:start + 64], dtype="<u8")
+        # record: step, rank, then offsets into md.0 of the step's process-group,
+        # variable and attribute indices and the attribute index's end
+        if record[0] != steps + 1 or record[5] > md_size:
+            break
+        steps += 1
+    return steps
+
+
+def xdmf_times(path: str | Path) -> list[float]:
+    """The time values of the (first) temporal collection of an XDMF file."""
+    root = ET.parse(path).getroot()
+    times = []
+    for grid in root.iter("Grid"):
+        if grid.get("GridType") == "Collection":
+            for child in grid.findall("Grid"):
+                t = child.find("Time")
+                if t is not None:
+                    times.append(float(t.get("Value", "nan")))
+            break
+    return times
+
+
+# --- plots ---------------------------------------------------------------------------
+
+
+def line_points(start: Sequence[float], end: Sequence[float], n: int = 101) -> np.ndarray:
+    """``n`` equally spaced points from ``start`` to ``end`` as an (n, 3) array."""
+    a = np.zeros(3)
+    b = np.zeros(3)
+    a[: len(start)] = start
+    b[: len(end)] = end
+    s = np.linspace(0.0, 1.0, int(n))[:, None]
+    return (1 - s) * a + s * b
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_series(comm: MPI.Comm, csv_path: str | Path, png_path: str | Path,
+                columns: Sequence[str] | None = None, x: str = "t",
+                title: str | None = None) -> Path | None:
+    """Plot CSV columns against ``x``, one panel each (rank 0 writes).
+
+    Args:
+        comm: communicator; only rank 0 reads and plots.
+        csv_path: a file written by :class:`TimeSeries`.
+        png_path: the PNG to write.
+        columns: the columns to plot (default: all but ``x``).
+        x: the abscissa column.
+        title: figure title.
+
+    Returns the PNG path on rank 0, ``None`` elsewhere.
+    """
+    if comm.rank != 0:
+        return None
+    data = read_csv(csv_path)
+    names = [c for c in (columns or data) if c != x]
+    plt = _pyplot()
+    ncol = 2 if len(names) > 1 else 1
+    nrow = (len(names) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 2.6 * nrow + 0.6),
+                             squeeze=False, sharex=True)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        ax.plot(data[x], data[name], ".-", ms=3)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel(x)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return Path(png_path)
+
+
+def plot_profiles(comm: MPI.Comm, png_path: str | Path, points: np.ndarray,
+                  profiles: Mapping[str, np.ndarray], ylabel: str = "",
+                  title: str | None = None) -> Path | None:
+    """Plot values sampled along a line (from :func:`sample_line`) against arc length.
+
+    ``profiles`` maps a legend label to the values on rank 0 (other ranks pass what
+    :func:`sample_line` gave them). Returns the PNG path on rank 0, ``None`` elsewhere.
+    """
+    if comm.rank != 0:
+        return None
+    points = np.asarray(points, dtype=float)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, values in profiles.items():
+        ax.plot(s, values, label=label)
+    ax.set_xlabel("distance along the line")
+    ax.set_ylabel(ylabel)
+    if len(profiles) > 1:
+        ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return Path(png_path)
+
+
+def plot_field_2d(f: fem.Function, png_path: str | Path, n: int = 200,
+                  title: str | None = None, cmap: str = "viridis") -> Path | None:
+    """Colour plot of a scalar Function on a 2D mesh (collective; rank 0 writes).
+
+    The field is sampled on an ``n`` × ``n`` grid over the mesh's bounding box (points
+    outside the mesh stay blank). Returns the PNG path on rank 0, ``None`` elsewhere.
+    """
+    mesh = f.function_space.mesh
+    comm = mesh.comm
+    if mesh.geometry.dim != 2:
+        raise ValueError("plot_field_2d needs a 2D mesh")
+    x = mesh.geometry.x
+    lo = np.array([comm.allreduce(float(x[:, i].min()) if len(x) else np.inf, op=MPI.MIN)
+                   for i in range(2)])
+    hi = np.array([comm.allreduce(float(x[:, i].max()) if len(x) else -np.inf, op=MPI.MAX)
+                   for i in range(2)])
+    aspect = (hi[1] - lo[1]) / (hi[0] - lo[0])
+    nx, ny = (n, max(2, int(n * aspect))) if aspect <= 1 else (max(2, int(n / aspect)), n)
+    # sample cell centres of the image pixels, nudged inside the box
+    xs = lo[0] + (np.arange(nx) + 0.5) / nx * (hi[0] - lo[0])
+    ys = lo[1] + (np.arange(ny) + 0.5) / ny * (hi[1] - lo[1])
+    X, Y = np.meshgrid(xs, ys)
+    values = sample_line(f, np.column_stack([X.ravel(), Y.ravel(), np.zeros(X.size)]))
+    if comm.rank != 0:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 6 * min(max(aspect, 0.3), 3) * 0.85 + 0.6))
+    image = ax.imshow(np.ma.masked_invalid(values.reshape(ny, nx)), origin="lower",
+                      extent=(lo[0], hi[0], lo[1], hi[1]), cmap=cmap, aspect="equal")
+    fig.colorbar(image, ax=ax, shrink=0.8, label=f.name)
+    ax.set_title(title or f.name)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return Path(png_path)

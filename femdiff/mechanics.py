@@ -19,10 +19,11 @@ for ``space="CG"``: the L2 projection onto continuous P_max(k−1,1).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -36,6 +37,11 @@ from femdiff import solvers
 from femdiff.mesh import Domain
 
 Model = Literal["3d", "plane_strain", "plane_stress"]
+
+
+def _is_real(value: Any) -> bool:
+    """A real number (numpy scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,9 @@ class ElasticMaterial:
     model: Model = "3d"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.E, int | float) or not math.isfinite(self.E) or self.E <= 0:
+        if not _is_real(self.E) or not math.isfinite(self.E) or self.E <= 0:
             raise ValueError(f"Young's modulus E must be positive, got {self.E!r}")
-        if not isinstance(self.nu, int | float) or not -1.0 < self.nu < 0.5:
+        if not _is_real(self.nu) or not -1.0 < self.nu < 0.5:
             raise ValueError(f"Poisson's ratio nu must lie in (-1, 0.5), got {self.nu!r}")
         if self.model not in ("3d", "plane_strain", "plane_stress"):
             raise ValueError(
@@ -128,18 +134,41 @@ class BodyForce:
 BC = Fixed | Displacement | Traction | Pressure | BodyForce
 
 
-def _as_ufl(value: Load, x: Any, shape: tuple[int, ...]) -> Any:
+def _as_ufl(value: Load, x: Any, shape: tuple[int, ...], what: str) -> Any:
+    """A load as a UFL expression of ``shape``, checked before any form is compiled."""
     if callable(value) and not isinstance(value, ufl.core.expr.Expr):
         value = value(x)
-    if isinstance(value, int | float):
+    if _is_real(value):
         if shape:
-            raise ValueError(f"expected a vector of length {shape[0]}, got the number {value}")
+            raise ValueError(f"{what}: expected a vector of length {shape[0]}, "
+                             f"got the number {value}")
         return value
     if isinstance(value, list | tuple | np.ndarray):
-        if len(value) != shape[0]:
-            raise ValueError(f"expected a vector of length {shape[0]}, got {len(value)}")
-        return ufl.as_vector([float(v) for v in value])
+        if not shape or len(value) != shape[0]:
+            expected = f"a vector of length {shape[0]}" if shape else "a scalar"
+            raise ValueError(f"{what}: expected {expected}, got {len(value)} values")
+        return ufl.as_vector([float(v) if _is_real(v) else v for v in value])
+    value_shape = getattr(value, "ufl_shape", None)
+    if value_shape is None:
+        raise TypeError(f"{what}: expected a number, vector, UFL expression or callable, "
+                        f"got {type(value).__name__}")
+    if value_shape != shape:
+        raise ValueError(f"{what}: expected a UFL expression of shape {shape}, "
+                         f"got shape {value_shape}")
     return value
+
+
+_KSP_REASONS = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items() if isinstance(v, int)}
+
+
+def _check_converged(ksp: PETSc.KSP, what: str) -> None:
+    """Raise :class:`RuntimeError` naming the KSP's reason unless it converged."""
+    reason = cast(int, ksp.getConvergedReason())  # petsc4py's stubs say ConvergedReason
+    if reason <= 0:
+        raise RuntimeError(
+            f"{what} did not converge: KSP reason {_KSP_REASONS.get(reason, reason)} "
+            f"after {ksp.getIterationNumber()} iterations (options prefix "
+            f"{ksp.getOptionsPrefix()!r})")
 
 
 def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
@@ -285,13 +314,13 @@ class Elasticity:
         L = ufl.inner(fem.Constant(mesh, np.zeros(gdim)), v) * dx
         for bc in self.bcs:
             if isinstance(bc, Traction):
-                t = _as_ufl(bc.value, x, (gdim,))
+                t = _as_ufl(bc.value, x, (gdim,), f"Traction on {bc.boundary!r}")
                 L += ufl.inner(t, v) * self.domain.ds(bc.boundary)
             elif isinstance(bc, Pressure):
-                p = _as_ufl(bc.p, x, ())
+                p = _as_ufl(bc.p, x, (), f"Pressure on {bc.boundary!r}")
                 L -= p * ufl.inner(n, v) * self.domain.ds(bc.boundary)
             elif isinstance(bc, BodyForce):
-                f = _as_ufl(bc.value, x, (gdim,))
+                f = _as_ufl(bc.value, x, (gdim,), "BodyForce")
                 L += ufl.inner(f, v) * dx
         self.L = L
 
@@ -305,14 +334,13 @@ class Elasticity:
     def solve(self) -> fem.Function:
         """Solve for the displacement; raise if the Krylov solver did not converge."""
         self.initialise()
+        ksp = self.problem.solver
         try:
             self.problem.solve()
-        except PETSc.Error as exc:
+        except PETSc.Error as exc:  # ksp_error_if_not_converged (a default) lands here
+            _check_converged(ksp, "elasticity solve")
             raise RuntimeError(f"elasticity solve failed: {exc}") from exc
-        ksp = self.problem.solver
-        if ksp.getConvergedReason() <= 0:
-            raise RuntimeError(
-                f"elasticity solve did not converge (KSP reason {ksp.getConvergedReason()})")
+        _check_converged(ksp, "elasticity solve")
         self.iterations = ksp.getIterationNumber()
         self.u.x.scatter_forward()
         return self.u
@@ -335,7 +363,19 @@ class Elasticity:
 
     def sigma_h(self, space: Literal["DG", "CG"] = "DG", degree: int | None = None
                 ) -> fem.Function:
-        """Hydrostatic stress σ_h = tr(σ)/3 [Pa] (tension positive); see module doc."""
+        """Hydrostatic stress σ_h = tr(σ)/3 [Pa], tension positive (see the module doc).
+
+        In plane strain tr(σ) includes σ_zz = ν(σ_xx + σ_yy); in plane stress σ_zz = 0.
+
+        Args:
+            space: ``"DG"``: the discrete σ_h interpolated, exact at every point, in
+                DG(k−1) (DG0 for P1 displacements). ``"CG"``: its L2 projection onto
+                continuous Lagrange, for when ∇σ_h is needed.
+            degree: the degree of that space (default k−1 for DG, max(k−1, 1) for CG).
+
+        Returns:
+            A new Function named ``"sigma_h"``.
+        """
         expr = self.trace_sigma(self.u) / 3
         if space == "DG":
             return self._interpolate(expr, self._dg_space(degree=degree), "sigma_h")
@@ -344,12 +384,13 @@ class Elasticity:
         k = max(self.degree - 1, 1) if degree is None else degree
         V = fem.functionspace(self.domain.mesh, ("Lagrange", k))
         s, w = ufl.TrialFunction(V), ufl.TestFunction(V)
-        proj = LinearProblem(s * w * ufl.dx, expr * w * ufl.dx,
+        out = fem.Function(V, name="sigma_h")
+        proj = LinearProblem(s * w * ufl.dx, expr * w * ufl.dx, u=out,
                              petsc_options_prefix=self.prefix + "proj_",
                              petsc_options={"ksp_type": "cg", "pc_type": "jacobi",
-                                            "ksp_rtol": 1e-12})
-        out = proj.solve()
-        out.name = "sigma_h"
+                                            "ksp_rtol": 1e-12, "ksp_max_it": 1000})
+        proj.solve()
+        _check_converged(proj.solver, "σ_h projection")
         return out
 
     def von_mises(self) -> fem.Function:
@@ -364,7 +405,14 @@ class Elasticity:
                                  "von_mises")
 
     def write(self, stem: str | Path) -> list[Path]:
-        """Write u (VTX, ``stem_u.bp``) and σ_h, von Mises (``stem_stress.bp``)."""
+        """Write VTX files for ParaView, one per element family.
+
+        ``stem_u.bp``: the displacement (P_k); ``stem_stress.bp``: σ_h, von Mises and the
+        stress tensor, all in DG(k−1) (cell data for P1 displacements).
+
+        Returns:
+            The two paths.
+        """
         stem = Path(stem)
         comm: MPI.Comm = self.domain.comm
         if comm.rank == 0:
@@ -373,6 +421,7 @@ class Elasticity:
         paths = [stem.with_name(stem.name + "_u.bp"), stem.with_name(stem.name + "_stress.bp")]
         with io.VTXWriter(comm, paths[0], [self.u], engine="BP4") as w:
             w.write(0.0)
-        with io.VTXWriter(comm, paths[1], [self.sigma_h(), self.von_mises()], engine="BP4") as w:
+        fields = [self.sigma_h(), self.von_mises(), self.stress()]
+        with io.VTXWriter(comm, paths[1], fields, engine="BP4") as w:
             w.write(0.0)
         return paths

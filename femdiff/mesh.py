@@ -17,7 +17,7 @@ import numpy as np
 import ufl
 from dolfinx import mesh as dmesh
 
-from femdiff._compat import gmshio
+from femdiff._compat import cell_partitioner, gmshio
 
 
 class MeshError(ValueError):
@@ -143,8 +143,18 @@ class Domain:
         return self.comm.allreduce(fem.assemble_scalar(one), op=MPI.SUM)
 
 
+def _has_interior_facet_group(model, dim: int) -> bool:
+    """Whether a facet physical group of ``model`` lies between two cell entities."""
+    for _, tag in model.getPhysicalGroups(dim - 1):
+        for entity in model.getEntitiesForPhysicalGroup(dim - 1, tag):
+            upward, _ = model.getAdjacencies(dim - 1, entity)
+            if len(upward) > 1:
+                return True
+    return False
+
+
 def from_gmsh_model(model, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = None,
-                    rank: int = 0) -> Domain:
+                    rank: int = 0, ghost_mode: dmesh.GhostMode | None = None) -> Domain:
     """Convert a meshed Gmsh model (alive on ``rank``) into a distributed :class:`Domain`.
 
     Args:
@@ -152,6 +162,9 @@ def from_gmsh_model(model, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = N
         comm: Communicator for the distributed mesh.
         gdim: Geometric dimension; defaults to the model's dimension.
         rank: The rank that holds the Gmsh model.
+        ghost_mode: Cell ghosting of the distributed mesh. By default ``shared_facet`` when
+            a boundary group is interior (such as a diffusion couple's ``"interface"``), so
+            that :meth:`Domain.dS` integrates over it in parallel; otherwise ``none``.
     """
     if comm.rank == rank:
         problem = None
@@ -165,13 +178,17 @@ def from_gmsh_model(model, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = N
         elif problem is None and not model.getPhysicalGroups(dim):
             problem = (f"the Gmsh model has no physical group of dimension {dim}: "
                        "the cells to keep must be in one")
-        payload = (problem, dim)
+        interior = problem is None and _has_interior_facet_group(model, dim)
+        payload = (problem, dim, interior)
     else:
         payload = None
-    problem, dim = comm.bcast(payload, root=rank)
+    problem, dim, interior = comm.bcast(payload, root=rank)
     if problem:
         raise MeshError(problem)
-    data = gmshio.model_to_mesh(model, comm, rank, gdim=gdim or dim)
+    if ghost_mode is None:
+        ghost_mode = dmesh.GhostMode.shared_facet if interior else dmesh.GhostMode.none
+    partitioner = None if ghost_mode == dmesh.GhostMode.none else cell_partitioner(ghost_mode)
+    data = gmshio.model_to_mesh(model, comm, rank, gdim=gdim or dim, partitioner=partitioner)
     groups = {name: (int(d), int(t)) for name, (d, t) in data.physical_groups.items()}
     return Domain(data.mesh, data.cell_tags, data.facet_tags, groups)
 

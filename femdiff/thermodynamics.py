@@ -293,7 +293,10 @@ class GradientEnergy:
     term) femdiff still solves the problem, but inside a spinodal region (f″ < 0) the
     continuous problem is ill-posed: the fastest-growing wavelength is the mesh size,
     so results are mesh-dependent and only meaningful outside the spinodal (uphill
-    diffusion with f″ > 0, e.g. from stress or a ternary) or for short times.
+    diffusion with f″ > 0, e.g. from stress or a ternary) or for short times. There is
+    no hidden regularisation: :class:`~femdiff.diffusion.DiffusionProblem` logs a
+    warning when κ = 0 and f″ < 0 at some node of the initial data, and the mesh (and,
+    for P1, the lumped constitutive law) then sets the shortest growing wavelength.
 
     Attributes:
         kappa: gradient-energy coefficient κ ≥ 0 [energy·length²/volume per c²].

@@ -7,7 +7,9 @@ term by θ = ½ at the new and old levels.
 
 A step whose Newton solve fails (diverged, or a NaN/Inf in the state) is rejected, the
 state restored, and retried with Δt scaled by ``shrink`` until ``dt_min``; only accepted
-steps ever reach output.
+steps ever reach output. :class:`Adaptive` adds error control on top: a Milne-device
+local error estimate against the extrapolated history and a PI step-size controller,
+which lets coarsening runs span many decades of time in a few hundred steps.
 """
 
 from __future__ import annotations
@@ -82,21 +84,39 @@ class TimeControl:
 
 @dataclass(frozen=True)
 class Adaptive:
-    """Error-controlled time steps (predictor–corrector estimate).
+    """Error-controlled time steps: a Milne-device error estimate and a PI controller.
 
-    After each converged step the solution is compared with the explicit extrapolation
-    from the previous two states, ĉ_p = ĉⁿ + (Δt/Δt_prev)(ĉⁿ − ĉⁿ⁻¹) (for the first step,
-    ĉ_p = ĉⁿ). e = max|ĉⁿ⁺¹ − ĉ_p| (ĉ: the nondimensional concentration) is a local
-    error indicator of order p+1 (p = 2 for BDF2 with history, else 1). A step with
-    e > ``reject`` · tol is redone; the next step is Δt · safety · (tol/e)^(1/(p+1)),
-    limited to [min_shrink, max_growth] · Δt and to ``TimeControl.dt_max``.
+    Error estimate. After each converged step the solution ĉⁿ⁺¹ (ĉ: the nondimensional
+    concentration) is compared with the explicit polynomial extrapolation ĉ_p of the last
+    accepted states to tⁿ⁺¹, of the scheme's order p (linear for backward Euler,
+    quadratic for BDF2 and Crank–Nicolson, through the actual, variable step times). Both
+    agree to O(Δtᵖ⁺¹), and the scheme's local error is a fixed fraction of the difference
+    (Milne's device), so
+
+        e = C · max|ĉⁿ⁺¹ − ĉ_p|,  C = 1/3 (BE), 2/7 (BDF2), 1/11 (CN)
+
+    (constant-step error constants). While too few states exist for that predictor (the
+    first steps), a lower-degree one is used with C = 1: that estimates the error of a
+    lower-order method, which only makes the start more cautious.
+
+    Controller. A step with e > ``reject`` · tol is redone with a smaller Δt. Otherwise
+    the next step is the PI controller (Gustafsson; Hairer–Wanner IV.2)
+
+        Δt_new = Δt · safety · (tol/e)^(k_I/q) · (e_prev/tol)^(k_P/q),   q = p + 1,
+
+    limited to [min_shrink, max_growth] · Δt and to ``TimeControl.dt_max``; after a
+    rejection (or at the start) the elementary controller (tol/e)^(1/q) is used. The
+    proportional term damps the step-size oscillations of the elementary controller.
+    Newton failures are handled separately (retry with Δt · ``TimeControl.shrink``).
 
     Attributes:
-        tol: target local error per step (nondimensional concentration).
+        tol: target local error per step (nondimensional concentration, max norm).
         safety: safety factor of the controller.
         max_growth: largest step-size growth per step.
         min_shrink: smallest step-size factor per step.
         reject: steps with e > reject · tol are rejected.
+        k_I: integral gain of the PI controller.
+        k_P: proportional gain (0 gives the elementary controller).
     """
 
     tol: float = 1e-3
@@ -104,6 +124,8 @@ class Adaptive:
     max_growth: float = 2.0
     min_shrink: float = 0.2
     reject: float = 2.0
+    k_I: float = 0.7
+    k_P: float = 0.4
 
     def __post_init__(self) -> None:
         if not self.tol > 0:
@@ -114,17 +136,50 @@ class Adaptive:
             raise ValueError("adaptive max_growth must be > 1 and min_shrink in (0, 1)")
         if not self.reject >= 1:
             raise ValueError(f"adaptive reject must be ≥ 1, got {self.reject!r}")
+        if not self.k_I > 0 or not self.k_P >= 0:
+            raise ValueError(f"adaptive gains need k_I > 0 and k_P ≥ 0, got "
+                             f"k_I={self.k_I!r}, k_P={self.k_P!r}")
 
     def accept(self, error: float) -> bool:
-        """Whether a step with this error indicator is kept."""
+        """Whether a step with this error estimate is kept."""
         return error <= self.reject * self.tol
 
-    def propose(self, dt: float, error: float, order: int) -> float:
-        """The next step size."""
+    def propose(self, dt: float, error: float, order: int,
+                error_prev: float | None = None) -> float:
+        """The next step size after a step of size ``dt`` with estimate ``error``.
+
+        ``order`` is the order p of the estimated local error's method (e ∝ Δtᵖ⁺¹);
+        ``error_prev`` the previous accepted step's estimate (``None``: elementary
+        controller).
+        """
+        q = order + 1
         if error <= 0:
             return dt * self.max_growth
-        factor = self.safety * (self.tol / error) ** (1.0 / (order + 1))
+        if error_prev is None or error_prev <= 0:
+            factor = self.safety * (self.tol / error) ** (1.0 / q)
+        else:
+            factor = (self.safety * (self.tol / error) ** (self.k_I / q)
+                      * (error_prev / self.tol) ** (self.k_P / q))
         return dt * min(self.max_growth, max(self.min_shrink, factor))
+
+
+#: Milne constants |C_scheme / (C_predictor − C_scheme)| for constant steps, by scheme
+MILNE = {"backward_euler": 1.0 / 3.0, "bdf2": 2.0 / 7.0, "crank_nicolson": 1.0 / 11.0}
+
+
+def extrapolation_weights(times: list[float], t: float) -> list[float]:
+    """Lagrange extrapolation weights.
+
+    p(t) = Σ w_i c(times[i]) is the polynomial through the given (distinct) times.
+    """
+    weights = []
+    for i, ti in enumerate(times):
+        w = 1.0
+        for j, tj in enumerate(times):
+            if j != i:
+                w *= (t - tj) / (ti - tj)
+        weights.append(w)
+    return weights
 
 
 def check_end_time(t0: float, t_end: float) -> None:

@@ -1,13 +1,15 @@
 """The femdiff console script (subprocess-based: serial only)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import femdiff
-from femdiff.cli import main
+from femdiff.cli import DEMO_DIR, main
 
 FEMDIFF = Path(sys.executable).parent / "femdiff"
 
@@ -37,7 +39,7 @@ def test_mesh_command_writes_loadable_file(tmp_path, capsys):
     (["mesh", "rod", "-p", "radius=-1", "-o", "x.msh"], "radius must be a positive number"),
     (["mesh", "rod", "-p", "radius", "-o", "x.msh"], "must be NAME=VALUE"),
     (["mesh", "cube", "-o", "x.msh"], "unknown geometry 'cube'"),
-    (["demos", "nope"], "unknown demo 'nope'; available: mechanics_rod, spinodal"),
+    (["demos", "nope"], "unknown demo 'nope'; available: "),
 ])
 def test_errors_are_one_line_without_traceback(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -49,3 +51,327 @@ def test_errors_are_one_line_without_traceback(argv, message, capsys, tmp_path, 
 def test_demos_listed(capsys):
     assert main(["demos"]) == 0
     assert "stressed_rod" in capsys.readouterr().out
+
+
+# --- case files: validation messages -------------------------------------------------------
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+QUICK = (CASES / "quickstart.toml").read_text()
+ROD = (CASES / "stressed_rod.toml").read_text()
+
+
+def _check(tmp_path, text, capsys, name="case.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    code = main(["check", str(path)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+BAD_INPUT = [
+    # (base, old, new, expected message parts)
+    (QUICK, "dt = 5.0", "dtt = 5.0",
+     ["time.dtt: unknown key 'dtt'; allowed keys in [time]: t_end, dt, t0, scheme"]),
+    (QUICK, "t_end = 200.0", 't_end = "200"',
+     ["time.t_end: expected a number, got string '200'"]),
+    (QUICK, "t_end = 200.0\n", "",
+     ["time.t_end: missing required value (end time [s])"]),
+    (QUICK, "T = 300.0", "T = -300.0",
+     ["materials.T: must be a positive number (temperature [K]), got -300.0"]),
+    (QUICK, 'name = "left"', 'name = "lft"',
+     ["boundary[0].name: unknown boundary 'lft'; the geometry 'rectangle' has boundaries: "
+      "left, right, bottom, top"]),
+    (QUICK, 'type = "concentration"', 'type = "concentration"\nspecies = "D"',
+     ["boundary[0].species: unknown species 'D'; declared species ([[species]] name): H"]),
+    (QUICK, 'type = "concentration"', 'type = "dirichlet"',
+     ["boundary[0].type: unknown value 'dirichlet'; allowed values: no_flux, concentration, "
+      "potential, flux"]),
+    (QUICK, 'builder = "rectangle"', 'builder = "square"',
+     ["geometry.builder: unknown builder 'square'; allowed values: rod, box,", "rectangle"]),
+    (QUICK, '{ type = "ideal" }', '{ type = "idael" }',
+     ["physics.terms[0].type: unknown type 'idael'; allowed values: ideal, stress,"]),
+    (QUICK, "D = 1.0e-9", "D = -1.0e-9",
+     ["physics.mobility.D: must be a positive number (diffusivity [m²/s]), got -1e-09"]),
+    (QUICK, "cos(pi*x/1e-3)", "cos(pi*r/1e-3)",
+     ["species[0].initial: unknown name 'r'", "allowed names: x, y, z, pi, e"]),
+    (QUICK, "cos(pi*x/1e-3)", "cos(pi*z/1e-3)",
+     ["species[0].initial: '1 + 0.5*cos(pi*z/1e-3)' uses coordinate z but the mesh is 2D"]),
+    (QUICK, 'scheme = "bdf2"', 'scheme = "bdf3"',
+     ["time.scheme: unknown value 'bdf3'; allowed values: backward_euler, bdf2, "
+      "crank_nicolson"]),
+    (QUICK, "every_steps = 4", "every_steps = 4.5",
+     ["checkpoint.every_steps: expected an integer, got number 4.5"]),
+    (QUICK, "[checkpoint]", "[checkpoints]",
+     ["checkpoints: unknown section 'checkpoints'; allowed sections: case, geometry,"]),
+    (QUICK, 'fields = "vtx"', 'fields = "vtk"',
+     ["output.fields: unknown value 'vtk'; allowed values: vtx, xdmf, none"]),
+    (QUICK, "times = [50.0, 100.0]", "times = [50.0, 300.0]",
+     ["output.times[1]: must lie in (t0, t_end] = (0, 200], got 300.0"]),
+    (QUICK, "dt = 5.0", "dt = 5.0.0", ["invalid TOML: ", "(at line "]),
+    (ROD, "nu = 0.3", "nu = 0.7",
+     ["materials.nu: Poisson's ratio nu must lie in (-1, 0.5), got 0.7"]),
+    (ROD, "omega = 2.0e-6", "omega = 2.0e-29",
+     ["physics.terms[1].omega: partial volume omega=2e-29 is implausible for molar units",
+      "did you mean units='atomic'?"]),
+    (ROD, 'name = "surface"', 'name = "lateral"',
+     ["mechanics.boundary[1].name: unknown boundary 'lateral'; the geometry 'rod' has "
+      "boundaries: left, right, surface"]),
+    (ROD, "dim = 3 }", "dim = 3, radius2 = 1 }",
+     ["geometry.params.radius2: unknown parameter 'radius2' of builder 'rod'; allowed keys: "
+      "length, radius, dim, h, order"]),
+    (ROD, "length = 0.01,", "length = -0.01,",
+     ["geometry.params.length: must be a positive number (a size), got -0.01"]),
+    (ROD, "[mechanics]\n", "[mechanic]\n",
+     ["mechanic: unknown section 'mechanic'"]),
+]
+
+
+@pytest.mark.skip_in_parallel
+@pytest.mark.parametrize("base, old, new, parts", BAD_INPUT,
+                         ids=[p[3][0].split(":")[0] for p in BAD_INPUT])
+def test_bad_case_gives_one_clear_message(base, old, new, parts, tmp_path, capsys):
+    assert old in base
+    code, text = _check(tmp_path, base.replace(old, new, 1), capsys)
+    assert code == 2
+    assert "Traceback" not in text
+    lines = [line for line in text.splitlines() if line]
+    assert len(lines) == 1, text  # one message
+    assert lines[0].startswith(f"femdiff: error: {tmp_path / 'case.toml'}: ")
+    for part in parts:
+        assert part in lines[0]
+
+
+@pytest.mark.skip_in_parallel
+def test_errors_before_meshing_and_debug_traceback(tmp_path, capsys, monkeypatch):
+    from femdiff import case as fcase
+    from femdiff import geometry
+
+    def no_meshing(*args, **kwargs):
+        raise AssertionError("meshed before validation finished")
+
+    monkeypatch.setattr(geometry, "build", no_meshing)
+    path = tmp_path / "case.toml"
+    path.write_text(ROD.replace('type = "ideal"', 'type = "ideal", T = 0.0'))
+    assert main(["run", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "physics.terms[0].T: must be a positive number" in err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(fcase.CaseError, match=r"physics\.terms\[0\]\.T"):
+        main(["--debug", "check", str(path)])
+    # a missing file, and an --set override that fixes a bad value
+    assert main(["check", str(tmp_path / "nope.toml")]) == 2
+    assert "nope.toml: case file does not exist" in capsys.readouterr().err
+    assert main(["check", str(path), "--set", "physics.terms.0.T=300.0"]) == 0
+
+
+@pytest.mark.skip_in_parallel
+@pytest.mark.parametrize("name", sorted(p.name for p in CASES.glob("*.toml")))
+def test_shipped_cases_validate(name, capsys):
+    assert main(["check", str(CASES / name)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+@pytest.mark.skip_in_parallel
+def test_builder_names_match_geometry():
+    """case.builder_names (known before meshing) agrees with what the builders name."""
+    from femdiff import case as fcase
+    from femdiff import geometry
+
+    coarse = {"rod": {"dim": 2, "length": 1.0, "radius": 0.2, "h": 0.2},
+              "box": {"h": 0.5}, "beam": {"h": 0.1}, "plate_with_hole": {"h": 0.2},
+              "notched_bar": {"h": 0.1}, "sphere": {"dim": 2, "h": 0.5},
+              "diffusion_couple": {"h": 0.5}, "t_shape": {"h": 10.0}}
+    assert set(coarse) == set(geometry.BUILDERS), "add new builders to case.builder_names"
+    for name, params in coarse.items():
+        domain = geometry.build(name, **params)
+        _, bnames, vnames = fcase.builder_names(name, params)
+        assert bnames == domain.boundary_names, name
+        assert vnames == domain.volume_names, name
+
+
+# --- femdiff run ---------------------------------------------------------------------------
+
+SMALL = ["--set", "time.t_end=100.0", "--set", "output.times=[50.0]",
+         "--set", "checkpoint.every_steps=3"]
+
+
+def _run(args, env=None, ranks=1):
+    cmd = [str(FEMDIFF), *args]
+    if ranks > 1:
+        cmd = [str(Path(sys.executable).parent / "mpirun"), "-n", str(ranks), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """The quickstart case run once, serially, start to end."""
+    out = tmp_path_factory.mktemp("quick") / "out"
+    result = _run(["run", str(CASES / "quickstart.toml"), "-o", str(out), *SMALL])
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+@pytest.mark.skip_in_parallel
+def test_run_writes_readable_outputs(quick_run):
+    from femdiff import io as fio
+
+    out, result = quick_run
+    assert "steps to t = 100" in result.stderr and "\r" not in result.stderr  # no TTY
+    series = fio.read_csv(out / "series.csv")
+    assert list(series) == ["t", "dt", "amount_H", "free_energy", "flux_bottom", "flux_left",
+                            "flux_right", "flux_top", "newton", "krylov", "retries"]
+    assert series["t"][0] == 0 and series["t"][-1] == pytest.approx(100.0)
+    assert np.all(np.diff(series["t"]) > 0) and 50.0 in series["t"]
+    assert (series["newton"][1:] >= 1).all()
+    assert series["amount_H"][-1] > series["amount_H"][0]  # fed through the left edge
+    assert series["flux_left"][1] < 0  # inflow: negative outward flux
+    # fields at t = 0, 50 and 100 (C and μ in P1; the flux J in DG0)
+    assert fio.bp_steps(out / "fields_P1.bp") == 3
+    assert fio.bp_steps(out / "fields_DG0.bp") == 3
+    profile = fio.read_csv(out / "profile_midline.csv")
+    assert list(profile) == ["s", "x", "y", "z", "C", "mu"] and len(profile["C"]) == 51
+    assert profile["C"][0] == pytest.approx(2.0)  # the fixed value on the left edge
+    for png in ("series.png", "field_C.png", "profile_midline_C.png"):
+        assert (out / png).stat().st_size > 15_000, png
+    assert (out / "case.toml").exists() and "dolfinx" in (out / "environment.txt").read_text()
+
+
+@pytest.mark.skip_in_parallel
+def test_run_under_mpirun_matches_serial(quick_run, tmp_path):
+    from femdiff import io as fio
+
+    out1, _ = quick_run
+    out2 = tmp_path / "out"
+    result = _run(["run", str(CASES / "quickstart.toml"), "-o", str(out2), *SMALL], ranks=2)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("steps to t = 100") == 1  # rank 0 logs alone
+    a, b = fio.read_csv(out1 / "series.csv"), fio.read_csv(out2 / "series.csv")
+    assert np.array_equal(a["t"], b["t"])
+    for key in ("amount_H", "free_energy", "flux_left", "flux_right"):
+        assert np.allclose(a[key], b[key], rtol=1e-8, atol=1e-12 * abs(a[key]).max()), key
+    pa, pb = fio.read_csv(out1 / "profile_midline.csv"), fio.read_csv(out2 / "profile_midline.csv")
+    assert np.allclose(pa["C"], pb["C"], rtol=1e-9)
+
+
+@pytest.mark.skip_in_parallel
+def test_existing_output_folder_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    path = str(CASES / "quickstart.toml")
+    assert main(["run", path, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"output folder {str(out)!r} already exists; use --overwrite" in err
+    assert (out / "precious.txt").read_text() == "keep me"
+    assert main(["run", path, "-o", str(out), "--restart"]) == 2
+    assert "cannot restart" in capsys.readouterr().err
+    assert main(["-q", "run", path, "-o", str(out), "--overwrite", "--set", "time.t_end=10.0",
+                 "--set", "output.times=[]", "--set", 'output.fields="xdmf"',
+                 "--set", "output.every=1", "--set", "output.png=false"]) == 0
+    assert not (out / "precious.txt").exists()
+    from femdiff import io as fio
+
+    assert fio.xdmf_times(out / "fields.xdmf") == pytest.approx([0.0, 5.0, 10.0])
+    import h5py
+
+    with h5py.File(out / "fields.h5") as fh:
+        assert "Function" in fh and "Mesh" in fh
+
+
+def test_progress_line_only_on_a_terminal():
+    import io as pyio
+
+    from mpi4py import MPI
+
+    from femdiff.cli import Progress
+    from femdiff.diffusion import StepInfo
+
+    class Tty(pyio.StringIO):
+        def isatty(self):
+            return True
+
+    info = StepInfo(t=5.0, dt=1.0, newton_iterations=3, krylov_iterations=7, retries=0)
+    quiet = pyio.StringIO()
+    Progress(MPI.COMM_WORLD, 0.0, 10.0, stream=quiet).update(1, info, force=True)
+    assert quiet.getvalue() == ""
+    tty = Tty()
+    bar = Progress(MPI.COMM_WORLD, 0.0, 10.0, stream=tty)
+    bar.update(1, info, force=True)
+    bar.done()
+    if MPI.COMM_WORLD.rank == 0:
+        text = tty.getvalue()
+        assert text.startswith("\r") and text.endswith("\n")
+        for part in ("t = 5 ( 50.0%)", "dt = 1", "newton  3", "krylov    7", "ETA 00:00"):
+            assert part in text
+    else:
+        assert tty.getvalue() == ""
+
+
+@pytest.mark.mpi
+def test_run_in_process_under_mpi(mpi_tmp_path):
+    """`femdiff run` called in-process on every rank (the `mpirun -n 2 pytest` path)."""
+    from femdiff import io as fio
+
+    out = mpi_tmp_path / "out"
+    assert main(["-q", "run", str(CASES / "quickstart.toml"), "-o", str(out),
+                 "--set", "time.t_end=20.0", "--set", "output.times=[]",
+                 "--set", "output.png=false"]) == 0
+    from mpi4py import MPI
+
+    MPI.COMM_WORLD.Barrier()
+    series = fio.read_csv(out / "series.csv")
+    assert series["t"][-1] == pytest.approx(20.0)
+    assert fio.bp_steps(out / "fields_P1.bp") == 2
+
+
+# --- every shipped case file reproduces its Python demo ----------------------------------
+
+DEMO_CASES = {
+    # case file: (demo args, case overrides giving the demo's small run, demo Function)
+    "stressed_rod.toml": (["--small"], ["geometry.h=0.0008333333333333334",
+                                        "time.t_end=5066.059182116889"],
+                          lambda g: g["problem"].C),
+    "mechanics_rod.toml": (["--small"], ["geometry.h=0.0008333333333333334"],
+                           lambda g: g["solid"].sigma_h()),
+    "spinodal.toml": (["--small", "--t-end", "20"],
+                      ["geometry.params.nx=50", "geometry.params.ny=50",
+                       "geometry.params.lx=50.0", "geometry.params.ly=50.0",
+                       "time.t_end=20.0", "output.times=[10.0]",
+                       'output.profiles=[{name="diagonal", start=[0.0, 0.0], end=[50.0, 50.0],'
+                       ' n=71}]'], lambda g: g["problem"].C),
+    "uphill.toml": (["--small"], ["geometry.params.n=100"], lambda g: g["problem"].C),
+}
+
+
+def test_every_case_file_has_a_demo_check():
+    shipped = {p.name for p in CASES.glob("*.toml")} - {"quickstart.toml"}
+    assert shipped == set(DEMO_CASES), "add the new case file to DEMO_CASES"
+
+
+@pytest.mark.skip_in_parallel
+@pytest.mark.parametrize("name", sorted(DEMO_CASES))
+def test_case_file_matches_its_demo(name, tmp_path, monkeypatch):
+    import runpy
+
+    from femdiff import io as fio
+
+    demo_args, overrides, field = DEMO_CASES[name]
+    demo = DEMO_DIR / f"demo_{name.removesuffix('.toml')}.py"
+    monkeypatch.setattr(sys, "argv", [str(demo), *demo_args, "--out", str(tmp_path / "demo")])
+    demo_globals = runpy.run_path(str(demo), run_name="__main__")
+
+    out = tmp_path / "case"
+    sets = [a for o in overrides for a in ("--set", o)]
+    assert main(["-q", "run", str(CASES / name), "-o", str(out), *sets,
+                 "--set", "output.png=false", "--set", 'output.fields="none"']) == 0
+    (profile_csv,) = out.glob("profile_*.csv")
+    profile = fio.read_csv(profile_csv)
+    f = field(demo_globals)
+    points = np.column_stack([profile["x"], profile["y"], profile["z"]])
+    expected = fio.sample_line(f, points)
+    got = profile[f.name if f.name in profile else "C"]
+    inside = np.isfinite(expected)
+    assert inside.sum() >= 20 and np.isfinite(got[inside]).all()
+    scale = np.abs(expected[inside]).max()
+    assert np.allclose(got[inside], expected[inside], rtol=1e-8, atol=1e-10 * scale)
