@@ -45,14 +45,20 @@ comm = MPI.COMM_WORLD
 #
 # * Compositions (Darken 1949): high-Si side 0.49 wt% C, 3.80 wt% Si; low-Si side
 #   0.45 wt% C, 0.05 wt% Si; balance Fe. Anneal: 13 days at 1050 °C (1323 K).
-# * Carbon diffusivity in austenite, D_C ≈ 0.23 exp(−148 kJ/mol / RT) cm²/s
-#   (Wells, Batz & Mehl, Trans. AIME 188 (1950) 553, at ~0.5 wt% C): 3.3e-11 m²/s at
-#   1323 K.
+# * Carbon diffusivity in austenite, D_C = D₀ exp(−Q/RT) with D₀ = 2.3e-5 m²/s and
+#   Q = 148 kJ/mol (the textbook Arrhenius pair, e.g. Callister, Materials Science and
+#   Engineering, table "Diffusion data"): 3.3e-11 m²/s at 1323 K. The composition-
+#   dependent fit of Wells, Batz & Mehl (Trans. AIME 188 (1950) 553),
+#   D_C = (0.07 + 0.06 wt% C) exp(−32 kcal/mol / RT) cm²/s, gives 5e-11 m²/s at
+#   0.47 wt% C: the same order, which is all the profile shape depends on.
 # * Silicon is substitutional and far slower; D_Si ~ 1e-15 m²/s at 1050 °C is the
 #   order of magnitude of substitutional diffusion in γ-Fe (e.g. Smithells Metals
 #   Reference Book, 8th ed., ch. 13). Only D_Si ≪ D_C matters here.
-# * ε_C^Si ≈ 9 in mole fractions (Darken's own analysis gives ~8–10; cf. the Wagner
-#   parameters compiled by Sigworth & Elliott, Met. Sci. 8 (1974) 298 for liquid iron).
+# * ε_C^Si ≈ 9 in mole fractions: an assumed value of the order that analyses of this
+#   couple use (Darken 1949; the textbook treatments in Shewmon, Diffusion in Solids,
+#   2nd ed. 1989, ch. 4, and Kirkaldy & Young, Diffusion in the Condensed State, 1987).
+#   Positive ε_C^Si (Si raises the carbon activity) is what makes carbon go uphill; the
+#   value sets the height of the peak and dip, not their existence.
 #   We set ε_CC = ε_SiSi = 0 and ln γ° = 0: they only shift μ̃ by constants or change the
 #   effective D_C a little.
 #

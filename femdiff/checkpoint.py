@@ -128,50 +128,17 @@ def _scatter(layout: list[dict], stored: list[tuple[np.ndarray, np.ndarray]],
 
 
 def problem_state(problem: Any) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """(arrays on the mixed space, scalars) that define a DiffusionProblem's state.
-
-    Uses ``problem.state_dict()`` when the problem provides it.
-    """
-    if hasattr(problem, "state_dict"):
-        return problem.state_dict()
-    arrays = {"u": problem.u.x.array.copy(), "u_n": problem.u_n.x.array.copy(),
-              "u_nn": problem.u_nn.x.array.copy()}
-    hist = problem.__dict__.get("_history") or []
-    scalars = {"t": float(problem.current_time),
-               "dt_request": float(problem._dt_request),
-               "dt_prev": float(problem._dt_prev) if problem._dt_prev is not None else -1.0,
-               "error_prev": (float(problem._error_prev)
-                              if problem._error_prev is not None else -1.0),
-               "history": float(len(hist))}
-    for i, (t, u) in enumerate(hist):
-        arrays[f"history_{i}"] = u.copy()
-        scalars[f"history_t_{i}"] = float(t)
-    return arrays, scalars
+    """(arrays on the problem's mixed space, scalars) that define its state."""
+    if not hasattr(problem, "state_dict"):
+        raise TypeError(f"{type(problem).__name__} cannot be checkpointed: it has no "
+                        "state_dict()/load_state()")
+    return problem.state_dict()
 
 
 def restore_problem(problem: Any, arrays: Mapping[str, np.ndarray],
                     scalars: Mapping[str, float]) -> None:
     """Put a state from :func:`problem_state` back (after ``problem.initialise()``)."""
-    if hasattr(problem, "load_state"):
-        problem.load_state(arrays, scalars)
-        return
-    problem.u.x.array[:] = arrays["u"]
-    problem.u_n.x.array[:] = arrays["u_n"]
-    problem.u_nn.x.array[:] = arrays["u_nn"]
-    problem._t_accepted = float(scalars["t"])
-    problem.t.value = float(scalars["t"])
-    problem._dt_request = float(scalars["dt_request"])
-    problem._dt_prev = None if scalars["dt_prev"] < 0 else float(scalars["dt_prev"])
-    problem._error_prev = None if scalars["error_prev"] < 0 else float(scalars["error_prev"])
-    if problem._dt_prev is not None:
-        problem.dt.value = problem._dt_prev
-    n = int(scalars.get("history", 0))
-    if n:
-        problem._history = [(float(scalars[f"history_t_{i}"]), arrays[f"history_{i}"].copy())
-                            for i in range(n)]
-    else:
-        problem.__dict__.pop("_history", None)
-    problem._sync_outputs()
+    problem.load_state(dict(arrays), dict(scalars))
 
 
 # --- files -------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from petsc4py import PETSc
 import basix.ufl
 import numpy as np
 import ufl
+import ufl.algorithms
 from dolfinx import fem
 from dolfinx.fem.petsc import LinearProblem, NonlinearProblem
 
@@ -126,12 +127,23 @@ def interpolate_into(target: fem.Function, value: Value) -> None:
         target.x.array[:] = float(value)
     elif isinstance(value, fem.Function):
         target.interpolate(value)
+    elif isinstance(value, ufl.core.expr.Expr):
+        # Checked before ``callable``: UFL expressions define __call__ (evaluation at a
+        # point), so they would otherwise be sent down the numpy-callable branch.
+        # Derivatives are expanded first: d(g)/dX of a quadratic g may hold no Function.
+        value = ufl.algorithms.expand_derivatives(value)
+        if ufl.domain.extract_unique_domain(value) is None:  # no mesh: a constant
+            target.x.array[:] = float(value)
+        else:
+            V = target.function_space
+            target.interpolate(fem.Expression(value, V.element.interpolation_points))
     elif callable(value):
         target.interpolate(value)
-    else:  # a UFL expression
-        V = target.function_space
-        expr = fem.Expression(value, V.element.interpolation_points)
-        target.interpolate(expr)
+    else:
+        raise TypeError(
+            f"cannot set a field from {type(value).__name__}: expected a number, a "
+            "callable x -> values, a dolfinx Function or a UFL expression"
+        )
     target.x.scatter_forward()
 
 
@@ -427,6 +439,9 @@ class DiffusionProblem:
         self._dt_prev: float | None = None
         self._error_prev: float | None = None
         self._dt_request = float(self.time.dt)
+        self._t_accepted = float(self.time.t0)
+        # last accepted (t, state) pairs, newest first (adaptive runs only)
+        self._history: list[tuple[float, np.ndarray]] = []
 
         c, mu = ufl.split(self.u)
         c_n, mu_n = ufl.split(self.u_n)
@@ -602,16 +617,14 @@ class DiffusionProblem:
         """Keep the last three accepted states (adaptive runs: error estimate, guess)."""
         if self.adaptive is None:
             return
-        hist = self.__dict__.setdefault("_history", [])
-        hist.insert(0, (t, self.u_n.x.array.copy()))
-        del hist[3:]
+        self._history.insert(0, (t, self.u_n.x.array.copy()))
+        del self._history[3:]
 
     def _extrapolate(self, dt: float, degree: int) -> tuple[np.ndarray, int]:
         """Polynomial extrapolation of the whole state to t + Δt (degree ≤ ``degree``)."""
-        hist = self.__dict__.get("_history") or []
-        if not hist:
+        if not self._history:
             self._remember(self.current_time)
-            hist = self._history
+        hist = self._history
         degree = min(len(hist) - 1, degree)
         points = hist[: degree + 1]
         weights = extrapolation_weights([t for t, _ in points], self.current_time + dt)
@@ -623,7 +636,7 @@ class DiffusionProblem:
         The extrapolated C is kept inside the Newton bounds, so bounded models (ln C)
         start from an admissible state.
         """
-        if self.adaptive is None or not self.__dict__.get("_history"):
+        if self.adaptive is None or not self._history:
             self.u.x.array[:] = self.u_n.x.array
             return
         guess, _ = self._extrapolate(dt, 1)
@@ -652,6 +665,41 @@ class DiffusionProblem:
     def current_time(self) -> float:
         """Time of the last accepted state."""
         return getattr(self, "_t_accepted", self.time.t0)
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The state that a restart needs: (local dof arrays of the mixed space, scalars).
+
+        Arrays: u, uⁿ, uⁿ⁻¹ and, for adaptive runs, the extrapolation history; scalars:
+        t, the requested and previous Δt, the previous error (−1 stands for "none").
+        Used by :mod:`femdiff.checkpoint`; the arrays are copies.
+        """
+        self.initialise()
+        arrays = {"u": self.u.x.array.copy(), "u_n": self.u_n.x.array.copy(),
+                  "u_nn": self.u_nn.x.array.copy()}
+        scalars = {"t": float(self.current_time), "dt_request": float(self._dt_request),
+                   "dt_prev": -1.0 if self._dt_prev is None else float(self._dt_prev),
+                   "error_prev": -1.0 if self._error_prev is None else float(self._error_prev),
+                   "history": float(len(self._history))}
+        for i, (t, u) in enumerate(self._history):
+            arrays[f"history_{i}"] = u.copy()
+            scalars[f"history_t_{i}"] = float(t)
+        return arrays, scalars
+
+    def load_state(self, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> None:
+        """Put back a state from :meth:`state_dict` (same mesh and partition layout)."""
+        self.initialise()
+        for name in ("u", "u_n", "u_nn"):
+            getattr(self, name).x.array[:] = arrays[name]
+        self._t_accepted = float(scalars["t"])
+        self.t.value = self._t_accepted
+        self._dt_request = float(scalars["dt_request"])
+        self._dt_prev = None if scalars["dt_prev"] < 0 else float(scalars["dt_prev"])
+        self._error_prev = None if scalars["error_prev"] < 0 else float(scalars["error_prev"])
+        if self._dt_prev is not None:
+            self.dt.value = self._dt_prev
+        self._history = [(float(scalars[f"history_t_{i}"]), arrays[f"history_{i}"].copy())
+                         for i in range(int(scalars.get("history", 0)))]
+        self._sync_outputs()
 
     def run(self, t_end: float, callback: Callable[[DiffusionProblem, StepInfo], None] | None
             = None, max_steps: int = 10**7) -> list[StepInfo]:

@@ -67,7 +67,6 @@ import numpy as np
 import ufl
 from dolfinx import fem
 from dolfinx.fem.petsc import LinearProblem, NonlinearProblem
-from ufl.algorithms import expand_derivatives
 
 from femdiff import solvers
 from femdiff.diffusion import (
@@ -544,23 +543,7 @@ def check_onsager(values: np.ndarray, names: Sequence[str], where: np.ndarray | 
 # --- the problem -----------------------------------------------------------------------
 
 
-def _set(target: fem.Function, value: Value) -> None:
-    """:func:`~femdiff.diffusion.interpolate_into`, with UFL expressions routed first.
-
-    UFL expressions are callable, so ``interpolate_into`` would call them with point
-    arrays; a bare UFL expression goes through a ``fem.Expression`` here instead.
-    """
-    if isinstance(value, ufl.core.expr.Expr) and not isinstance(value, fem.Function):
-        # derivatives first: ∂(…)/∂X of a quadratic g no longer depends on any Function
-        value = expand_derivatives(value)
-        if ufl.domain.extract_unique_domain(value) is None:  # no mesh: a constant
-            target.x.array[:] = float(value)
-        else:
-            expr = fem.Expression(value, target.function_space.element.interpolation_points)
-            target.interpolate(expr)
-        target.x.scatter_forward()
-    else:
-        interpolate_into(target, value)
+_set = interpolate_into  # kept: the name is used throughout this module
 
 
 class MulticomponentProblem:
