@@ -100,7 +100,8 @@ def cahn_hilliard_iterative_options() -> dict[str, Any]:
         # H solves: CG + GAMG (SOR smoothing) to 1e-2. A single V-cycle is not h-robust:
         # 19 → 28 → 52 (Jacobi–Chebyshev, serial) and 22 → 45 → 252 (SOR, 2 ranks)
         # outer iterations per Newton step under 2×, 4× refinement; CG to 1e-2 gives
-        # 21 → 22 on 2 ranks at about the same cost per iteration of the outer solver.
+        # 21 → 22.5 → 27 (2D, 20k → 322k dofs) and 19 → 20.5 → 23.5 (3D, 4k → 235k)
+        # on 2 ranks (benchmarks/bench_ch_solvers.py).
         "schur_H_ksp_type": "cg",
         "schur_H_ksp_rtol": 1.0e-2,
         "schur_H_ksp_max_it": 30,
