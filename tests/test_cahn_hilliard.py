@@ -208,6 +208,23 @@ def test_uphill_diffusion_in_regular_solution():
     assert uphill > 0
 
 
+@pytest.mark.parametrize("kappa, warned", [(0.0, True), (1e-3, False)])
+def test_spinodal_without_gradient_energy_warns(kappa, warned, caplog):
+    """κ = 0 with initial data inside the spinodal is ill-posed: the user is told once.
+
+    With κ > 0 (Cahn–Hilliard) the same data are well posed and nothing is logged.
+    """
+    T, R = 800.0, 8.314462618
+    terms = [RegularSolution(T, omega_mix=3 * R * T)]
+    if kappa:
+        terms.append(GradientEnergy(kappa * R * T))
+    p = DiffusionProblem(mesh.interval(20, 1.0), ChemicalPotential(terms),
+                         Mobility.constant(1e-4), initial=0.5, time=TimeControl(dt=1e-3))
+    with caplog.at_level("WARNING", logger="femdiff.diffusion"):
+        p.initialise()
+    assert ("spinodal region" in caplog.text) == warned
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: GradientEnergy(-1.0), "kappa must be ≥ 0, got -1.0"),
     (lambda: DoubleWell(0.0, A, B), "double-well height rho must be a positive"),
