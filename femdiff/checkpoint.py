@@ -1,8 +1,11 @@
 """Crash-safe checkpoints: partition-independent HDF5 snapshots of a problem's state.
 
-A checkpoint holds the Functions of a problem's state (for a
-:class:`~femdiff.diffusion.DiffusionProblem`: the mixed states u, uⁿ, uⁿ⁻¹ and, for
-adaptive runs, the extrapolation history) and its scalars (time, Δt, previous Δt, step).
+A checkpoint holds the Functions of a problem's state and its scalars, as the problem's
+``state_dict()`` gives them and ``load_state()`` takes them back: for a
+:class:`~femdiff.diffusion.DiffusionProblem` the mixed states u, uⁿ, uⁿ⁻¹ and, for adaptive
+runs, the extrapolation history; for a
+:class:`~femdiff.multicomponent.MulticomponentProblem` u, uⁿ, uⁿ⁻¹ and the scales they are
+expressed in; plus time, Δt, previous Δt and the runner's step.
 
 Layout and ordering. Each rank sends its owned degrees of freedom, with their
 coordinates, to rank 0, which sorts them by (sub-space, coordinates) and writes one
@@ -246,10 +249,11 @@ def prune(folder: str | Path, keep: int) -> None:
 
 
 class Checkpointer:
-    """Writes a DiffusionProblem's state every N steps and/or every T wall seconds.
+    """Writes a problem's state every N steps and/or every T wall seconds.
 
     Args:
-        problem: the problem (its ``W`` space and state).
+        problem: the problem (its ``W`` space, ``domain``, ``state_dict`` and
+            ``load_state``).
         folder: where ``ckpt_<step>.h5`` files go.
         every_steps: checkpoint every N accepted steps (0: never).
         every_seconds: checkpoint when T wall seconds passed since the last (0: never).

@@ -381,22 +381,35 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
         return 0
     except (ValueError, KeyError, OSError) as exc:  # bad input: exit code 2
+        # (CaseError, MeshError for an unreadable mesh file, a missing or existing folder)
+        return _fail(exc, 2, args.debug, comm)
+    except (RuntimeError, ArithmeticError, MemoryError, ImportError) as exc:
+        # a failed computation: Gmsh could not mesh the geometry (GeometryError), a time
+        # step failed even at dt_min (StepFailure), PETSc errors, a missing package
+        return _fail(exc, 1, args.debug, comm)
+    except KeyboardInterrupt:
         if args.debug:
             raise
         if comm.rank == 0:
-            print(f"femdiff: error: {_message(exc)}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:  # e.g. a time step that failed even at dt_min
-        if args.debug:
-            raise
-        if comm.rank == 0:
-            print(f"femdiff: error: {_message(exc)}", file=sys.stderr)
-        return 1
+            print("femdiff: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(exc: BaseException, code: int, debug: bool, comm: Any) -> int:
+    """Print ``exc`` as one line on rank 0 (re-raise it with ``--debug``); return ``code``."""
+    if debug:
+        raise exc
+    if comm.rank == 0:
+        print(f"femdiff: error: {_message(exc)}", file=sys.stderr)
+    return code
 
 
 def _message(exc: BaseException) -> str:
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if isinstance(exc, MemoryError):
+        text = f"out of memory{': ' + text if text else ''} (a coarser mesh, or more ranks?)"
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -1012,6 +1012,53 @@ class MulticomponentProblem:
         self._dt_request = dt
         return history
 
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The state that a restart needs: (local dof arrays of the mixed space, scalars).
+
+        Arrays: u, uⁿ, uⁿ⁻¹ (scaled unknowns); scalars: t, the requested and previous Δt
+        (−1 stands for "none"), the number of independent species and the scales X_s,i
+        and μ_s the arrays are expressed in. Used by :mod:`femdiff.checkpoint`; the arrays
+        are copies.
+        """
+        self.initialise()
+        arrays = {"u": self.u.x.array.copy(), "u_n": self.u_n.x.array.copy(),
+                  "u_nn": self.u_nn.x.array.copy()}
+        scalars = {"t": float(self.current_time), "dt_request": float(self._dt_request),
+                   "dt_prev": -1.0 if self._dt_prev is None else float(self._dt_prev),
+                   "independent_species": float(self.m), "mu_scale": float(self.mu_scale)}
+        for k, s in enumerate(self.independent):
+            scalars[f"x_scale_{k}"] = float(self.x_scale[s])
+        return arrays, scalars
+
+    def load_state(self, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> None:
+        """Put back a state from :meth:`state_dict` (same mesh, species and degree).
+
+        The arrays are rescaled if this problem's X_s,i or μ_s differ from the stored ones
+        (they are means over the initial state, so they can differ in the last digits on
+        another number of ranks).
+
+        Raises:
+            ValueError: the state has another number of independent species.
+        """
+        self.initialise()
+        stored = int(scalars.get("independent_species", -1))
+        if stored != self.m:
+            raise ValueError(f"the stored state has {stored} independent species, this "
+                             f"problem has {self.m} ({', '.join(self.independent)})")
+        for name in ("u", "u_n", "u_nn"):
+            a = np.array(arrays[name], dtype=float)
+            for k, s in enumerate(self.independent):
+                a[self.dofs_x[k]] *= float(scalars[f"x_scale_{k}"]) / self.x_scale[s]
+                a[self.dofs_mu[k]] *= float(scalars["mu_scale"]) / self.mu_scale
+            getattr(self, name).x.array[:] = a
+        self._t_accepted = float(scalars["t"])
+        self.t.value = self._t_accepted
+        self._dt_request = float(scalars["dt_request"])
+        self._dt_prev = None if scalars["dt_prev"] < 0 else float(scalars["dt_prev"])
+        if self._dt_prev is not None:
+            self.dt.value = self._dt_prev
+        self._sync_outputs()
+
     # -- outputs and diagnostics -------------------------------------------------------
 
     def _sync_outputs(self) -> None:

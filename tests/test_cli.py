@@ -58,6 +58,9 @@ def test_demos_listed(capsys):
 CASES = Path(__file__).resolve().parent.parent / "cases"
 QUICK = (CASES / "quickstart.toml").read_text()
 ROD = (CASES / "stressed_rod.toml").read_text()
+DRAG = (CASES / "onsager_drag.toml").read_text()
+DARKEN = (CASES / "darken_couple.toml").read_text()
+_BC = '[[boundary]]\nname = "left"\ntype = "{type}"\nvalue = 0.2\nspecies = "{species}"\n\n[time]'
 
 
 def _check(tmp_path, text, capsys, name="case.toml"):
@@ -123,6 +126,46 @@ BAD_INPUT = [
      ["geometry.params.length: must be a positive number (a size), got -0.01"]),
     (ROD, "[mechanics]\n", "[mechanic]\n",
      ["mechanic: unknown section 'mechanic'"]),
+    # model "multicomponent"
+    (DRAG, "[time]", _BC.format(type="concentration", species="Q"),
+     ["boundary[0].species: unknown species 'Q'; declared species (physics.species): A, B, "
+      "S"]),
+    (DRAG, "[time]", _BC.format(type="concentration", species="S"),
+     ["boundary[0].species: a 'concentration' condition on the dependent species 'S'",
+      "set the independent species (A, B) instead"]),
+    (DRAG, "[time]", _BC.format(type="potential", species="A"),
+     ["boundary[0].type: model 'multicomponent' does not support reservoir potentials",
+      "allowed values: no_flux, concentration, flux"]),
+    (DRAG, '"A-B" = ', '"A-Q" = ',
+     ["physics.transport.L.A-Q: unknown species 'Q'; declared species (physics.species): "
+      "A, B, S"]),
+    (DRAG, '"B-B" = ', '"S-S" = ',
+     ["physics.transport.L.S-S: species 'S' is not allowed here: the dependent species 'S' "
+      "follows from the others", "allowed species: A, B"]),
+    (DRAG, '"0.8*(0.1/(R*T))"', '"1.2*(0.1/(R*T))"',
+     ["physics.transport.L: the Onsager matrix is indefinite"]),
+    (DRAG, '"A-A" = "0.1/(R*T)"', '"A-A" = "0.1*X_Q/(R*T)"',
+     ["physics.transport.L.A-A: unknown name 'X_Q'", "allowed names: X_A, X_B, X_S, R, T"]),
+    (DRAG, 'type = "ideal"', 'type = "ideel"',
+     ["physics.thermodynamics.type: unknown value 'ideel'; allowed values: ideal, "
+      "regular_solution, wagner"]),
+    (DRAG, 'type = "matrix"', 'type = "mobilities"',
+     ["physics.transport.L: type 'mobilities' takes M = {...}, not 'L'"]),
+    (DRAG, 'name = "B"', 'name = "Q"',
+     ["species[1].name: unknown species 'Q'; declared species (physics.species): A, B, S"]),
+    (DRAG, 'name = "B"', 'name = "S"',
+     ["species: missing [[species]] (name, initial) for 'B'"]),
+    (DRAG, 'scheme = "bdf2"', 'scheme = "bdf2"\nadaptive = { tol = 1e-3 }',
+     ["time.adaptive: model 'multicomponent' has no adaptive time steps"]),
+    (DARKEN, '"C-Si"', '"C-Mn"',
+     ["physics.thermodynamics.epsilon.C-Mn: unknown species 'Mn'; declared species "
+      "(physics.species): C, Si, Fe"]),
+    (DARKEN, "Si = 1.0e-15", "Fe = 1.0e-15",
+     ["physics.transport.D.Fe: species 'Fe' is not allowed here: the dependent species"]),
+    (DARKEN, 'type = "wagner"', 'type = "regular_solution"',
+     ["physics.thermodynamics.epsilon: 'epsilon' belongs to type 'wagner'"]),
+    (DARKEN, "transform = { x =", "transform = { y =",
+     ["geometry.transform.y: unknown coordinate 'y'; allowed keys: x"]),
 ]
 
 
@@ -162,6 +205,45 @@ def test_errors_before_meshing_and_debug_traceback(tmp_path, capsys, monkeypatch
     assert main(["check", str(tmp_path / "nope.toml")]) == 2
     assert "nope.toml: case file does not exist" in capsys.readouterr().err
     assert main(["check", str(path), "--set", "physics.terms.0.T=300.0"]) == 0
+
+
+@pytest.mark.skip_in_parallel
+def test_geometry_failures_are_one_line(tmp_path, capsys, monkeypatch):
+    """Gmsh failing (exit 1) and an unreadable mesh file (exit 2): one line, no traceback."""
+    from femdiff import case as fcase
+    from femdiff import geometry
+
+    def gmsh_fails(*args, **kwargs):
+        raise RuntimeError("rod: OpenCASCADE exception: BRep_API: command not done\n"
+                           "Info    : more Gmsh log")
+
+    path = tmp_path / "case.toml"
+    path.write_text(ROD)
+    with monkeypatch.context() as m:
+        m.setattr(geometry, "build", gmsh_fails)
+        assert main(["run", str(path), "-o", str(tmp_path / "a")]) == 1
+        lines = [line for line in capsys.readouterr().err.splitlines()
+                 if line.startswith("femdiff: error")]
+        assert lines == [f"femdiff: error: {path}: geometry: Gmsh failed: rod: OpenCASCADE "
+                         "exception: BRep_API: command not done"]
+        with pytest.raises(fcase.GeometryError, match="BRep_API"):
+            main(["--debug", "run", str(path), "-o", str(tmp_path / "b")])
+    capsys.readouterr()
+    # a .msh file whose names parse but whose nodes do not: Gmsh fails on reading it
+    (tmp_path / "bad.msh").write_text(
+        '$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$PhysicalNames\n2\n1 1 "left"\n'
+        '2 2 "domain"\n$EndPhysicalNames\n$Nodes\ngarbage\n')
+    path.write_text('[geometry]\nfile = "bad.msh"\n\n[materials]\nT = 300.0\n\n'
+                    '[physics]\nterms = [{ type = "ideal" }]\n'
+                    'mobility = { type = "einstein", D = 1.0e-9 }\n\n'
+                    '[[species]]\nname = "H"\ninitial = 1.0\n\n'
+                    '[time]\nt_end = 1.0\ndt = 0.5\n')
+    assert main(["check", str(path)]) == 0  # the names are known before meshing
+    assert main(["run", str(path), "-o", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("femdiff: error")]
+    assert line.startswith(f"femdiff: error: {path}: geometry.file: could not read mesh file")
 
 
 @pytest.mark.skip_in_parallel
@@ -341,6 +423,11 @@ DEMO_CASES = {
                        'output.profiles=[{name="diagonal", start=[0.0, 0.0], end=[50.0, 50.0],'
                        ' n=71}]'], lambda g: g["problem"].C),
     "uphill.toml": (["--small"], ["geometry.params.n=100"], lambda g: g["problem"].C),
+    "onsager_drag.toml": (["--small"], ["geometry.params.n=100", "time.dt=0.5",
+                                        "time.t_end=40.0", "output.times=[2.0, 10.0]"],
+                          lambda g: [g["problem"].X[s] for s in ("A", "B", "S")]),
+    "darken_couple.toml": (["--small"], ["geometry.params.n=300", "time.dt_max=37440.0"],
+                           lambda g: [g["problem"].X[s] for s in ("C", "Si")]),
 }
 
 
@@ -367,11 +454,13 @@ def test_case_file_matches_its_demo(name, tmp_path, monkeypatch):
                  "--set", "output.png=false", "--set", 'output.fields="none"']) == 0
     (profile_csv,) = out.glob("profile_*.csv")
     profile = fio.read_csv(profile_csv)
-    f = field(demo_globals)
+    fields = field(demo_globals)
     points = np.column_stack([profile["x"], profile["y"], profile["z"]])
-    expected = fio.sample_line(f, points)
-    got = profile[f.name if f.name in profile else "C"]
-    inside = np.isfinite(expected)
-    assert inside.sum() >= 20 and np.isfinite(got[inside]).all()
-    scale = np.abs(expected[inside]).max()
-    assert np.allclose(got[inside], expected[inside], rtol=1e-8, atol=1e-10 * scale)
+    for f in fields if isinstance(fields, list) else [fields]:
+        expected = fio.sample_line(f, points)
+        got = profile[f.name if f.name in profile else "C"]
+        inside = np.isfinite(expected)
+        assert inside.sum() >= 20 and np.isfinite(got[inside]).all()
+        scale = np.abs(expected[inside]).max()
+        assert np.allclose(got[inside], expected[inside], rtol=1e-8, atol=1e-10 * scale), \
+            f.name
