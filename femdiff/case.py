@@ -971,7 +971,22 @@ def _numpy(value: float | Expression) -> Any:
     return value if isinstance(value, float) else value.numpy
 
 
-class DiffusionSimulation:
+class _Stepping:
+    """Time stepping delegated to ``self.problem`` (a Diffusion/MulticomponentProblem)."""
+
+    problem: Any
+
+    @property
+    def current_time(self) -> float:
+        """Time of the last accepted state."""
+        return self.problem.current_time
+
+    def step(self, dt: float) -> Any:
+        """One accepted step (StepInfo)."""
+        return self.problem.step(dt)
+
+
+class DiffusionSimulation(_Stepping):
     """A built diffusion case: the DiffusionProblem and what the runner records."""
 
     time_dependent = True
@@ -1042,15 +1057,6 @@ class DiffusionSimulation:
         self.flux_boundaries = data["output"]["boundaries"]
         if self.flux_boundaries is None:
             self.flux_boundaries = domain.boundary_names
-
-    @property
-    def current_time(self) -> float:
-        """Time of the last accepted state."""
-        return self.problem.current_time
-
-    def step(self, dt: float) -> Any:
-        """One accepted step (StepInfo)."""
-        return self.problem.step(dt)
 
     def columns(self) -> list[str]:
         """CSV columns."""
@@ -1501,7 +1507,7 @@ class MulticomponentModel:
         return MulticomponentSimulation(case, domain)
 
 
-class MulticomponentSimulation:
+class MulticomponentSimulation(_Stepping):
     """A built multicomponent case: the MulticomponentProblem and what the runner records."""
 
     time_dependent = True
@@ -1553,15 +1559,6 @@ class MulticomponentSimulation:
         self.flux_boundaries = data["output"]["boundaries"]
         if self.flux_boundaries is None:
             self.flux_boundaries = domain.boundary_names
-
-    @property
-    def current_time(self) -> float:
-        """Time of the last accepted state."""
-        return self.problem.current_time
-
-    def step(self, dt: float) -> Any:
-        """One accepted step (StepInfo)."""
-        return self.problem.step(dt)
 
     def columns(self) -> list[str]:
         """CSV columns: amounts and boundary fluxes of every species."""
