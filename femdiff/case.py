@@ -976,6 +976,21 @@ class _Stepping:
 
     problem: Any
 
+    def _solve_mechanics(self, case: Case, domain: Any) -> None:
+        """σ_h from the case's [mechanics] section (``None`` without one)."""
+        self.sigma_h = None
+        self.solid = None
+        if case.data["mechanics"] is not None:
+            self.solid = build_mechanics(case, domain)
+            self.solid.solve()
+            self.sigma_h = self.solid.sigma_h(case.data["mechanics"]["sigma_h"])
+
+    @staticmethod
+    def _flux_boundaries(data: dict[str, Any], domain: Any) -> list[str]:
+        """[output] boundaries, or every boundary of the domain when not given."""
+        chosen = data["output"]["boundaries"]
+        return domain.boundary_names if chosen is None else chosen
+
     @property
     def current_time(self) -> float:
         """Time of the last accepted state."""
@@ -999,12 +1014,7 @@ class DiffusionSimulation(_Stepping):
         data = case.data
         self.case, self.domain = case, domain
         mesh = domain.mesh
-        self.sigma_h = None
-        self.solid = None
-        if data["mechanics"] is not None:
-            self.solid = build_mechanics(case, domain)
-            self.solid.solve()
-            self.sigma_h = self.solid.sigma_h(data["mechanics"]["sigma_h"])
+        self._solve_mechanics(case, domain)
         units = data["materials"]["units"]
         terms: list[Any] = []
         for t in data["physics"]["terms"]:
@@ -1054,9 +1064,7 @@ class DiffusionSimulation(_Stepping):
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
             energy_stable=data["physics"]["energy_stable"], adaptive=adaptive)
         self.problem.initialise()
-        self.flux_boundaries = data["output"]["boundaries"]
-        if self.flux_boundaries is None:
-            self.flux_boundaries = domain.boundary_names
+        self.flux_boundaries = self._flux_boundaries(data, domain)
 
     def columns(self) -> list[str]:
         """CSV columns."""
@@ -1522,12 +1530,7 @@ class MulticomponentSimulation(_Stepping):
         self.case, self.domain = case, domain
         mesh = domain.mesh
         ctx = Context(str(case.path))
-        self.sigma_h = None
-        self.solid = None
-        if data["mechanics"] is not None:
-            self.solid = build_mechanics(case, domain)
-            self.solid.solve()
-            self.sigma_h = self.solid.sigma_h(data["mechanics"]["sigma_h"])
+        self._solve_mechanics(case, domain)
         units = data["materials"]["units"]
         mixture = _mixture(phys["thermodynamics"], units,
                            0.0 if self.sigma_h is None else self.sigma_h, ctx)
@@ -1556,9 +1559,7 @@ class MulticomponentSimulation(_Stepping):
             self.problem.initialise()
         except ValueError as exc:  # the initial state, checked node by node
             raise CaseError(case.path, "", f"initial state: {exc}") from None
-        self.flux_boundaries = data["output"]["boundaries"]
-        if self.flux_boundaries is None:
-            self.flux_boundaries = domain.boundary_names
+        self.flux_boundaries = self._flux_boundaries(data, domain)
 
     def columns(self) -> list[str]:
         """CSV columns: amounts and boundary fluxes of every species."""

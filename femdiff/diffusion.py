@@ -154,6 +154,37 @@ def global_min_max(comm: MPI.Comm, values: np.ndarray) -> tuple[float, float]:
     return comm.allreduce(lo, op=MPI.MIN), comm.allreduce(hi, op=MPI.MAX)
 
 
+def set_step_constants(problem: Any, dt: float) -> None:
+    """Set a problem's Δt and (variable-step) BDF coefficient Constants for a step of dt.
+
+    ``problem`` has ``time`` (TimeControl), ``bdf`` (three Constants), ``dt`` (a Constant)
+    and ``_dt_prev`` (the last accepted Δt or None).
+    """
+    order = 2 if problem.time.scheme == "bdf2" else 1
+    for const, a in zip(problem.bdf, bdf_coefficients(order, dt, problem._dt_prev),
+                        strict=True):
+        const.value = a
+    problem.dt.value = dt
+
+
+def newton_solve(problem: NonlinearProblem, u: fem.Function, comm: MPI.Comm
+                 ) -> tuple[bool, int, int]:
+    """Run a SNES solve: (converged with a finite state on every rank, Newton, Krylov its).
+
+    A PETSc error inside the solve (e.g. a zero pivot from a NaN in the Jacobian) counts
+    as a failure, so the caller can retry with a smaller step.
+    """
+    snes = problem.solver
+    try:
+        problem.solve()
+    except PETSc.Error as exc:
+        log.debug("Newton raised %s", exc)
+        return False, snes.getIterationNumber(), snes.getLinearSolveIterations()
+    ok = snes.getConvergedReason() > 0 and bool(np.isfinite(u.x.array).all())
+    ok = comm.allreduce(ok, op=MPI.LAND)
+    return ok, snes.getIterationNumber(), snes.getLinearSolveIterations()
+
+
 # --- the problem ---------------------------------------------------------------------
 
 
@@ -542,23 +573,10 @@ class DiffusionProblem:
     # -- time stepping -------------------------------------------------------------------
 
     def _set_coefficients(self, dt: float) -> None:
-        order = 2 if self.time.scheme == "bdf2" else 1
-        for const, a in zip(self.bdf, bdf_coefficients(order, dt, self._dt_prev), strict=True):
-            const.value = a
-        self.dt.value = dt
+        set_step_constants(self, dt)
 
     def _newton(self) -> tuple[bool, int, int]:
-        snes = self.problem.solver
-        try:
-            self.problem.solve()
-        except PETSc.Error as exc:  # e.g. a zero pivot from a NaN in the Jacobian
-            log.debug("Newton raised %s", exc)
-            return False, snes.getIterationNumber(), snes.getLinearSolveIterations()
-        reason = snes.getConvergedReason()
-        finite = bool(np.isfinite(self.u.x.array).all())
-        finite = self.domain.comm.allreduce(finite, op=MPI.LAND)
-        return (reason > 0 and finite, snes.getIterationNumber(),
-                snes.getLinearSolveIterations())
+        return newton_solve(self.problem, self.u, self.domain.comm)
 
     def step(self, dt: float | None = None) -> StepInfo:
         """Advance one step (Δt = ``dt`` or the current one), retrying smaller on failure.

@@ -35,6 +35,7 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mpi4py import MPI
 
@@ -312,6 +313,14 @@ def _pyplot():
     return plt
 
 
+def _save(fig: Any, png_path: str | Path) -> Path:
+    """Lay out, write and close a figure."""
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    _pyplot().close(fig)
+    return Path(png_path)
+
+
 def plot_series(comm: MPI.Comm, csv_path: str | Path, png_path: str | Path,
                 columns: Sequence[str] | None = None, x: str = "t",
                 title: str | None = None) -> Path | None:
@@ -346,10 +355,7 @@ def plot_series(comm: MPI.Comm, csv_path: str | Path, png_path: str | Path,
         ax.set_xlabel(x)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-    return Path(png_path)
+    return _save(fig, png_path)
 
 
 def plot_profiles(comm: MPI.Comm, png_path: str | Path, points: np.ndarray,
@@ -375,10 +381,7 @@ def plot_profiles(comm: MPI.Comm, png_path: str | Path, points: np.ndarray,
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-    return Path(png_path)
+    return _save(fig, png_path)
 
 
 def plot_field_2d(f: fem.Function, png_path: str | Path, n: int = 200,
@@ -412,7 +415,4 @@ def plot_field_2d(f: fem.Function, png_path: str | Path, n: int = 200,
                       extent=(lo[0], hi[0], lo[1], hi[1]), cmap=cmap, aspect="equal")
     fig.colorbar(image, ax=ax, shrink=0.8, label=f.name)
     ax.set_title(title or f.name)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-    return Path(png_path)
+    return _save(fig, png_path)

@@ -78,10 +78,12 @@ from femdiff.diffusion import (
     Value,
     global_min_max,
     interpolate_into,
+    newton_solve,
+    set_step_constants,
 )
 from femdiff.mesh import Domain
 from femdiff.thermodynamics import Units, gas_constant
-from femdiff.timestepping import StepFailure, TimeControl, bdf_coefficients, check_end_time
+from femdiff.timestepping import StepFailure, TimeControl, check_end_time
 
 log = logging.getLogger(__name__)
 
@@ -934,19 +936,13 @@ class MulticomponentProblem:
     # -- time stepping -------------------------------------------------------------------
 
     def _newton(self) -> tuple[bool, int, int]:
-        snes = self.problem.solver
-        try:
-            self.problem.solve()
-        except PETSc.Error as exc:
-            log.debug("Newton raised %s", exc)
-            return False, snes.getIterationNumber(), snes.getLinearSolveIterations()
-        ok = snes.getConvergedReason() > 0 and bool(np.isfinite(self.u.x.array).all())
+        ok, its, kits = newton_solve(self.problem, self.u, self.domain.comm)
         if ok and self.lattice and self.model.positive:
             total = sum(self.u.x.array[d] * self.x_scale[s]
                         for d, s in zip(self.dofs_x, self.independent, strict=True))
             ok = bool((total < 1.0).all())  # the dependent fraction stays positive
-        ok = self.domain.comm.allreduce(ok, op=MPI.LAND)
-        return ok, snes.getIterationNumber(), snes.getLinearSolveIterations()
+            ok = self.domain.comm.allreduce(ok, op=MPI.LAND)
+        return ok, its, kits
 
     def step(self, dt: float | None = None) -> StepInfo:
         """Advance one step, retrying with Δt · ``time.shrink`` on failure.
@@ -959,12 +955,8 @@ class MulticomponentProblem:
         if not dt > 0:
             raise ValueError(f"time step dt must be positive, got {dt!r}")
         newton = krylov = 0
-        order = 2 if self.time.scheme == "bdf2" else 1
         for attempt in range(self.time.max_retries + 1):
-            for const, a in zip(self.bdf, bdf_coefficients(order, dt, self._dt_prev),
-                                strict=True):
-                const.value = a
-            self.dt.value = dt
+            set_step_constants(self, dt)
             self.t.value = self.current_time + dt
             self.u.x.array[:] = self.u_n.x.array
             ok, its, kits = self._newton()
