@@ -5,7 +5,9 @@ A checkpoint holds the Functions of a problem's state and its scalars, as the pr
 :class:`~femdiff.diffusion.DiffusionProblem` the mixed states u, uⁿ, uⁿ⁻¹ and, for adaptive
 runs, the extrapolation history; for a
 :class:`~femdiff.multicomponent.MulticomponentProblem` u, uⁿ, uⁿ⁻¹ and the scales they are
-expressed in; plus time, Δt, previous Δt and the runner's step.
+expressed in; plus time, the next and previous Δt and the runner's step. The next Δt is
+stored once, as the problem's ``dt_request``: a runner that owns the stepping loop passes
+its own (``Checkpointer.save(dt_next=...)``) and reads it back from the same key.
 
 Layout and ordering. Each rank sends its owned degrees of freedom, with their
 coordinates, to rank 0, which sorts them by (sub-space, coordinates) and writes one
@@ -279,10 +281,16 @@ class Checkpointer:
         return due
 
     def save(self, step: int, extra: Mapping[str, float] | None = None,
-             path: Path | None = None) -> Path:
-        """Write the state now (as ``ckpt_<step>.h5`` or ``path``)."""
+             path: Path | None = None, dt_next: float | None = None) -> Path:
+        """Write the state now (as ``ckpt_<step>.h5`` or ``path``).
+
+        ``dt_next``: the Δt the next step will try, when the caller (not the problem's
+        ``run``) chooses it; it is stored as the problem's ``dt_request``.
+        """
         arrays, scalars = problem_state(self.problem)
         scalars = {**scalars, "step": float(step), **(extra or {})}
+        if dt_next is not None:
+            scalars["dt_request"] = float(dt_next)
         target = path or self.folder / f"ckpt_{step:08d}.h5"
         write(target, self.problem.W, arrays, scalars)
         if path is None and self.problem.domain.comm.rank == 0:
@@ -291,7 +299,9 @@ class Checkpointer:
         return target
 
     def load(self, path: str | Path) -> dict[str, float]:
-        """Restore the problem from ``path``; return the scalars (t, step, ...)."""
+        """Restore the problem from ``path``; return the scalars (t, step, dt_request, ...)."""
         arrays, scalars = read(path, self.problem.W)
+        if "runner_dt" in scalars:  # written before the next Δt was stored once
+            scalars["dt_request"] = scalars.pop("runner_dt")
         restore_problem(self.problem, arrays, scalars)
         return scalars

@@ -160,6 +160,43 @@ def _segment_stem(out: Path) -> Path:
     return out / f"fields_restart{max(ks, default=0) + 1}"
 
 
+def _before(t: float, target: float) -> bool:
+    """Whether time ``t`` has not yet reached ``target`` (to round-off)."""
+    return t < target * (1 - 1e-12) - 1e-300
+
+
+def _next_dt(dt: float, dt_try: float, info: Any, time: dict[str, Any]) -> float:
+    """The Δt the runner tries next, after a step asked for ``dt`` and tried ``dt_try``.
+
+    ``dt_try = min(dt, target − t)``: a step is only shortened to land on an output time.
+    Fixed steps: ``min(dt · growth, dt_max)`` after a step without retries (growth applies
+    to the requested, not the shortened Δt), the Δt that finally succeeded after
+    retries. Adaptive steps: the controller's proposal, but a step shortened to land on
+    a target does not shrink the next one below ``dt``.
+    """
+    if time["adaptive"] is not None:
+        return max(info.dt_next, dt if dt_try < dt and info.retries == 0 else 0.0)
+    if info.retries:
+        return info.dt
+    return min(dt * time["growth"], time["dt_max"])
+
+
+def _advance(sim: Any, targets: list[float], dt: float, time: dict[str, Any],
+             record: Any) -> float:
+    """Step ``sim`` to each target in turn, landing on it; return the next Δt.
+
+    ``record(info, dt_next)`` is called after every accepted step. This is the runner's
+    only stepping loop, meant to become ``problem.run(times=targets, callback=record)``.
+    """
+    for target in targets:
+        while _before(sim.current_time, target):
+            dt_try = min(dt, target - sim.current_time)
+            info = sim.step(dt_try)
+            dt = _next_dt(dt, dt_try, info, time)
+            record(info, dt)
+    return dt
+
+
 def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = False,
              progress: bool | None = None) -> Path:
     """Run a validated case into ``out`` (collective); return ``out``.
@@ -189,7 +226,7 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
 
     step, t_restart = 0, None
     ckpt = None
-    dt = None
+    dt = data["time"]["dt"] if sim.time_dependent else math.nan  # the runner's next Δt
     if sim.time_dependent:
         ckpt = checkpoint.Checkpointer(sim.problem, out / "checkpoints", ckcfg["every_steps"],
                                        ckcfg["every_seconds"], ckcfg["keep"])
@@ -201,7 +238,7 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
                                         f"{str(out / 'checkpoints')!r}")
             scalars = ckpt.load(path)
             step, t_restart = int(scalars["step"]), float(scalars["t"])
-            dt = scalars.get("runner_dt")
+            dt = scalars["dt_request"]  # the runner's next Δt, stored as the problem's
             log.info("restarting from %s: step %d, t = %g", path.name, step, t_restart)
     series = fio.TimeSeries(comm, out / "series.csv", sim.columns(), restart_time=t_restart)
     writer = None
@@ -216,48 +253,39 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
 
     if sim.time_dependent:
         assert ckpt is not None
-        tm = data["time"]
-        t_end = tm["t_end"]
-        targets = sorted({*outcfg["times"], t_end})
-        dt = tm["dt"] if dt is None else dt
-        adaptive = tm["adaptive"] is not None
+        t_end = data["time"]["t_end"]
+        pending = [t for t in sorted({*outcfg["times"], t_end})
+                   if _before(sim.current_time, t)]
+        targets = list(pending)
         bar = Progress(comm, sim.current_time, t_end, enabled=progress)
-        newton = krylov = 0
         steps0 = step
+        totals = {"newton": 0, "krylov": 0}
 
-        def before(target: float) -> bool:
-            return sim.current_time < target * (1 - 1e-12) - 1e-300
+        def record(info: Any, dt_next: float) -> None:
+            nonlocal step
+            step += 1
+            totals["newton"] += info.newton_iterations
+            totals["krylov"] += info.krylov_iterations
+            series.append(**sim.row(info))
+            landed = False
+            while pending and not _before(sim.current_time, pending[0]):
+                pending.pop(0)
+                landed = True
+            if writer is not None and (landed or (outcfg["every"] and
+                                                  step % outcfg["every"] == 0)):
+                sim.refresh()
+                writer.write(sim.current_time)
+            if ckpt.due(step):
+                ckpt.save(step, dt_next=dt_next)
+            bar.update(step, info, force=landed and not pending)
+            checkpoint._fault("step", step)
 
-        for target in targets:
-            if not before(target):
-                continue
-            while before(target):
-                dt_try = min(dt, target - sim.current_time)
-                si = sim.step(dt_try)
-                step += 1
-                newton += si.newton_iterations
-                krylov += si.krylov_iterations
-                if adaptive:
-                    dt = max(si.dt_next, dt if dt_try < dt and si.retries == 0 else 0.0)
-                elif si.retries:
-                    dt = si.dt
-                else:
-                    dt = min(dt * tm["growth"], tm["dt_max"])
-                series.append(**sim.row(si))
-                at_target = not before(target)
-                if writer is not None and (at_target or (outcfg["every"] and
-                                                         step % outcfg["every"] == 0)):
-                    sim.refresh()
-                    writer.write(sim.current_time)
-                if ckpt.due(step):
-                    ckpt.save(step, {"runner_dt": dt})
-                bar.update(step, si, force=at_target and target == t_end)
-                checkpoint._fault("step", step)
+        dt = _advance(sim, targets, dt, data["time"], record)
         bar.done()
         log.info("%d steps to t = %g (Newton %d, Krylov %d iterations)", step - steps0,
-                 sim.current_time, newton, krylov)
+                 sim.current_time, totals["newton"], totals["krylov"])
         if ckcfg["final"]:
-            ckpt.save(step, {"runner_dt": dt}, path=out / "state_final.h5")
+            ckpt.save(step, dt_next=dt, path=out / "state_final.h5")
     series.close()
     if writer is not None:
         writer.close()

@@ -31,6 +31,7 @@ builder                       boundaries / volumes
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -306,9 +307,66 @@ def _add_groups(dim: int, boundaries: dict[str, list[int]], volumes: dict[str, l
         _name(dim, tags, name)
 
 
+# --- declared names ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Names:
+    """The physical names a builder gives its mesh, known before Gmsh runs.
+
+    Attributes:
+        dim: topological dimension of the mesh.
+        boundaries: boundary (facet) group names, sorted.
+        volumes: volume (cell) group names, sorted.
+    """
+
+    dim: int
+    boundaries: tuple[str, ...]
+    volumes: tuple[str, ...]
+
+
+NameSpec = Sequence[str] | Callable[[int], Sequence[str]]
+
+
+def declares(boundaries: NameSpec, volumes: NameSpec) -> Callable[[Callable], Callable]:
+    """Declare a builder's physical names: a sequence, or a function of its ``dim``.
+
+    The declaration is what :func:`names` returns, so case files can check boundary
+    names before meshing (``tests/test_geometry.py`` checks it against built meshes).
+    """
+    def attach(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.declared_names = (boundaries, volumes)  # type: ignore[attr-defined]
+        return fn
+    return attach
+
+
+def names(builder: str | Callable[..., Any], **params: Any) -> Names:
+    """The (dimension, boundary names, volume names) ``builder(**params)`` will mesh.
+
+    Raises:
+        ValueError: an unknown builder, or one that declares no names (:func:`declares`).
+    """
+    fn = _resolve(builder)
+    declared = getattr(fn, "declared_names", None)
+    if declared is None:
+        raise ValueError(f"builder {getattr(fn, '__name__', fn)!r} declares no physical "
+                         "names; decorate it with femdiff.geometry.declares(...)")
+    sig = inspect.signature(fn)
+    dim = int(params.get("dim", sig.parameters["dim"].default if "dim" in sig.parameters
+                         else 2))
+    boundaries, volumes = (spec(dim) if callable(spec) else spec for spec in declared)
+    return Names(dim, tuple(sorted(boundaries)), tuple(sorted(volumes)))
+
+
+def _faces(dim: int) -> list[str]:
+    """The axis-aligned face names of a box in ``dim`` dimensions."""
+    return [f[0] for f in (_FACES_3D if dim == 3 else _FACES_2D)]
+
+
 # --- builders ---------------------------------------------------------------------------
 
 
+@declares(("left", "right", "surface"), ("rod",))
 def rod(length: float = 1.0, radius: float = 0.1, *, dim: int = 3, h: float | None = None,
         order: int = 1, refine: Refinements = (), name: str = "rod") -> Any:
     """A cylinder along x (3D) or the strip [0, length]×[−radius, radius] (2D).
@@ -318,7 +376,7 @@ def rod(length: float = 1.0, radius: float = 0.1, *, dim: int = 3, h: float | No
     """
     _positive(length=length, radius=radius)
     h = _common(h, radius / 2, order, dim)
-    refine = _refinements(refine, ("left", "right", "surface"))
+    refine = _refinements(refine, names(rod, dim=dim).boundaries)
     _start(name)
     occ = gmsh.model.occ
     if dim == 3:
@@ -334,6 +392,7 @@ def rod(length: float = 1.0, radius: float = 0.1, *, dim: int = 3, h: float | No
     return _finish(dim, h, order, refine, boundaries)
 
 
+@declares(_faces, ("domain",))
 def box(lx: float = 1.0, ly: float = 1.0, lz: float | None = None, *, dim: int = 2,
         h: float | None = None, order: int = 1, refine: Refinements = (),
         name: str = "box") -> Any:
@@ -351,7 +410,7 @@ def box(lx: float = 1.0, ly: float = 1.0, lz: float | None = None, *, dim: int =
     else:
         _positive(lx=lx, ly=ly)
     h = _common(h, min(lx, ly, lz or ly) / 10, order, dim)
-    refine = _refinements(refine, [f[0] for f in (_FACES_3D if dim == 3 else _FACES_2D)])
+    refine = _refinements(refine, _faces(dim))
     _start(name)
     occ = gmsh.model.occ
     vol = occ.addBox(0, 0, 0, lx, ly, lz) if dim == 3 else occ.addRectangle(0, 0, 0, lx, ly)
@@ -362,6 +421,7 @@ def box(lx: float = 1.0, ly: float = 1.0, lz: float | None = None, *, dim: int =
     return _finish(dim, h, order, refine, boundaries)
 
 
+@declares(_faces, ("beam",))
 def beam(length: float = 1.0, height: float = 0.1, width: float | None = None, *,
          dim: int = 2, h: float | None = None, order: int = 1,
          refine: Refinements = (), name: str = "beam") -> Any:
@@ -373,7 +433,7 @@ def beam(length: float = 1.0, height: float = 0.1, width: float | None = None, *
     width = height if width is None else width
     _positive(length=length, height=height, width=width)
     h = _common(h, height / 4, order, dim)
-    refine = _refinements(refine, [f[0] for f in (_FACES_3D if dim == 3 else _FACES_2D)])
+    refine = _refinements(refine, _faces(dim))
     _start(name)
     occ = gmsh.model.occ
     if dim == 3:
@@ -388,6 +448,7 @@ def beam(length: float = 1.0, height: float = 0.1, width: float | None = None, *
     return _finish(dim, h, order, refine, boundaries)
 
 
+@declares(("left", "right", "bottom", "top", "hole"), ("plate",))
 def plate_with_hole(width: float = 1.0, height: float = 1.0, radius: float = 0.1, *,
                     quarter: bool = True, h: float | None = None, order: int = 1,
                     refine: Refinements | None = None, name: str = "plate") -> Any:
@@ -408,7 +469,7 @@ def plate_with_hole(width: float = 1.0, height: float = 1.0, radius: float = 0.1
     h = _common(h, limit / 8, order)
     if refine is None:
         refine = Refine(size=min(h, radius / 8), distance=radius, boundary="hole")
-    refine = _refinements(refine, ("left", "right", "bottom", "top", "hole"))
+    refine = _refinements(refine, names(plate_with_hole).boundaries)
     _start(name)
     occ = gmsh.model.occ
     if quarter:
@@ -427,6 +488,7 @@ def plate_with_hole(width: float = 1.0, height: float = 1.0, radius: float = 0.1
     return _finish(2, h, order, refine, boundaries)
 
 
+@declares(("left", "right", "bottom", "top", "notch"), ("bar",))
 def notched_bar(length: float = 1.0, height: float = 0.2, notch_depth: float = 0.05,
                 notch_radius: float = 0.02, *, h: float | None = None, order: int = 1,
                 refine: Refinements | None = None, name: str = "notched_bar") -> Any:
@@ -447,7 +509,7 @@ def notched_bar(length: float = 1.0, height: float = 0.2, notch_depth: float = 0
     h = _common(h, height / 6, order)
     if refine is None:
         refine = Refine(size=min(h, notch_radius / 4), distance=notch_radius, boundary="notch")
-    refine = _refinements(refine, ("left", "right", "bottom", "top", "notch"))
+    refine = _refinements(refine, names(notched_bar).boundaries)
     _start(name)
     occ = gmsh.model.occ
     bar = occ.addRectangle(0, 0, 0, length, height)
@@ -465,6 +527,7 @@ def notched_bar(length: float = 1.0, height: float = 0.2, notch_depth: float = 0
     return _finish(2, h, order, refine, boundaries)
 
 
+@declares(("surface",), ("particle",))
 def sphere(radius: float = 1.0, *, dim: int = 3, h: float | None = None, order: int = 1,
            refine: Refinements = (), name: str = "sphere") -> Any:
     """A ball (3D) or disk (2D) centred at the origin: a particle.
@@ -473,7 +536,7 @@ def sphere(radius: float = 1.0, *, dim: int = 3, h: float | None = None, order: 
     """
     _positive(radius=radius)
     h = _common(h, radius / 5, order, dim)
-    refine = _refinements(refine, ("surface",))
+    refine = _refinements(refine, names(sphere, dim=dim).boundaries)
     _start(name)
     occ = gmsh.model.occ
     vol = occ.addSphere(0, 0, 0, radius) if dim == 3 else occ.addDisk(0, 0, 0, radius, radius)
@@ -483,6 +546,7 @@ def sphere(radius: float = 1.0, *, dim: int = 3, h: float | None = None, order: 
     return _finish(dim, h, order, refine, boundaries)
 
 
+@declares(lambda dim: [*_faces(dim), "interface"], ("A", "B"))
 def diffusion_couple(length: float = 2.0, height: float = 1.0, *, dim: int = 2,
                      interface: float | None = None, h: float | None = None, order: int = 1,
                      refine: Refinements = (), name: str = "couple") -> Any:
@@ -500,8 +564,7 @@ def diffusion_couple(length: float = 2.0, height: float = 1.0, *, dim: int = 2,
             or not 0 < interface < length):
         raise ValueError(f"interface {interface!r} must lie inside (0, length={length!r})")
     h = _common(h, min(length, height) / 10, order, dim)
-    refine = _refinements(refine, [f[0] for f in (_FACES_3D if dim == 3 else _FACES_2D)]
-                          + ["interface"])
+    refine = _refinements(refine, names(diffusion_couple, dim=dim).boundaries)
     _start(name)
     occ = gmsh.model.occ
     if dim == 3:
@@ -528,6 +591,7 @@ def diffusion_couple(length: float = 2.0, height: float = 1.0, *, dim: int = 2,
     return _finish(dim, h, order, refine, boundaries)
 
 
+@declares(("boundary",), ("domain",))
 def t_shape(stem: tuple[float, float, float, float] = (0.0, 20.0, 0.0, 100.0),
             bar: tuple[float, float, float, float] = (-40.0, 60.0, 100.0, 120.0), *,
             h: float | None = None, order: int = 1, refine: Refinements = (),
@@ -550,7 +614,7 @@ def t_shape(stem: tuple[float, float, float, float] = (0.0, 20.0, 0.0, 100.0),
             and bar[2] <= stem[3]):
         raise ValueError(f"stem {stem!r} and bar {bar!r} must overlap or share an edge")
     h = _common(h, min(stem[1] - stem[0], bar[3] - bar[2]) / 20, order)
-    refine = _refinements(refine, ("boundary",))
+    refine = _refinements(refine, names(t_shape).boundaries)
     _start(name)
     occ = gmsh.model.occ
     s = occ.addRectangle(stem[0], stem[2], 0, stem[1] - stem[0], stem[3] - stem[2])

@@ -142,6 +142,37 @@ def test_builder_names_and_measures(comm, case):
     assert d.volume() == pytest.approx(sum(volumes.values()), rel=tol)
 
 
+# coarse parameters for every builder, in every dimension it takes
+DECLARED = {
+    "rod": [dict(dim=2, length=1.0, radius=0.2, h=0.2), dict(dim=3, length=1.0, radius=0.2,
+                                                            h=0.2)],
+    "box": [dict(h=0.5), dict(dim=3, h=0.5)],
+    "beam": [dict(h=0.1), dict(dim=3, h=0.1)],
+    "plate_with_hole": [dict(h=0.2), dict(h=0.2, quarter=False)],
+    "notched_bar": [dict(h=0.1)],
+    "sphere": [dict(dim=2, h=0.5), dict(dim=3, h=0.5)],
+    "diffusion_couple": [dict(h=0.5), dict(dim=3, h=0.5)],
+    "t_shape": [dict(h=10.0)],
+}
+
+
+def test_every_builder_declares_its_names():
+    assert set(DECLARED) == set(geometry.BUILDERS), "add the new builder to DECLARED"
+    with pytest.raises(ValueError, match="declares no physical names"):
+        geometry.names(lambda h=None: None)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("name, params", [(n, p) for n, ps in DECLARED.items() for p in ps])
+def test_declared_names_are_the_built_ones(comm, name, params):
+    """geometry.names (known before meshing) equals the physical groups Gmsh made."""
+    declared = geometry.names(name, **params)
+    d = geometry.build(name, comm, **params)
+    assert declared.dim == d.tdim
+    assert list(declared.boundaries) == d.boundary_names
+    assert list(declared.volumes) == d.volume_names
+
+
 @pytest.mark.mpi
 def test_sphere_3d(comm):
     d = geometry.build("sphere", comm, radius=1.0, h=0.5, order=2)

@@ -1,0 +1,276 @@
+"""The diffusion plug-in, ``model = "diffusion"``: one species in the mixed μ–C form.
+
+Validation (:class:`DiffusionModel`) turns [physics], [[species]], [[boundary]] and
+[mechanics] into checked tables and the objects they describe (:class:`DiffusionSetup`:
+the μ terms, the mobility, the elastic material); :class:`DiffusionSimulation` binds them
+to the mesh and σ_h and drives the :class:`~femdiff.diffusion.DiffusionProblem`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from femdiff.case.expression import as_numpy, as_ufl
+from femdiff.case.mechanics import solve_mechanics, validate_mechanics
+from femdiff.case.registry import ProblemSimulation
+from femdiff.case.schema import Context, Key, array_of_tables, construct, table, typed
+
+if TYPE_CHECKING:
+    from femdiff.case.loader import Case
+
+# μ terms: type -> (keys, constructor(params, materials, sigma_h) -> term)
+TERM_KEYS: dict[str, dict[str, Key]] = {
+    "ideal": {"T": Key("positive", doc="temperature [K]; default materials.T"),
+              "mu0": Key("number", default=0.0), "c_ref": Key("positive", default=1.0)},
+    "stress": {"omega": Key("number", doc="Ω; default materials.omega")},
+    "regular_solution": {"T": Key("positive", doc="temperature [K]; default materials.T"),
+                         "omega_mix": Key("number", required=True),
+                         "c_sites": Key("positive", default=1.0)},
+    "double_well": {"rho": Key("positive", required=True),
+                    "c_alpha": Key("number", required=True),
+                    "c_beta": Key("number", required=True)},
+    "gradient_energy": {"kappa": Key("nonnegative", required=True)},
+    "interaction": {"potential": Key("expr", required=True, doc="V_int(x) [J/mol]")},
+}
+
+MOBILITY_KEYS: dict[str, dict[str, Key]] = {
+    "einstein": {"D": Key("positive", required=True, doc="diffusivity [m²/s]"),
+                 "T": Key("positive", doc="default materials.T")},
+    "linear": {"M0": Key("positive", required=True)},
+    "constant": {"M0": Key("positive", required=True)},
+    "cahn_hilliard": {"M0": Key("positive", required=True)},
+}
+
+BC_TYPES = ("no_flux", "concentration", "potential", "flux")
+
+
+@dataclass(frozen=True)
+class DiffusionSetup:
+    """What a diffusion case validates into, before meshing.
+
+    Attributes:
+        terms: the μ terms in [physics] order; a ``stress`` term holds σ_h = 0 and an
+            ``interaction`` term its formula until :meth:`on_mesh` binds them.
+        mobility: the :class:`~femdiff.thermodynamics.Mobility`.
+        material: the :class:`~femdiff.mechanics.ElasticMaterial` of [mechanics], or None.
+    """
+
+    terms: tuple[Any, ...]
+    mobility: Any
+    material: Any
+
+    def on_mesh(self, mesh: Any, sigma_h: Any) -> list[Any]:
+        """The μ terms bound to the mesh (formulas as UFL) and to the solved σ_h."""
+        from femdiff import thermodynamics as th
+
+        out = []
+        for term in self.terms:
+            if isinstance(term, th.StressCoupling):
+                term = dataclasses.replace(term, sigma_h=sigma_h)
+            elif isinstance(term, th.Interaction):
+                term = dataclasses.replace(term, potential=as_ufl(term.potential, mesh))
+            out.append(term)
+        return out
+
+
+class DiffusionModel:
+    """``model = "diffusion"``: one species, mixed μ–C, optional mechanics (σ_h)."""
+
+    time_dependent = True
+    PHYSICS = {
+        "model": Key("string"),
+        "terms": Key("table"),  # array, checked below
+        "mobility": Key("table", required=True, doc="type = " + " | ".join(MOBILITY_KEYS)),
+        "degree": Key("integer", default=1, choices=(1, 2)),
+        "lumped": Key("bool", default=True),
+        "energy_stable": Key("bool", default=False),
+    }
+    SPECIES = {
+        "name": Key("string", required=True),
+        "initial": Key("expr", required=True, doc="initial concentration"),
+        "concentration_scale": Key("positive"),
+    }
+    BOUNDARY = {
+        "name": Key("string", required=True, doc="a boundary name"),
+        "type": Key("choice", required=True, choices=BC_TYPES),
+        "value": Key("expr"),
+        "species": Key("string"),
+    }
+
+    def validate(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context
+                 ) -> DiffusionSetup:
+        """Check [physics], [[species]], [[boundary]], [mechanics]; build the μ terms."""
+        from femdiff import thermodynamics as th
+
+        phys_raw = dict(raw.get("physics", {}))
+        terms_raw = array_of_tables(phys_raw.pop("terms", None), "physics.terms", ctx)
+        phys = table(phys_raw, self.PHYSICS, "physics", ctx)
+        mat = data["materials"]
+        units = mat["units"]
+        if not terms_raw:
+            raise ctx.error("physics.terms", "missing required value: at least one μ term; "
+                            f"allowed types: {', '.join(TERM_KEYS)}")
+        terms, built = [], []
+        for i, t in enumerate(terms_raw):
+            where = f"physics.terms[{i}]"
+            term = typed(t, TERM_KEYS, where, ctx)
+            if "T" in TERM_KEYS[term["type"]] and term["T"] is None:
+                if mat["T"] is None:
+                    raise ctx.error(f"{where}.T", "missing required value (temperature [K]); "
+                                    "give it here or as materials.T")
+                term["T"] = mat["T"]
+            if term["type"] == "ideal":
+                obj = construct(where, ctx, th.Ideal, term["T"], term["mu0"], term["c_ref"],
+                                units)
+            elif term["type"] == "regular_solution":
+                obj = construct(where, ctx, th.RegularSolution, term["T"], term["omega_mix"],
+                                units, term["c_sites"])
+            elif term["type"] == "double_well":
+                obj = construct(where, ctx, th.DoubleWell, term["rho"], term["c_alpha"],
+                                term["c_beta"])
+            elif term["type"] == "gradient_energy":
+                obj = construct(where, ctx, th.GradientEnergy, term["kappa"])
+            elif term["type"] == "interaction":  # V_int(x): made UFL on the mesh by build
+                obj = th.Interaction(term["potential"])
+            else:  # stress
+                if term["omega"] is None:
+                    term["omega"] = mat["omega"]
+                if term["omega"] is None:
+                    raise ctx.error(f"{where}.omega", "missing required value (partial molar "
+                                    "volume Ω); give it here or as materials.omega")
+                if raw.get("mechanics") is None:
+                    raise ctx.error(where, "the 'stress' term needs a [mechanics] section "
+                                    "(σ_h comes from the elasticity solve)")
+                # σ_h comes from the elasticity solve: bound to it by build
+                obj = construct(f"{where}.omega", ctx, th.StressCoupling, term["omega"], 0.0,
+                                units)
+            terms.append(term)
+            built.append(obj)
+        phys["terms"] = terms
+        mob = typed(phys["mobility"], MOBILITY_KEYS, "physics.mobility", ctx)
+        if mob["type"] == "einstein" and mob["T"] is None:
+            if mat["T"] is None:
+                raise ctx.error("physics.mobility.T", "missing required value (temperature "
+                                "[K]); give it here or as materials.T")
+            mob["T"] = mat["T"]
+        phys["mobility"] = mob
+        if mob["type"] == "einstein":
+            mobility = construct("physics.mobility", ctx, th.Mobility.from_diffusivity,
+                                 mob["D"], mob["T"], units)
+        else:
+            mobility = construct("physics.mobility", ctx, getattr(th.Mobility, mob["type"]),
+                                 mob["M0"])
+        data["physics"] = phys
+
+        species = [table(s, self.SPECIES, f"species[{i}]", ctx)
+                   for i, s in enumerate(array_of_tables(raw.get("species"), "species", ctx))]
+        if len(species) != 1:
+            raise ctx.error("species", f"model 'diffusion' needs exactly one [[species]], got "
+                            f"{len(species)} (several species: a multicomponent model)")
+        ctx.species = [s["name"] for s in species]
+        data["species"] = species
+
+        bcs = []
+        for i, b in enumerate(array_of_tables(raw.get("boundary"), "boundary", ctx)):
+            where = f"boundary[{i}]"
+            bc = table(b, self.BOUNDARY, where, ctx)
+            ctx.check_boundary(bc["name"], f"{where}.name")
+            if bc["species"] is not None:
+                ctx.check_species(bc["species"], f"{where}.species")
+            if bc["type"] != "no_flux" and bc["value"] is None:
+                raise ctx.error(f"{where}.value", f"missing required value for a "
+                                f"{bc['type']!r} boundary condition (a number or formula)")
+            if bc["type"] == "no_flux" and bc["value"] is not None:
+                raise ctx.error(f"{where}.value", "a 'no_flux' boundary takes no value")
+            bcs.append(bc)
+        names = [b["name"] for b in bcs]
+        for n in set(names):
+            if names.count(n) > 1:
+                raise ctx.error("boundary", f"boundary {n!r} has {names.count(n)} conditions; "
+                                "give one per boundary")
+        data["boundary"] = bcs
+        data["mechanics"], material = validate_mechanics(raw.get("mechanics"), mat, ctx)
+        return DiffusionSetup(tuple(built), mobility, material)
+
+    def build(self, case: Case, domain: Any) -> DiffusionSimulation:
+        """Solve the mechanics (if any) and set up the DiffusionProblem."""
+        return DiffusionSimulation(case, domain)
+
+
+
+
+class DiffusionSimulation(ProblemSimulation):
+    """A built diffusion case: the DiffusionProblem and what the runner records."""
+
+    def __init__(self, case: Case, domain: Any) -> None:
+        from femdiff import diffusion as d
+        from femdiff import thermodynamics as th
+
+        data, setup, time = case.data, case.setup, case.time
+        assert time is not None  # a time-dependent model: validation built it
+        self.case, self.domain = case, domain
+        mesh = domain.mesh
+        self.solid, self.sigma_h = solve_mechanics(data["mechanics"], setup.material, domain)
+        bcs: list[Any] = []
+        for bc in data["boundary"]:
+            kind, name = bc["type"], bc["name"]
+            value = bc["value"]
+            if kind == "no_flux":
+                bcs.append(d.NoFlux(name))
+            elif kind == "concentration":  # Dirichlet data are interpolated: NumPy
+                bcs.append(d.FixedConcentration(name, as_numpy(value)))
+            elif kind == "potential":
+                bcs.append(d.FixedPotential(name, as_numpy(value)))
+            else:
+                bcs.append(d.Flux(name, as_ufl(value, mesh)))
+        sp = data["species"][0]
+        self.species = sp["name"]
+        self.problem = d.DiffusionProblem(
+            domain, th.ChemicalPotential(setup.on_mesh(mesh, self.sigma_h)), setup.mobility,
+            initial=as_numpy(sp["initial"]),
+            time=time.control, bcs=bcs, degree=data["physics"]["degree"],
+            petsc_options=data["solver"]["petsc_options"] or None,
+            concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
+            energy_stable=data["physics"]["energy_stable"], adaptive=time.adaptive)
+        self.problem.initialise()
+        self.flux_boundaries = self._flux_boundaries(data, domain)
+
+    def columns(self) -> list[str]:
+        """CSV columns."""
+        return (["t", "dt", f"amount_{self.species}", "free_energy"]
+                + [f"flux_{b}" for b in self.flux_boundaries]
+                + ["newton", "krylov", "retries"])
+
+    def row(self, info: Any) -> dict[str, float]:
+        """The CSV row after a step (``info`` None: the initial state)."""
+        p = self.problem
+        row = {"t": p.current_time, "dt": 0.0 if info is None else info.dt,
+               f"amount_{self.species}": p.amount(), "free_energy": p.free_energy()}
+        for b in self.flux_boundaries:
+            row[f"flux_{b}"] = p.flux_through(b)
+        row.update(self._iterations(info))
+        return row
+
+    def fields(self) -> list[Any]:
+        """Functions for the field files (refreshed by :meth:`refresh`)."""
+        out = [self.problem.C, self.problem.mu, self.problem.flux()]
+        if self.sigma_h is not None:
+            out.append(self.sigma_h)
+        return out
+
+    def refresh(self) -> None:
+        """Update derived fields before writing them."""
+        self.problem.flux()
+
+    def profile_fields(self) -> list[Any]:
+        """Scalar Functions sampled along the profiles."""
+        out = [self.problem.C, self.problem.mu]
+        if self.sigma_h is not None:
+            out.append(self.sigma_h)
+        return out
+
+    def plot_field(self) -> Any:
+        """The field of the final 2D plot."""
+        return self.problem.C

@@ -1,0 +1,224 @@
+"""Geometry of a case: the [geometry] section, its names before meshing, the Domain.
+
+Boundary and volume names are known before meshing: a Gmsh builder declares them
+(:func:`femdiff.geometry.names`), a ``.msh`` file lists them in ``$PhysicalNames`` and a
+``.geo`` file in its ``Physical`` statements. Validation stores them in the
+:class:`~femdiff.case.schema.Context`, so every later section can check a boundary name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from femdiff.case.schema import CaseError, Context, Key, check_value, table, type_name
+
+if TYPE_CHECKING:
+    from femdiff.case.loader import Case
+
+#: Structured DOLFINx meshes (femdiff.mesh), usable as ``builder`` next to the Gmsh ones:
+#: their parameters, and their (dimension, boundary names); they have no volume names.
+STRUCTURED: dict[str, tuple[tuple[str, ...], int, list[str]]] = {
+    "interval": (("n", "length", "x0"), 1, ["left", "right"]),
+    "rectangle": (("nx", "ny", "lx", "ly"), 2, ["left", "right", "bottom", "top"]),
+    "structured_box": (("nx", "ny", "nz", "lx", "ly", "lz"), 3,
+                       ["left", "right", "front", "back", "bottom", "top"]),
+}
+
+
+def builder_names(builder: str, params: Mapping[str, Any]
+                  ) -> tuple[int, list[str] | None, list[str] | None]:
+    """(dimension, boundary names, volume names) of a builder, without meshing.
+
+    Gmsh builders declare their names (:func:`femdiff.geometry.names`); a builder that
+    declares none gives ``None`` (names unknown until meshed).
+    """
+    if builder in STRUCTURED:
+        _, dim, bnames = STRUCTURED[builder]
+        return dim, list(bnames), []
+    from femdiff import geometry
+
+    try:
+        declared = geometry.names(builder, **params)
+    except ValueError:  # a builder without a declaration: names unknown before meshing
+        dim_param = inspect.signature(geometry.BUILDERS[builder]).parameters.get("dim")
+        default = dim_param.default if dim_param is not None else 2
+        return int(params.get("dim", default)), None, None
+    return declared.dim, list(declared.boundaries), list(declared.volumes)
+
+
+def file_names(path: Path) -> tuple[int, list[str], list[str]]:
+    """(dimension, boundary names, volume names) read from a .msh or .geo file."""
+    groups: list[tuple[int, str]] = []
+    if path.suffix == ".msh":
+        raw = path.read_bytes()
+        start = raw.find(b"$PhysicalNames")
+        if start >= 0:
+            end = raw.find(b"$EndPhysicalNames", start)
+            lines = raw[start:end].decode(errors="replace").splitlines()[2:]
+            for line in lines:
+                parts = line.split(maxsplit=2)
+                if len(parts) == 3:
+                    groups.append((int(parts[0]), parts[2].strip().strip('"')))
+    else:
+        dims = {"Point": 0, "Curve": 1, "Line": 1, "Surface": 2, "Volume": 3}
+        text = path.read_text(errors="replace")
+        for kind, name in re.findall(
+                r'Physical\s+(Point|Curve|Line|Surface|Volume)\s*\(\s*"([^"]+)"', text):
+            groups.append((dims[kind], name))
+    if not groups:
+        return 0, [], []
+    dim = max(d for d, _ in groups)
+    return (dim, sorted(n for d, n in groups if d == dim - 1),
+            sorted(n for d, n in groups if d == dim))
+
+
+GEOMETRY = {
+    "builder": Key("string", doc="a built-in geometry"),
+    "file": Key("string", doc="a .msh or .geo file, relative to the case file"),
+    "params": Key("table", default={}, doc="the builder's parameters"),
+    "h": Key("positive", doc="mesh size [length]"),
+    "gdim": Key("integer", choices=(1, 2, 3), doc="geometric dimension of a mesh file"),
+    "transform": Key("table", doc="coordinate map {x = formula, ...} applied after meshing"),
+}
+
+_SIZE_PARAMS = {"length", "radius", "width", "height", "lx", "ly", "lz", "notch_depth",
+                "notch_radius", "h"}
+
+
+def validate_geometry(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
+    """Check [geometry]; set the dimension and the boundary and volume names in ``ctx``."""
+    g = _validate_mesh_source(data, ctx, base)
+    transform = g["transform"] or {}
+    axes = "xyz"[: ctx.gdim or 3]
+    checked = {}
+    for axis, value in transform.items():
+        where = f"geometry.transform.{axis}"
+        if axis not in axes:
+            raise ctx.error(where, f"unknown coordinate {axis!r}; allowed keys: "
+                            f"{', '.join(axes)}")
+        if not isinstance(value, str):
+            raise ctx.error(where, f"expected a formula of the coordinates (a string), got "
+                            f"{type_name(value)} {value!r}")
+        checked[axes.index(axis)] = check_value(value, Key("expr"), where, ctx)
+    g["transform"] = checked
+    return g
+
+
+def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
+    from femdiff import geometry
+
+    g = table(data, GEOMETRY, "geometry", ctx)
+    builders = [*geometry.BUILDERS, *STRUCTURED]
+    if (g["builder"] is None) == (g["file"] is None):
+        raise ctx.error("geometry", "give exactly one of 'builder' (one of "
+                        f"{', '.join(builders)}) or 'file' (a .msh or .geo path)")
+    if g["file"] is not None:
+        path = Path(g["file"])
+        path = path if path.is_absolute() else (base / path)
+        if path.suffix not in (".msh", ".geo"):
+            raise ctx.error("geometry.file", f"expected a .msh or .geo file, got {g['file']!r}")
+        if not path.is_file():
+            raise ctx.error("geometry.file", f"mesh file {str(path)!r} does not exist")
+        if g["params"]:
+            raise ctx.error("geometry.params", "params are for builders, not mesh files")
+        if g["h"] is not None and path.suffix == ".msh":
+            raise ctx.error("geometry.h", "a .msh file is already meshed: remove h")
+        g["path"] = path
+        dim, bnames, vnames = file_names(path)
+        ctx.gdim = g["gdim"] or dim
+        ctx.boundaries, ctx.volumes = bnames, vnames
+        ctx.geometry_label = f"the mesh file {path.name!r}"
+        return g
+    name = g["builder"]
+    if name not in builders:
+        raise ctx.error("geometry.builder", f"unknown builder {name!r}; allowed values: "
+                        f"{', '.join(builders)}")
+    params = g["params"]
+    if name in STRUCTURED:
+        allowed = STRUCTURED[name][0]
+    else:
+        sig = inspect.signature(geometry.BUILDERS[name])
+        allowed = tuple(p for p in sig.parameters if p not in ("name", "refine"))
+    for key, value in params.items():
+        where = f"geometry.params.{key}"
+        if key not in allowed:
+            raise ctx.error(where, f"unknown parameter {key!r} of builder {name!r}; allowed "
+                            f"keys: {', '.join(allowed)}")
+        if key == "h":
+            raise ctx.error(where, "give the mesh size as geometry.h")
+        if key in _SIZE_PARAMS or key in ("n", "nx", "ny", "nz"):
+            check_value(value, Key("posint" if key.startswith("n") and len(key) <= 2
+                                    else "positive", doc="a size"), where, ctx)
+        if key == "dim":
+            check_value(value, Key("integer", choices=(2, 3)), where, ctx)
+    if name in STRUCTURED:
+        for key in allowed[: {"interval": 1, "rectangle": 2, "structured_box": 3}[name]]:
+            if key not in params:
+                raise ctx.error(f"geometry.params.{key}", "missing required value (number "
+                                f"of cells) of builder {name!r}")
+        if g["h"] is not None:
+            raise ctx.error("geometry.h", f"builder {name!r} is structured: give the "
+                            "numbers of cells in params instead of h")
+    ctx.gdim, ctx.boundaries, ctx.volumes = builder_names(name, params)
+    ctx.geometry_label = f"the geometry {name!r}"
+    return g
+
+
+class GeometryError(RuntimeError):
+    """Gmsh could not build or mesh a case's geometry (``<file>: geometry: <message>``)."""
+
+
+def build_domain(case: Case, comm: Any) -> Any:
+    """Mesh the case's geometry (Gmsh on rank 0) and return the distributed Domain.
+
+    Raises:
+        CaseError: a mesh file that cannot be read, or parameters a builder rejects.
+        GeometryError: Gmsh failed to build or mesh the geometry.
+    """
+    from femdiff import mesh
+
+    g = case.data["geometry"]
+    if g["file"] is not None:
+        try:
+            domain = mesh.read(g["path"], comm, gdim=g["gdim"])
+        except mesh.MeshError as exc:
+            raise CaseError(case.path, "geometry.file", str(exc)) from None
+        except RuntimeError as exc:
+            raise GeometryError(f"{case.path}: geometry.file: {exc}") from None
+    else:
+        domain = _build_builder(case, g, comm)
+    if g["transform"]:
+        x = domain.mesh.geometry.x
+        points = x.T.copy()  # the original coordinates, shape (3, n)
+        for axis, expr in g["transform"].items():
+            x[:, axis] = expr.numpy(points)
+    return domain
+
+
+def _build_builder(case: Case, g: dict[str, Any], comm: Any) -> Any:
+    from femdiff import geometry, mesh
+
+    name, params = g["builder"], dict(g["params"])
+    if name == "interval":
+        return mesh.interval(params["n"], params.get("length", 1.0), params.get("x0", 0.0),
+                             comm=comm)
+    if name == "rectangle":
+        return mesh.rectangle(params["nx"], params["ny"], params.get("lx", 1.0),
+                              params.get("ly", 1.0), comm=comm)
+    if name == "structured_box":
+        return mesh.box(params["nx"], params["ny"], params["nz"], params.get("lx", 1.0),
+                        params.get("ly", 1.0), params.get("lz", 1.0), comm=comm)
+    if g["h"] is not None:
+        params["h"] = g["h"]
+    try:
+        return geometry.build(name, comm, **params)
+    except ValueError as exc:  # MeshError included: the model Gmsh made is unusable
+        raise CaseError(case.path, "geometry.params", str(exc)) from None
+    except RuntimeError as exc:  # Gmsh (OpenCASCADE, the mesher) failed
+        raise GeometryError(f"{case.path}: geometry: Gmsh failed: {exc}") from None
+
+

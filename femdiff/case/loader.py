@@ -1,0 +1,297 @@
+"""Reading a case file: the generic sections, :class:`Case`, :func:`load`, :func:`validate`.
+
+The generic sections ([case], [materials], [time], [solver], [output], [checkpoint]) are
+checked here; [geometry] by :mod:`femdiff.case.geometry`; [physics] and the model's own
+sections by the registered model (:mod:`femdiff.case.registry`), which declares whether
+the case has a [time] section.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from femdiff.case.geometry import build_domain, validate_geometry
+from femdiff.case.registry import MODELS, Model
+from femdiff.case.schema import (
+    CaseError,
+    Context,
+    Key,
+    array_of_tables,
+    construct,
+    table,
+    type_name,
+)
+
+CASE = {"name": Key("string"), "description": Key("string")}
+
+MATERIALS = {
+    "T": Key("positive", doc="temperature [K]"),
+    "units": Key("choice", default="molar", choices=("molar", "atomic")),
+    "E": Key("positive", doc="Young's modulus [Pa]"),
+    "nu": Key("number", doc="Poisson's ratio, in (-1, 0.5)"),
+    "elastic_model": Key("choice", default="3d",
+                         choices=("3d", "plane_strain", "plane_stress")),
+    "omega": Key("number", doc="partial molar volume Ω [m³/mol] (atomic units: m³)"),
+}
+
+TIME = {
+    "t_end": Key("positive", required=True, doc="end time [s]"),
+    "dt": Key("positive", required=True, doc="(initial) time step [s]"),
+    "t0": Key("number", default=0.0),
+    "scheme": Key("choice", default="backward_euler",
+                  choices=("backward_euler", "bdf2", "crank_nicolson")),
+    "growth": Key("positive", default=1.0, doc="Δt factor per step without adaptivity, ≥ 1"),
+    "dt_max": Key("positive", default=math.inf),
+    "dt_min": Key("positive"),
+    "shrink": Key("positive", default=0.5),
+    "max_retries": Key("integer", default=8),
+    "adaptive": Key("table", doc="error control: tol, safety, max_growth, ..."),
+}
+
+ADAPTIVE = {k: Key("positive") for k in
+            ("tol", "safety", "max_growth", "min_shrink", "reject", "k_I")}
+ADAPTIVE["k_P"] = Key("nonnegative")
+
+SOLVER = {"petsc_options": Key("options", default={})}
+
+PROFILE = {
+    "name": Key("string", required=True),
+    "start": Key("point", required=True),
+    "end": Key("point", required=True),
+    "n": Key("posint", default=101),
+}
+
+OUTPUT = {
+    "folder": Key("string", doc="output folder (default: <case name>_output)"),
+    "fields": Key("choice", default="vtx", choices=("vtx", "xdmf", "none")),
+    "every": Key("integer", default=0, doc="write fields every N steps (0: only at times)"),
+    "times": Key("numbers", default=[], doc="times the run lands on and writes fields"),
+    "boundaries": Key("strings", doc="boundaries whose fluxes go to the CSV (default all)"),
+    "profiles": Key("table"),  # replaced by the array check below
+    "png": Key("bool", default=True),
+}
+
+CHECKPOINT = {
+    "every_steps": Key("integer", default=0, doc="0: never"),
+    "every_seconds": Key("nonnegative", default=0.0, doc="wall-clock seconds, 0: never"),
+    "keep": Key("posint", default=2),
+    "final": Key("bool", default=True, doc="write the final state"),
+}
+
+
+@dataclass(frozen=True)
+class TimeSetup:
+    """The objects of a [time] section.
+
+    Attributes:
+        control: the :class:`~femdiff.timestepping.TimeControl`.
+        adaptive: the :class:`~femdiff.timestepping.Adaptive` error control, or None.
+    """
+
+    control: Any
+    adaptive: Any
+
+
+def validate_time(raw: Any, ctx: Context) -> tuple[dict[str, Any], TimeSetup]:
+    """Check a [time] section: (the section, its TimeControl and Adaptive)."""
+    from femdiff.timestepping import Adaptive, TimeControl
+
+    tm = table(raw, TIME, "time", ctx)
+    if tm["growth"] < 1:
+        raise ctx.error("time.growth", f"must be ≥ 1, got {tm['growth']!r}")
+    if tm["t_end"] <= tm["t0"]:
+        raise ctx.error("time.t_end", f"must be after t0 = {tm['t0']!r}, got "
+                        f"{tm['t_end']!r}")
+    if tm["adaptive"] is not None:
+        tm["adaptive"] = {k: v for k, v in table(tm["adaptive"], ADAPTIVE,
+                                                 "time.adaptive", ctx).items()
+                          if v is not None}
+        if tm["growth"] != 1:
+            raise ctx.error("time.growth", "growth is for fixed steps; adaptive steps "
+                            "choose Δt themselves: remove one of them")
+    control = construct("time", ctx, TimeControl, dt=tm["dt"], t0=tm["t0"],
+                        scheme=tm["scheme"], dt_min=tm["dt_min"], dt_max=tm["dt_max"],
+                        shrink=tm["shrink"], max_retries=tm["max_retries"])
+    adaptive = None
+    if tm["adaptive"] is not None:
+        adaptive = construct("time.adaptive", ctx, Adaptive, **tm["adaptive"])
+    return tm, TimeSetup(control, adaptive)
+
+
+
+TOP = ("case", "geometry", "materials", "physics", "species", "boundary", "mechanics", "time",
+       "solver", "output", "checkpoint")
+
+
+# --- the case ------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """A validated case file.
+
+    Attributes:
+        path: the file.
+        data: the validated sections, with defaults filled in.
+        boundaries: the geometry's boundary names (known before meshing).
+        gdim: the geometric dimension.
+        setup: what the model's validation built (:meth:`Model.validate`).
+        time: the [time] section's objects (``None`` for a stationary model).
+    """
+
+    path: Path
+    data: dict[str, Any]
+    boundaries: list[str] | None
+    gdim: int | None
+    setup: Any = None
+    time: TimeSetup | None = None
+
+    @property
+    def name(self) -> str:
+        """The case name ([case] name, else the file stem)."""
+        return self.data["case"]["name"] or self.path.stem
+
+    @property
+    def model(self) -> Model:
+        """The registered model of [physics] model."""
+        return MODELS[self.data["physics"]["model"]]
+
+    def output_folder(self, override: str | Path | None = None) -> Path:
+        """The output folder: ``override``, else [output] folder, else ``<name>_output``."""
+        if override is not None:
+            return Path(override)
+        return Path(self.data["output"]["folder"] or f"{self.name}_output")
+
+    def build(self, comm: Any) -> Any:
+        """Mesh the geometry and build the model's Simulation."""
+        domain = build_domain(self, comm)
+        return self.model.build(self, domain)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"time.t_end=5"`` -> (["time", "t_end"], 5) (the value is parsed as TOML)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set {text!r} must be KEY.PATH=VALUE, e.g. time.t_end=10")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()  # a bare string
+    return key.strip().split("."), parsed
+
+
+def _apply(raw: dict[str, Any], keys: list[str], value: Any) -> None:
+    node: Any = raw
+    for k in keys[:-1]:
+        if isinstance(node, list):
+            node = node[int(k)]
+        else:
+            node = node.setdefault(k, {})
+    if isinstance(node, list):
+        node[int(keys[-1])] = value
+    else:
+        node[keys[-1]] = value
+
+
+def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Case:
+    """Read and validate a case file; nothing is meshed or solved.
+
+    Args:
+        path: the TOML file.
+        overrides: ``KEY.PATH=VALUE`` strings applied before validation (``--set``);
+            array elements by index, e.g. ``boundary.0.value=2``.
+
+    Raises:
+        CaseError: the first problem found, naming the file and key path.
+    """
+    path = Path(path)
+    label = str(path)
+    if not path.is_file():
+        raise CaseError(label, "", "case file does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(label, "", f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise CaseError(label, "", "not a text file") from None
+    for text in overrides:
+        keys, value = parse_override(text)
+        try:
+            _apply(raw, keys, value)
+        except (IndexError, ValueError, TypeError, AttributeError):
+            raise CaseError(label, ".".join(keys), f"--set cannot address this key "
+                            f"({text!r})") from None
+    return validate(raw, label, path.resolve().parent, path)
+
+
+def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = None) -> Case:
+    """Validate a parsed case (a dict as from ``tomllib``); see :func:`load`."""
+    ctx = Context(label)
+    for key in raw:
+        if key not in TOP:
+            raise ctx.error(key, f"unknown section {key!r}; allowed sections: {', '.join(TOP)}")
+    data: dict[str, Any] = {}
+    data["case"] = table(raw.get("case", {}), CASE, "case", ctx)
+    if "geometry" not in raw:
+        raise ctx.error("geometry", "missing required section [geometry] (builder or file)")
+    data["geometry"] = validate_geometry(raw["geometry"], ctx, base)
+    data["materials"] = table(raw.get("materials", {}), MATERIALS, "materials", ctx)
+
+    physics = raw.get("physics", {})
+    if not isinstance(physics, dict):
+        raise ctx.error("physics", f"expected a table, got {type_name(physics)}")
+    model = physics.get("model", "diffusion")
+    if model not in MODELS:
+        raise ctx.error("physics.model", f"unknown model {model!r}; allowed values: "
+                        f"{', '.join(MODELS)}")
+    setup = MODELS[model].validate(raw, data, ctx)
+    data["physics"]["model"] = model
+
+    time = None
+    if MODELS[model].time_dependent:
+        if "time" not in raw:
+            raise ctx.error("time", "missing required section [time] (t_end, dt)")
+        data["time"], time = validate_time(raw["time"], ctx)
+    elif "time" in raw:
+        raise ctx.error("time", f"model {model!r} is stationary: remove [time]")
+
+    data["solver"] = table(raw.get("solver", {}), SOLVER, "solver", ctx)
+    out_raw = dict(raw.get("output", {})) if isinstance(raw.get("output", {}), dict) \
+        else raw["output"]
+    profiles_raw = array_of_tables(out_raw.pop("profiles", None), "output.profiles", ctx) \
+        if isinstance(out_raw, dict) else []
+    out = table(out_raw, OUTPUT, "output", ctx)
+    if out["every"] < 0:
+        raise ctx.error("output.every", f"must be ≥ 0, got {out['every']}")
+    if time is not None:
+        tm = data["time"]
+        for i, t in enumerate(out["times"]):
+            if not tm["t0"] < t <= tm["t_end"]:
+                raise ctx.error(f"output.times[{i}]", f"must lie in (t0, t_end] = "
+                                f"({tm['t0']:g}, {tm['t_end']:g}], got {t!r}")
+    for i, b in enumerate(out["boundaries"] or []):
+        ctx.check_boundary(b, f"output.boundaries[{i}]")
+    profiles = []
+    for i, p in enumerate(profiles_raw):
+        prof = table(p, PROFILE, f"output.profiles[{i}]", ctx)
+        for end in ("start", "end"):
+            if ctx.gdim is not None and len(prof[end]) > max(ctx.gdim, 1):
+                raise ctx.error(f"output.profiles[{i}].{end}", f"has {len(prof[end])} "
+                                f"coordinates but the mesh is {ctx.gdim}D")
+        if prof["n"] < 2:
+            raise ctx.error(f"output.profiles[{i}].n", "must be ≥ 2")
+        profiles.append(prof)
+    names = [p["name"] for p in profiles]
+    if len(set(names)) != len(names):
+        raise ctx.error("output.profiles", "profile names must be unique")
+    out["profiles"] = profiles
+    data["output"] = out
+    ck = table(raw.get("checkpoint", {}), CHECKPOINT, "checkpoint", ctx)
+    if ck["every_steps"] < 0:
+        raise ctx.error("checkpoint.every_steps", f"must be ≥ 0, got {ck['every_steps']}")
+    data["checkpoint"] = ck
+    return Case(path or Path(label), data, ctx.boundaries, ctx.gdim, setup, time)

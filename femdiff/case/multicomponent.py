@@ -1,0 +1,487 @@
+"""The multicomponent plug-in, ``model = "multicomponent"``: Onsager diffusion (μ̃–X).
+
+Validation (:class:`MulticomponentModel`) checks the species, thermodynamics, transport,
+initial state and boundary conditions and builds the
+:class:`~femdiff.multicomponent.Mixture` and :class:`~femdiff.multicomponent.Onsager`
+(:class:`MulticomponentSetup`); :class:`MulticomponentSimulation` binds them to σ_h and
+drives the :class:`~femdiff.multicomponent.MulticomponentProblem`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from femdiff.case.expression import Expression, as_numpy, as_ufl
+from femdiff.case.mechanics import solve_mechanics, validate_mechanics
+from femdiff.case.registry import ProblemSimulation
+from femdiff.case.schema import (
+    CaseError,
+    Context,
+    Key,
+    array_of_tables,
+    check_value,
+    construct,
+    table,
+)
+
+if TYPE_CHECKING:
+    from femdiff.case.loader import Case
+
+THERMO_TYPES = ("ideal", "regular_solution", "wagner")
+TRANSPORT_TYPES = ("matrix", "mobilities", "dilute", "interdiffusion")
+MC_BC_TYPES = ("no_flux", "concentration", "flux")
+_SPECIES_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+THERMODYNAMICS = {
+    "type": Key("choice", required=True, choices=THERMO_TYPES),
+    "T": Key("positive", doc="temperature [K]; default materials.T"),
+    "mu0": Key("table", default={}, doc="μ_i° by species [J/mol]"),
+    "omega": Key("table", doc='Ω_ij by species pair "A-B" [J/mol] (regular_solution)'),
+    "epsilon": Key("table", doc='Wagner ε_ij by species pair "A-B" (wagner)'),
+    "ln_gamma0": Key("table", doc="ln γ_i° by species (wagner)"),
+    "kappa": Key("table", doc='gradient energy κ_ij by pair "A-B" of independent species'),
+    "volumes": Key("table", doc="partial molar volume by species [m³/mol]; needs [mechanics]"),
+    "energy_scale": Key("positive", doc="μ scale [J/mol], default R T"),
+}
+#: keys of [physics.thermodynamics] that belong to one type only
+_THERMO_ONLY = {"omega": "regular_solution", "epsilon": "wagner", "ln_gamma0": "wagner"}
+
+TRANSPORT = {
+    "type": Key("choice", required=True, choices=TRANSPORT_TYPES),
+    "L": Key("table", doc='Onsager matrix by pair "A-B" of independent species (matrix)'),
+    "M": Key("table", doc="species mobilities [m² mol/(J s)] (mobilities)"),
+    "D": Key("table", doc="diffusivities by species (dilute) or by pair (interdiffusion)"),
+    "T": Key("positive", doc="temperature [K] (dilute); default the thermodynamics' T"),
+}
+#: the data key of each transport type
+_TRANSPORT_DATA = {"matrix": "L", "mobilities": "M", "dilute": "D", "interdiffusion": "D"}
+
+
+def _pair(key: str, where: str, ctx: Context, allowed: list[str], why: str) -> tuple[str, str]:
+    """``"A-B"`` -> ("A", "B"), both declared species and in ``allowed``."""
+    a, sep, b = key.partition("-")
+    if not sep or not a or not b:
+        raise ctx.error(where, f'expected a species pair such as "A-B", got {key!r}')
+    for s in (a, b):
+        _species_in(s, where, ctx, allowed, why)
+    return a, b
+
+
+def _species_in(name: str, where: str, ctx: Context, allowed: list[str], why: str) -> None:
+    ctx.check_species(name, where)
+    if name not in allowed:
+        raise ctx.error(where, f"species {name!r} is not allowed here: {why}; allowed "
+                        f"species: {', '.join(allowed)}")
+
+
+def _numbers_by_species(table: dict[str, Any], where: str, ctx: Context, allowed: list[str],
+                        why: str, kind: str = "number") -> dict[str, float]:
+    out = {}
+    for s, v in table.items():
+        _species_in(s, f"{where}.{s}", ctx, allowed, why)
+        out[s] = check_value(v, Key(kind), f"{where}.{s}", ctx)
+    return out
+
+
+def _numbers_by_pair(table: dict[str, Any], where: str, ctx: Context, allowed: list[str],
+                     why: str) -> dict[tuple[str, str], float]:
+    out = {}
+    for key, v in table.items():
+        pair = _pair(key, f"{where}.{key}", ctx, allowed, why)
+        out[pair] = check_value(v, Key("number"), f"{where}.{key}", ctx)
+    return out
+
+
+class _Entry:
+    """A transport entry given as a formula of the fractions ``X_<species>``, R and T."""
+
+    def __init__(self, expr: Expression, R: float, T: float) -> None:
+        self.expr, self.R, self.T = expr, R, T
+
+    def __call__(self, X: Mapping[str, Any]) -> Any:
+        env = {f"X_{s}": x for s, x in X.items()}
+        return self.expr.evaluate({**env, "R": self.R, "T": self.T})
+
+    def __repr__(self) -> str:
+        return f"_Entry({self.expr.text!r})"
+
+
+def _entries_by_pair(table: dict[str, Any], where: str, ctx: Context, species: list[str],
+                     allowed: list[str], why: str, R: float, T: float
+                     ) -> dict[tuple[str, str], Any]:
+    """Pair -> number or callable X -> UFL, from numbers and formulas of X_<species>."""
+    names = (*(f"X_{s}" for s in species), "R", "T")
+    out: dict[tuple[str, str], Any] = {}
+    for key, v in table.items():
+        path = f"{where}.{key}"
+        pair = _pair(key, path, ctx, allowed, why)
+        if isinstance(v, str):
+            try:
+                expr = Expression(v, names)
+            except ValueError as exc:
+                raise ctx.error(path, str(exc)) from None
+            if expr.names_used <= {"R", "T"}:  # a constant: a number now
+                value = float(expr.evaluate({"R": R, "T": T}, backend="numpy"))
+                out[pair] = check_value(value, Key("number"), path, ctx)
+            else:
+                out[pair] = _Entry(expr, R, T)
+        else:
+            out[pair] = check_value(v, Key("number"), path, ctx)
+    return out
+
+
+def _mixture(thermo: dict[str, Any], units: str, sigma_h: Any, ctx: Context) -> Any:
+    """The :class:`~femdiff.multicomponent.Mixture` of a validated [physics.thermodynamics].
+
+    Its stress term (``volumes``) holds ``sigma_h`` until :meth:`MulticomponentSetup.on_mesh`.
+    """
+    from femdiff import multicomponent as mc
+
+    where = "physics.thermodynamics"
+    common = {"T": thermo["T"], "mu0": thermo["mu0"], "units": units}
+    kind = thermo["type"]
+    if kind == "ideal":
+        terms = [construct(where, ctx, mc.IdealMixing, **common)]
+    elif kind == "regular_solution":
+        terms = [construct(f"{where}.omega", ctx, mc.RegularSolution, **common,
+                            omega=thermo["omega"] or {})]
+    else:
+        terms = [construct(where, ctx, mc.WagnerDilute, **common,
+                            epsilon=thermo["epsilon"] or {},
+                            ln_gamma0=thermo["ln_gamma0"] or {})]
+    if thermo["kappa"]:
+        terms.append(construct(f"{where}.kappa", ctx, mc.GradientEnergies, thermo["kappa"]))
+    if thermo["volumes"]:
+        terms.append(construct(f"{where}.volumes", ctx, mc.StressCoupling, thermo["volumes"],
+                                sigma_h))
+    return construct(where, ctx, mc.Mixture, terms, thermo["energy_scale"])
+
+
+def _onsager(transport: dict[str, Any], units: str, ctx: Context) -> Any:
+    """The :class:`~femdiff.multicomponent.Onsager` of a validated [physics.transport]."""
+    from femdiff import multicomponent as mc
+
+    kind, data = transport["type"], transport["data"]
+    where = f"physics.transport.{_TRANSPORT_DATA[kind]}"
+    if kind == "dilute":
+        return construct(where, ctx, mc.Onsager.dilute, data, transport["T"], units)
+    return construct(where, ctx, getattr(mc.Onsager, kind), data)
+
+
+@dataclass(frozen=True)
+class MulticomponentSetup:
+    """What a multicomponent case validates into, before meshing.
+
+    Attributes:
+        mixture: the :class:`~femdiff.multicomponent.Mixture`; its stress term, if any,
+            holds σ_h = 0 until :meth:`on_mesh`.
+        transport: the :class:`~femdiff.multicomponent.Onsager` transport.
+        material: the :class:`~femdiff.mechanics.ElasticMaterial` of [mechanics], or None.
+    """
+
+    mixture: Any
+    transport: Any
+    material: Any
+
+    def on_mesh(self, sigma_h: Any) -> Any:
+        """The mixture with its stress term bound to the solved σ_h."""
+        from femdiff import multicomponent as mc
+
+        if not any(isinstance(t, mc.StressCoupling) for t in self.mixture.terms):
+            return self.mixture
+        terms = [dataclasses.replace(t, sigma_h=sigma_h) if isinstance(t, mc.StressCoupling)
+                 else t for t in self.mixture.terms]
+        return dataclasses.replace(self.mixture, terms=terms)
+
+
+
+class MulticomponentModel:
+    """``model = "multicomponent"``: Onsager diffusion of several species (mixed μ̃–X)."""
+
+    time_dependent = True
+    PHYSICS = {
+        "model": Key("string"),
+        "species": Key("strings", required=True,
+                       doc="species names; on a lattice the last is the dependent solvent"),
+        "lattice": Key("bool", default=True),
+        "degree": Key("integer", default=1, choices=(1, 2)),
+        "lumped": Key("bool", default=True),
+        "thermodynamics": Key("table", required=True,
+                              doc="type = " + " | ".join(THERMO_TYPES)),
+        "transport": Key("table", required=True, doc="type = " + " | ".join(TRANSPORT_TYPES)),
+    }
+    SPECIES = {
+        "name": Key("string", required=True),
+        "initial": Key("expr", required=True, doc="initial mole fraction"),
+    }
+    BOUNDARY = {
+        "name": Key("string", required=True, doc="a boundary name"),
+        "type": Key("choice", required=True, choices=MC_BC_TYPES),
+        "value": Key("expr"),
+        "species": Key("string", required=True, doc="the species the condition is for"),
+    }
+
+    def validate(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context
+                 ) -> MulticomponentSetup:
+        """Check [physics] (species, thermodynamics, transport), [[species]], [[boundary]]."""
+        from femdiff import multicomponent as mc
+        from femdiff.thermodynamics import gas_constant
+
+        phys = table(raw.get("physics", {}), self.PHYSICS, "physics", ctx)
+        mat = data["materials"]
+        units = mat["units"]
+        species = phys["species"]
+        lattice = phys["lattice"]
+        for i, s in enumerate(species):
+            if not _SPECIES_NAME.fullmatch(s):
+                raise ctx.error(f"physics.species[{i}]", f"species name {s!r} must consist "
+                                "of letters, digits and '_' (it names formula variables X_"
+                                f"{s} and pairs \"A-B\")")
+        if len(set(species)) != len(species):
+            raise ctx.error("physics.species", f"species names must be unique, got {species}")
+        if len(species) < (2 if lattice else 1):
+            raise ctx.error("physics.species", "a lattice needs at least two species (the "
+                            "last one is the dependent solvent)" if lattice else
+                            "at least one species is needed")
+        ctx.species, ctx.species_source = list(species), "physics.species"
+        dependent = species[-1] if lattice else None
+        independent = species[:-1] if lattice else list(species)
+        no_dependent = (f"the dependent species {dependent!r} follows from the others "
+                        "(X = 1 − Σ X_i)" if lattice else "")
+
+        # thermodynamics
+        where = "physics.thermodynamics"
+        th = table(phys["thermodynamics"], THERMODYNAMICS, where, ctx)
+        for key, only in _THERMO_ONLY.items():
+            if th[key] is not None and th["type"] != only:
+                raise ctx.error(f"{where}.{key}", f"{key!r} belongs to type {only!r}, not "
+                                f"{th['type']!r}")
+        if th["T"] is None:
+            if mat["T"] is None:
+                raise ctx.error(f"{where}.T", "missing required value (temperature [K]); "
+                                "give it here or as materials.T")
+            th["T"] = mat["T"]
+        th["mu0"] = _numbers_by_species(th["mu0"], f"{where}.mu0", ctx, species, "")
+        if th["omega"] is not None:
+            th["omega"] = _numbers_by_pair(th["omega"], f"{where}.omega", ctx, species, "")
+        if th["epsilon"] is not None:
+            th["epsilon"] = _numbers_by_pair(th["epsilon"], f"{where}.epsilon", ctx, species,
+                                             "")
+        if th["ln_gamma0"] is not None:
+            th["ln_gamma0"] = _numbers_by_species(th["ln_gamma0"], f"{where}.ln_gamma0", ctx,
+                                                  species, "")
+        if th["kappa"] is not None:
+            th["kappa"] = _numbers_by_pair(th["kappa"], f"{where}.kappa", ctx, independent,
+                                           no_dependent)
+        if th["volumes"] is not None:
+            th["volumes"] = _numbers_by_species(th["volumes"], f"{where}.volumes", ctx,
+                                                species, "")
+            if raw.get("mechanics") is None:
+                raise ctx.error(f"{where}.volumes", "stress coupling needs a [mechanics] "
+                                "section (σ_h comes from the elasticity solve)")
+        mixture = _mixture(th, units, 0.0, ctx)
+        phys["thermodynamics"] = th
+
+        # transport
+        where = "physics.transport"
+        tr = table(phys["transport"], TRANSPORT, where, ctx)
+        kind = tr["type"]
+        key = _TRANSPORT_DATA[kind]
+        for other in ("L", "M", "D", "T"):
+            if tr[other] is not None and other != key and not (other == "T" and
+                                                              kind == "dilute"):
+                raise ctx.error(f"{where}.{other}", f"type {kind!r} takes {key} = {{...}}"
+                                f"{' and T' if kind == 'dilute' else ''}, not {other!r}")
+        if tr[key] is None:
+            raise ctx.error(f"{where}.{key}", f"missing required value ({TRANSPORT[key].doc})")
+        if tr["T"] is None:
+            tr["T"] = th["T"]
+        R = gas_constant(units)  # type: ignore[arg-type]
+        matrix_why = (f"{no_dependent}, so it has no row or column in the reduced "
+                      "matrix" if lattice else "")
+        if kind == "matrix":
+            L = _entries_by_pair(tr["L"], f"{where}.L", ctx, species, independent,
+                                 matrix_why, R, th["T"])
+            for (a, b), v in list(L.items()):  # reciprocity: "A-B" also gives L_BA
+                L.setdefault((b, a), v)
+            tr["data"] = L
+        elif kind == "interdiffusion":
+            if len(independent) > 4:
+                raise ctx.error(f"{where}.type", "the interdiffusion form needs at most 4 "
+                                "independent species (UFL inverts matrices up to 4×4); give "
+                                "the Onsager matrix (type = \"matrix\") instead")
+            tr["data"] = _entries_by_pair(tr["D"], f"{where}.D", ctx, species, independent,
+                                          matrix_why, R, th["T"])
+        elif kind == "mobilities":
+            tr["data"] = _numbers_by_species(tr["M"], f"{where}.M", ctx, species, "",
+                                             "nonnegative")
+        else:
+            tr["data"] = _numbers_by_species(tr["D"], f"{where}.D", ctx, independent,
+                                             no_dependent + " and has no flux of its own"
+                                             if lattice else "", "nonnegative")
+        onsager = _onsager(tr, units, ctx)
+        if onsager.constant_entries():
+            values = np.array([[tr["data"].get((a, b), 0.0) for b in independent]
+                               for a in independent])
+            construct(f"{where}.L", ctx, mc.check_onsager, values, independent)
+        phys["transport"] = tr
+        data["physics"] = phys
+
+        # initial state
+        sp = [table(s, self.SPECIES, f"species[{i}]", ctx)
+              for i, s in enumerate(array_of_tables(raw.get("species"), "species", ctx))]
+        seen: set[str] = set()
+        for i, s in enumerate(sp):
+            ctx.check_species(s["name"], f"species[{i}].name")
+            if s["name"] in seen:
+                raise ctx.error(f"species[{i}].name", f"species {s['name']!r} has two "
+                                "[[species]] tables; give one")
+            seen.add(s["name"])
+            if isinstance(s["initial"], float):
+                self._check_fraction(s["initial"], f"species[{i}].initial", ctx, lattice,
+                                     mixture.positive)
+        missing = [s for s in independent if s not in seen]
+        if missing:
+            optional = f"; the dependent {dependent!r} is optional" if lattice else ""
+            raise ctx.error("species", f"missing [[species]] (name, initial) for "
+                            f"{', '.join(map(repr, missing))}: every independent species "
+                            f"needs an initial state{optional}")
+        data["species"] = sp
+
+        # boundary conditions
+        bcs = []
+        for i, entry in enumerate(array_of_tables(raw.get("boundary"), "boundary", ctx)):
+            where = f"boundary[{i}]"
+            if entry.get("type") == "potential":
+                raise ctx.error(f"{where}.type", "model 'multicomponent' does not support "
+                                "reservoir potentials ('potential') yet; fix the "
+                                "compositions ('concentration') instead; allowed values: "
+                                f"{', '.join(MC_BC_TYPES)}")
+            bc = table(entry, self.BOUNDARY, where, ctx)
+            ctx.check_boundary(bc["name"], f"{where}.name")
+            ctx.check_species(bc["species"], f"{where}.species")
+            if bc["species"] == dependent and bc["type"] != "no_flux":
+                raise ctx.error(f"{where}.species", f"a {bc['type']!r} condition on the "
+                                f"dependent species {dependent!r}: its fraction and flux "
+                                "follow from the others; set the independent species "
+                                f"({', '.join(independent)}) instead")
+            if bc["type"] != "no_flux" and bc["value"] is None:
+                raise ctx.error(f"{where}.value", f"missing required value for a "
+                                f"{bc['type']!r} boundary condition (a number or formula)")
+            if bc["type"] == "no_flux" and bc["value"] is not None:
+                raise ctx.error(f"{where}.value", "a 'no_flux' boundary takes no value")
+            if bc["type"] == "concentration" and isinstance(bc["value"], float):
+                self._check_fraction(bc["value"], f"{where}.value", ctx, lattice,
+                                     mixture.positive)
+            bcs.append(bc)
+        pairs = [(b["name"], b["species"]) for b in bcs]
+        for p in set(pairs):
+            if pairs.count(p) > 1:
+                raise ctx.error("boundary", f"boundary {p[0]!r} has {pairs.count(p)} "
+                                f"conditions for species {p[1]!r}; give one")
+        data["boundary"] = bcs
+
+        tm = raw.get("time")
+        if isinstance(tm, dict) and tm.get("adaptive") is not None:
+            raise ctx.error("time.adaptive", "model 'multicomponent' has no adaptive time "
+                            "steps yet; use fixed steps (dt, with growth and dt_max)")
+        data["mechanics"], material = validate_mechanics(raw.get("mechanics"), mat, ctx)
+        return MulticomponentSetup(mixture, onsager, material)
+
+    @staticmethod
+    def _check_fraction(value: float, where: str, ctx: Context, lattice: bool,
+                        positive: bool) -> None:
+        if positive and value <= 0:
+            raise ctx.error(where, f"must be > 0 (the thermodynamics has ln X), got {value!r}")
+        if value < 0 or (lattice and value > 1):
+            raise ctx.error(where, f"a mole fraction must lie in [0, 1], got {value!r}"
+                            if lattice else f"must be ≥ 0, got {value!r}")
+
+    def build(self, case: Case, domain: Any) -> MulticomponentSimulation:
+        """Solve the mechanics (if any) and set up the MulticomponentProblem."""
+        return MulticomponentSimulation(case, domain)
+
+
+class MulticomponentSimulation(ProblemSimulation):
+    """A built multicomponent case: the MulticomponentProblem and what the runner records."""
+
+    def __init__(self, case: Case, domain: Any) -> None:
+        from femdiff import diffusion as d
+        from femdiff import multicomponent as mc
+
+        data, setup, time = case.data, case.setup, case.time
+        assert time is not None  # a time-dependent model: validation built it
+        phys = data["physics"]
+        self.case, self.domain = case, domain
+        mesh = domain.mesh
+        self.solid, self.sigma_h = solve_mechanics(data["mechanics"], setup.material, domain)
+        bcs: dict[str, list[Any]] = {}
+        for bc in data["boundary"]:
+            kind, name, value = bc["type"], bc["name"], bc["value"]
+            if kind == "no_flux":
+                item: Any = d.NoFlux(name)
+            elif kind == "concentration":  # Dirichlet data are interpolated: NumPy
+                item = d.FixedConcentration(name, as_numpy(value))
+            else:
+                item = d.Flux(name, as_ufl(value, mesh))
+            bcs.setdefault(bc["species"], []).append(item)
+        self.species = list(phys["species"])
+        self.problem = mc.MulticomponentProblem(
+            domain, self.species, setup.on_mesh(self.sigma_h), setup.transport,
+            initial={s["name"]: as_numpy(s["initial"]) for s in data["species"]},
+            time=time.control, bcs=bcs, lattice=phys["lattice"], degree=phys["degree"],
+            petsc_options=data["solver"]["petsc_options"] or None, lumped=phys["lumped"])
+        try:
+            self.problem.initialise()
+        except ValueError as exc:  # the initial state, checked node by node
+            raise CaseError(case.path, "", f"initial state: {exc}") from None
+        self.flux_boundaries = self._flux_boundaries(data, domain)
+
+    def columns(self) -> list[str]:
+        """CSV columns: amounts and boundary fluxes of every species."""
+        return (["t", "dt"] + [f"amount_{s}" for s in self.species]
+                + [f"flux_{s}_{b}" for s in self.species for b in self.flux_boundaries]
+                + ["newton", "krylov", "retries"])
+
+    def row(self, info: Any) -> dict[str, float]:
+        """The CSV row after a step (``info`` None: the initial state)."""
+        p = self.problem
+        row = {"t": p.current_time, "dt": 0.0 if info is None else info.dt}
+        for s in self.species:
+            row[f"amount_{s}"] = p.amount(s)
+        for s in self.species:
+            for b in self.flux_boundaries:
+                row[f"flux_{s}_{b}"] = p.flux_through(s, b)
+        row.update(self._iterations(info))
+        return row
+
+    def fields(self) -> list[Any]:
+        """X of every species, μ̃ of the independent ones, the fluxes J (and σ_h)."""
+        p = self.problem
+        out = [*p.X.values(), *p.mu.values(), *(p.flux(s) for s in self.species)]
+        if self.sigma_h is not None:
+            out.append(self.sigma_h)
+        return out
+
+    def refresh(self) -> None:
+        """Update the flux fields before writing them."""
+        for s in self.species:
+            self.problem.flux(s)
+
+    def profile_fields(self) -> list[Any]:
+        """X and μ̃ (and σ_h) along the profiles."""
+        p = self.problem
+        out = [*p.X.values(), *p.mu.values()]
+        if self.sigma_h is not None:
+            out.append(self.sigma_h)
+        return out
+
+    def plot_field(self) -> Any:
+        """X of the first species."""
+        return self.problem.X[self.species[0]]

@@ -1,0 +1,98 @@
+"""The model registry: ``[physics] model = name`` → a :class:`Model` plug-in.
+
+A model validates its part of a case (input → typed objects, :meth:`Model.validate`) and
+builds a :class:`Simulation` from a mesh (:meth:`Model.build`); the runner
+(:mod:`femdiff.cli`) only drives the :class:`Simulation` protocol (step, series row,
+fields, state for checkpoints). Whether the case needs a [time] section is the model's
+own declaration (:attr:`Model.time_dependent`), not the generic validator's knowledge.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from femdiff.case.schema import Context
+
+if TYPE_CHECKING:
+    from femdiff.case.loader import Case
+
+
+class Simulation(Protocol):
+    """What the runner drives (see :class:`ProblemSimulation`)."""
+
+    time_dependent: bool
+
+    def columns(self) -> list[str]: ...  # noqa: D102
+
+    def row(self, info: Any) -> dict[str, float]: ...  # noqa: D102
+
+    def fields(self) -> list[Any]: ...  # noqa: D102
+
+    def refresh(self) -> None: ...  # noqa: D102
+
+    def profile_fields(self) -> list[Any]: ...  # noqa: D102
+
+    def plot_field(self) -> Any: ...  # noqa: D102
+
+
+class Model(Protocol):
+    """A registered model: validates its part of a case and builds a Simulation.
+
+    Attributes:
+        time_dependent: whether its cases need a [time] section (stationary models forbid
+            one).
+    """
+
+    time_dependent: bool
+
+    def validate(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context) -> Any:
+        """Check the model's sections of ``raw`` into ``data``; return the objects built.
+
+        What it returns is kept as :attr:`Case.setup` and handed back to :meth:`build`,
+        so nothing validation built is built again.
+        """
+        ...
+
+    def build(self, case: Case, domain: Any) -> Simulation: ...  # noqa: D102
+
+
+#: model name -> Model
+MODELS: dict[str, Model] = {}
+
+
+def register_model(name: str, model: Model) -> None:
+    """Make ``[physics] model = name`` available to case files."""
+    MODELS[name] = model
+
+
+class ProblemSimulation:
+    """A time-dependent simulation that delegates stepping to ``self.problem``.
+
+    ``problem`` is a Diffusion- or MulticomponentProblem: its ``step``, ``current_time``
+    and, for checkpoints, ``state_dict``/``load_state``.
+    """
+
+    time_dependent = True
+    problem: Any
+
+    @staticmethod
+    def _flux_boundaries(data: dict[str, Any], domain: Any) -> list[str]:
+        """[output] boundaries, or every boundary of the domain when not given."""
+        chosen = data["output"]["boundaries"]
+        return domain.boundary_names if chosen is None else chosen
+
+    @staticmethod
+    def _iterations(info: Any) -> dict[str, float]:
+        """The solver columns of a row (zeros for the initial state, ``info`` None)."""
+        return {"newton": 0 if info is None else info.newton_iterations,
+                "krylov": 0 if info is None else info.krylov_iterations,
+                "retries": 0 if info is None else info.retries}
+
+    @property
+    def current_time(self) -> float:
+        """Time of the last accepted state."""
+        return self.problem.current_time
+
+    def step(self, dt: float) -> Any:
+        """One accepted step (StepInfo)."""
+        return self.problem.step(dt)
