@@ -54,6 +54,24 @@ def test_checkpoint_restores_the_exact_continuation(adaptive, mpi_tmp_path):
     assert np.allclose(a.C.x.array, b.C.x.array, rtol=1e-12)
 
 
+@pytest.mark.mpi
+def test_next_dt_is_stored_once(mpi_tmp_path):
+    """A runner's next Δt is the problem's dt_request: one key, which step() then uses."""
+    a = _problem()
+    a.step()
+    path = checkpoint.Checkpointer(a, mpi_tmp_path).save(1, dt_next=0.8)
+    with h5py.File(path, "r") as fh:
+        assert fh.attrs["dt_request"] == 0.8 and "runner_dt" not in fh.attrs
+    b = _problem()
+    assert checkpoint.Checkpointer(b, mpi_tmp_path).load(path)["dt_request"] == 0.8
+    assert b.step().dt == 0.8  # no dt given: the problem's requested Δt
+    # files from before stored the runner's Δt beside a stale dt_request
+    old = checkpoint.Checkpointer(a, mpi_tmp_path).save(2, {"runner_dt": 0.7})
+    c = _problem()
+    assert checkpoint.Checkpointer(c, mpi_tmp_path).load(old)["dt_request"] == 0.7
+    assert c.step().dt == 0.7
+
+
 def _ternary(binary=False):
     """A, B and solvent S (or A and S) on a lattice, with a fixed X_B on the left."""
     species = ["A", "S"] if binary else ["A", "B", "S"]
