@@ -74,3 +74,20 @@ def test_the_simulation_uses_the_validated_objects(name, override):
     else:
         assert sim.problem.transport is c.setup.transport
         assert sim.problem.model is c.setup.mixture  # no stress term: no rebinding
+
+
+
+@pytest.mark.skip_in_parallel
+@pytest.mark.parametrize("builder, params", [
+    ("interval", {"n": 2}), ("rectangle", {"nx": 2, "ny": 2}),
+    ("structured_box", {"nx": 1, "ny": 1, "nz": 1}),
+])
+def test_structured_names_are_the_built_ones(builder, params, tmp_path):
+    """The names validation knows for femdiff.mesh's structured meshes are the built ones."""
+    ctx = case.Context("c.toml")
+    g = case.geometry.validate_geometry({"builder": builder, "params": params}, ctx, tmp_path)
+    domain = case.build_domain(case.Case(tmp_path / "c.toml", {"geometry": g}, ctx.boundaries,
+                                         ctx.gdim), MPI.COMM_WORLD)
+    assert ctx.gdim == domain.tdim
+    assert sorted(ctx.boundaries) == domain.boundary_names
+    assert ctx.volumes == domain.volume_names == []

@@ -20,7 +20,7 @@ from femdiff.case.schema import Context, Key, array_of_tables, construct, table,
 if TYPE_CHECKING:
     from femdiff.case.loader import Case
 
-# μ terms: type -> (keys, constructor(params, materials, sigma_h) -> term)
+#: μ terms: type -> its keys (built into femdiff.thermodynamics terms by validation)
 TERM_KEYS: dict[str, dict[str, Key]] = {
     "ideal": {"T": Key("positive", doc="temperature [K]; default materials.T"),
               "mu0": Key("number", default=0.0), "c_ref": Key("positive", default=1.0)},

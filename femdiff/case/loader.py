@@ -122,7 +122,6 @@ def validate_time(raw: Any, ctx: Context) -> tuple[dict[str, Any], TimeSetup]:
     return tm, TimeSetup(control, adaptive)
 
 
-
 TOP = ("case", "geometry", "materials", "physics", "species", "boundary", "mechanics", "time",
        "solver", "output", "checkpoint")
 
@@ -260,15 +259,23 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
         raise ctx.error("time", f"model {model!r} is stationary: remove [time]")
 
     data["solver"] = table(raw.get("solver", {}), SOLVER, "solver", ctx)
-    out_raw = dict(raw.get("output", {})) if isinstance(raw.get("output", {}), dict) \
-        else raw["output"]
+    data["output"] = _validate_output(raw.get("output", {}), data.get("time"), ctx)
+    ck = table(raw.get("checkpoint", {}), CHECKPOINT, "checkpoint", ctx)
+    if ck["every_steps"] < 0:
+        raise ctx.error("checkpoint.every_steps", f"must be ≥ 0, got {ck['every_steps']}")
+    data["checkpoint"] = ck
+    return Case(path or Path(label), data, ctx.boundaries, ctx.gdim, setup, time)
+
+
+def _validate_output(raw: Any, tm: dict[str, Any] | None, ctx: Context) -> dict[str, Any]:
+    """Check [output] (its times against the [time] section ``tm``, if any)."""
+    out_raw = dict(raw) if isinstance(raw, dict) else raw
     profiles_raw = array_of_tables(out_raw.pop("profiles", None), "output.profiles", ctx) \
         if isinstance(out_raw, dict) else []
     out = table(out_raw, OUTPUT, "output", ctx)
     if out["every"] < 0:
         raise ctx.error("output.every", f"must be ≥ 0, got {out['every']}")
-    if time is not None:
-        tm = data["time"]
+    if tm is not None:
         for i, t in enumerate(out["times"]):
             if not tm["t0"] < t <= tm["t_end"]:
                 raise ctx.error(f"output.times[{i}]", f"must lie in (t0, t_end] = "
@@ -289,9 +296,4 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
     if len(set(names)) != len(names):
         raise ctx.error("output.profiles", "profile names must be unique")
     out["profiles"] = profiles
-    data["output"] = out
-    ck = table(raw.get("checkpoint", {}), CHECKPOINT, "checkpoint", ctx)
-    if ck["every_steps"] < 0:
-        raise ctx.error("checkpoint.every_steps", f"must be ≥ 0, got {ck['every_steps']}")
-    data["checkpoint"] = ck
-    return Case(path or Path(label), data, ctx.boundaries, ctx.gdim, setup, time)
+    return out
