@@ -13,20 +13,10 @@ point, a segment or a named boundary). ``order`` is the geometric order of the e
 :func:`initialize`, which starts it if needed; :func:`build` and :func:`write_msh` clear
 it afterwards, or finalise it if they started it.
 
-Names (shared with the ``.geo`` files in ``meshes/``):
-
-============================  ====================================================
-builder                       boundaries / volumes
-============================  ====================================================
-``rod``                       left (x=0), right (x=length), surface / rod
-``plate_with_hole``           left, right, top, bottom, hole / plate
-``notched_bar``               left, right, top, bottom, notch / bar
-``beam``                      left, right, top, bottom (+ front, back in 3D) / beam
-``sphere``                    surface / particle
-``diffusion_couple``          left, right, top, bottom (+ front, back), interface / A, B
-``box``                       left, right, bottom, top (+ front, back) / domain
-``t_shape``                   boundary / domain
-============================  ====================================================
+Names (shared with the ``.geo`` files in ``meshes/``): each builder declares the
+boundary and volume names it gives (:func:`declares`, above its definition), so they are
+known before meshing: ``names("rod", dim=2)`` gives ``Names(dim=2, boundaries=("left",
+"right", "surface"), volumes=("rod",))``; each builder's docstring says where they lie.
 """
 
 from __future__ import annotations
@@ -307,33 +297,20 @@ def _add_groups(dim: int, boundaries: dict[str, list[int]], volumes: dict[str, l
         _name(dim, tags, name)
 
 
-# --- declared names ---------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Names:
-    """The physical names a builder gives its mesh, known before Gmsh runs.
-
-    Attributes:
-        dim: topological dimension of the mesh.
-        boundaries: boundary (facet) group names, sorted.
-        volumes: volume (cell) group names, sorted.
-    """
+    """A builder's mesh dimension and sorted boundary and volume names, before meshing."""
 
     dim: int
     boundaries: tuple[str, ...]
     volumes: tuple[str, ...]
 
 
-NameSpec = Sequence[str] | Callable[[int], Sequence[str]]
+NameSpec = Sequence[str] | Callable[[int], Sequence[str]]  # names, or names of dim
 
 
 def declares(boundaries: NameSpec, volumes: NameSpec) -> Callable[[Callable], Callable]:
-    """Declare a builder's physical names: a sequence, or a function of its ``dim``.
-
-    The declaration is what :func:`names` returns, so case files can check boundary
-    names before meshing (``tests/test_geometry.py`` checks it against built meshes).
-    """
+    """Declare a builder's physical names (:func:`names`; checked by test_geometry.py)."""
     def attach(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn.declared_names = (boundaries, volumes)  # type: ignore[attr-defined]
         return fn
@@ -351,9 +328,8 @@ def names(builder: str | Callable[..., Any], **params: Any) -> Names:
     if declared is None:
         raise ValueError(f"builder {getattr(fn, '__name__', fn)!r} declares no physical "
                          "names; decorate it with femdiff.geometry.declares(...)")
-    sig = inspect.signature(fn)
-    dim = int(params.get("dim", sig.parameters["dim"].default if "dim" in sig.parameters
-                         else 2))
+    dim_param = inspect.signature(fn).parameters.get("dim")
+    dim = int(params.get("dim", 2 if dim_param is None else dim_param.default))
     boundaries, volumes = (spec(dim) if callable(spec) else spec for spec in declared)
     return Names(dim, tuple(sorted(boundaries)), tuple(sorted(volumes)))
 

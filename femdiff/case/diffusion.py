@@ -199,8 +199,6 @@ class DiffusionModel:
         return DiffusionSimulation(case, domain)
 
 
-
-
 class DiffusionSimulation(ProblemSimulation):
     """A built diffusion case: the DiffusionProblem and what the runner records."""
 
