@@ -367,13 +367,16 @@ class Elasticity:
     def _stiffness(self, eps: Any, ezz: Any = 0.0) -> Any:
         """C : ε for the in-plane (or 3D) strain ``eps`` and out-of-plane ``ezz``.
 
-        ``ezz`` only matters in plane strain, where it enters tr(ε).
+        ``ezz`` (the out-of-plane strain) only matters in plane strain, where it enters
+        tr(ε); in 3D ``eps`` is the whole tensor.
         """
         mu, lmbda = self.lame
         I = ufl.Identity(self.domain.gdim)
         if self.plane_stress:  # σ_zz = 0 gives the reduced λ* = 2λμ/(λ + 2μ)
             return 2 * mu * eps + 2 * lmbda * mu / (lmbda + 2 * mu) * ufl.tr(eps) * I
-        return 2 * mu * eps + lmbda * (ufl.tr(eps) + ezz) * I
+        if self.plane_strain:
+            return 2 * mu * eps + lmbda * (ufl.tr(eps) + ezz) * I
+        return 2 * mu * eps + lmbda * ufl.tr(eps) * I  # 3D: tr(eps) has the zz part
 
     def sigma(self, u: Any) -> Any:
         """In-plane (or 3D) Cauchy stress C : (ε(u) − ε*)."""

@@ -322,7 +322,7 @@ class HeatConduction:
                                  f"{low:g} K at t = {t:g} s")
 
     def conductivity(self) -> Any:
-        """The conductivity k as a UFL expression (a DG0 Function for piecewise-constant materials)."""
+        """The conductivity k as UFL (a DG0 Function for piecewise-constant materials)."""
         if self.fields is not None:
             return self.fields.get("k")
         return _as_scalar(self._k, ufl.SpatialCoordinate(self.domain.mesh), "k")
