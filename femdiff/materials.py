@@ -36,7 +36,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import ufl
@@ -50,7 +50,7 @@ ENERGY_RANGE = (1.0e2, 1.0e6)
 _FARADAY = 96485.33212  # J/(mol eV): 1 eV per atom in J/mol
 
 
-def _is_real(value: Any) -> bool:
+def _is_real(value: Any) -> TypeGuard[float]:
     """A real number (numpy scalars included), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
@@ -254,7 +254,7 @@ class MaterialFields:
         self.domain = domain
         self.materials = list(materials)
         self.indicators = indicators
-        self._cache: dict[str, fem.Function] = {}
+        self._cache: dict[tuple, fem.Function] = {}
 
     def has(self, key: str) -> bool:
         """Whether every material sets ``key`` (``"D"``/``"S"``: their prefactor)."""
@@ -287,13 +287,15 @@ class MaterialFields:
                                                                 strict=True))
 
     def _cellwise(self, key: str, values: list[float]) -> fem.Function:
-        if key not in self._cache:
+        """A DG0 Function of the per-material numbers (cached per key and values)."""
+        ident = (key, *(float(v) for v in values))
+        if ident not in self._cache:
             first = next(iter(self.indicators.values()))
             f = fem.Function(first.function_space, name=key)
             for m, v in zip(self.materials, values, strict=True):
                 f.x.array[:] += float(v) * self.indicators[m.name].x.array
-            self._cache[key] = f
-        return self._cache[key]
+            self._cache[ident] = f
+        return self._cache[ident]
 
 
 def assign(domain: Domain, materials: Sequence[Material]) -> MaterialFields:

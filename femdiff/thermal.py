@@ -31,14 +31,14 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from mpi4py import MPI
 from petsc4py import PETSc
 
 import numpy as np
 import ufl
-from dolfinx import fem
+from dolfinx import default_scalar_type, fem
 from dolfinx.fem.petsc import LinearProblem
 
 from femdiff import solvers
@@ -47,7 +47,7 @@ from femdiff.mechanics import _check_converged
 from femdiff.mesh import Domain
 
 
-def _is_real(value: Any) -> bool:
+def _is_real(value: Any) -> TypeGuard[float]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
@@ -78,7 +78,7 @@ class FixedTemperature:
     """
 
     boundary: str
-    value: float | Callable[..., Any]
+    value: Any  # float | Callable[..., Any], see the class doc
 
     def __post_init__(self) -> None:
         if _is_real(self.value):
@@ -243,8 +243,8 @@ class HeatConduction:
         self.petsc_options = solvers.merge(defaults, petsc_options)
         self.prefix = solvers.unique_prefix("heat")
         mesh = domain.mesh
-        self.t = fem.Constant(mesh, PETSc.ScalarType(t0))
-        self.dt = fem.Constant(mesh, PETSc.ScalarType(dt if transient else 0.0))
+        self.t = fem.Constant(mesh, default_scalar_type(t0))
+        self.dt = fem.Constant(mesh, default_scalar_type(dt if transient else 0.0))
         self._initialised = False
         self.iterations = 0
 
@@ -340,7 +340,7 @@ class HeatConduction:
         dx = self.domain.dx()
         self.k = self.conductivity()
         a = ufl.inner(self.k * ufl.grad(T), ufl.grad(v)) * dx
-        L = fem.Constant(mesh, PETSc.ScalarType(0.0)) * v * dx
+        L = fem.Constant(mesh, default_scalar_type(0.0)) * v * dx
         if self.transient:
             self.rho_cp = self.heat_capacity()
             a += self.rho_cp / self.dt * T * v * dx
@@ -377,10 +377,15 @@ class HeatConduction:
         self.T.x.scatter_forward()
 
     def solve(self) -> fem.Function:
-        """Steady problem: solve for T and return it. Transient: one :meth:`step`."""
+        """Steady problem: solve for T and return it. Transient: one :meth:`step`.
+
+        For a steady problem, time-dependent boundary temperatures are evaluated at the
+        current ``t`` (set ``problem.t.value`` for a quasi-static sequence).
+        """
         self.initialise()
         if self.transient:
             return self.step()
+        self._update_dirichlet(float(self.t.value))  # quasi-static: boundary data at t
         self._linear_solve()
         return self.T
 

@@ -200,3 +200,14 @@ def test_gmsh_volumes_by_name(comm):
     assert integrate(d, fields.get("k")) == pytest.approx(6.0, rel=1e-12)
     with pytest.raises(ValueError, match="volume\\(s\\) without a material: 'B'"):
         assign(d, [Material("coating", ("A",), k=1.0)])
+
+
+def test_cellwise_fields_follow_the_temperature():
+    """A number T evaluates laws to numbers (a DG0 field); a new T gives a new field."""
+    d = two_volumes()
+    mats = [Material("coat", ("coating",), D0=1e-9, E_D=6e4),
+            Material("fe", ("steel",), D0=7e-8, E_D=6e3)]
+    fields = assign(d, mats)
+    for T in (400.0, 900.0):
+        expected = sum(a * m.parameter("D", T=T) for a, m in zip((0.25, 0.75), mats, strict=True))
+        assert integrate(d, fields.get("D", T)) == pytest.approx(expected, rel=1e-12)

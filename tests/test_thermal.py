@@ -233,3 +233,15 @@ def test_materials_without_rho_cp_rejected_for_transient():
             Material("coating", ("coating",), k=1.0)]
     with pytest.raises(ValueError, match="material\\(s\\) 'coating' do not set rho_cp"):
         HeatConduction(d, mats, [FixedTemperature("left", 300.0)], dt=1.0, initial=300.0)
+
+
+def test_steady_solve_follows_time_dependent_boundary(comm):
+    """Quasi-static use: a steady problem re-evaluates f(t) boundary data at problem.t."""
+    d = mesh.interval(4, comm=comm)
+    heat = HeatConduction(d, k=1.0, bcs=[FixedTemperature("left", lambda t: 300 + t),
+                                         FixedTemperature("right", 300.0)], solver="lu")
+    for t in (0.0, 50.0):
+        heat.t.value = t
+        T = heat.solve()
+        exact = 300 + t * (1 - coords(T)[:, 0])
+        assert gmax(comm, np.abs(owned(T) - exact)) < 1e-10 * 300
