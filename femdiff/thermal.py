@@ -31,6 +31,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
 from mpi4py import MPI
@@ -38,7 +39,7 @@ from petsc4py import PETSc
 
 import numpy as np
 import ufl
-from dolfinx import default_scalar_type, fem
+from dolfinx import default_scalar_type, fem, io
 from dolfinx.fem.petsc import LinearProblem
 
 from femdiff import solvers
@@ -419,3 +420,19 @@ class HeatConduction:
                 callback(self)
         self.dt.value = dt0
         return self.T
+
+    def write(self, path: str | Path, t: float | None = None) -> Path:
+        """Write T to a VTX folder ``path`` (``.bp``) for ParaView, at time ``t``.
+
+        Each call writes one snapshot into a new folder; for a time series, open a
+        ``dolfinx.io.VTXWriter`` on ``problem.T`` once and call ``write(t)`` per step.
+        """
+        self.initialise()
+        path = Path(path)
+        comm: MPI.Comm = self.domain.comm
+        if comm.rank == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        comm.Barrier()
+        with io.VTXWriter(comm, path, [self.T], engine="BP4") as w:
+            w.write(float(self.t.value) if t is None else t)
+        return path

@@ -245,3 +245,34 @@ def test_steady_solve_follows_time_dependent_boundary(comm):
         T = heat.solve()
         exact = 300 + t * (1 - coords(T)[:, 0])
         assert gmax(comm, np.abs(owned(T) - exact)) < 1e-10 * 300
+
+
+@pytest.mark.mpi
+def test_two_material_wall_gmsh_volumes(comm, mpi_tmp_path):
+    """The same series-resistance profile on the Gmsh diffusion couple (volumes "A" and
+    "B" named in Gmsh, x ∈ [0, 2], interface x = 1 on mesh nodes): the 2D solution is the
+    1D one, reproduced nodally by P1 (CG rtol 1e-12; allow 1e-9 ΔT). Writes T (VTX)."""
+    from femdiff import geometry
+
+    d = geometry.build("diffusion_couple", comm, h=0.2)
+    k1, k2, T1, T2 = 3.0, 12.0, 500.0, 350.0
+    heat = HeatConduction(d, [Material("a", "A", k=k1), Material("b", "B", k=k2)],
+                          [FixedTemperature("left", T1), FixedTemperature("right", T2)])
+    T = heat.solve()
+    q = (T1 - T2) / (1 / k1 + 1 / k2)
+    x = coords(T)[:, 0]
+    exact = np.where(x <= 1.0, T1 - q * x / k1, T1 - q / k1 - q * (x - 1.0) / k2)
+    assert gmax(comm, np.abs(owned(T) - exact)) < 1e-9 * (T1 - T2)
+    assert heat.write(mpi_tmp_path / "T.bp").is_dir()
+
+
+def test_volumetric_source_parabola(comm):
+    """Uniform source Q between two faces at T0: T = T0 + Q x (L − x)/(2k), quadratic, so
+    P2 is exact (LU: round-off)."""
+    k, Q, L, T0 = 20.0, 1e6, 0.1, 300.0
+    d = mesh.interval(6, L, comm=comm)
+    T = HeatConduction(d, k=k, source=Q, degree=2, solver="lu",
+                       bcs=[FixedTemperature("left", T0), FixedTemperature("right", T0)]
+                       ).solve()
+    x = coords(T)[:, 0]
+    assert gmax(comm, np.abs(owned(T) - (T0 + Q * x * (L - x) / (2 * k)))) < 1e-10 * T0
