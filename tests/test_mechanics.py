@@ -10,7 +10,7 @@ import ufl
 from dolfinx import fem
 
 from femdiff import geometry, mesh
-from femdiff.materials import Material
+from femdiff.materials import Material, assign
 from femdiff.mechanics import (
     BodyForce,
     Displacement,
@@ -357,7 +357,7 @@ def bimaterial_bar(comm, model, nx=10, L1=0.6, L=1.0):
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("model", ["plane_stress", "plane_strain"])
-@pytest.mark.parametrize("load", ["heated", "traction"])
+@pytest.mark.parametrize("load", ["heated", "traction", "conduction"])
 def test_bimaterial_bar_sigma_h_jump(model, load, comm):
     """Two materials in series along x, top and bottom on rollers (ε_yy = 0 everywhere, so
     the state is one-dimensional and u_x piecewise linear, exact in P1).
@@ -367,16 +367,26 @@ def test_bimaterial_bar_sigma_h_jump(model, load, comm):
     plane stress A = E/(1−ν²), C = νA, B = E/(1−ν); plane strain A = λ+2μ, C = λ,
     B = 3λ+2μ (σ_zz = σ_yy). So s = −Σ L_i B_iθ_i/A_i / Σ L_i/A_i.
     traction: axial stress s = S applied, θ = 0.
+    conduction: as heated, with T the P1 field of a steady HeatConduction solve on the same
+    materials (both ends at T_ref + ΔT, so T is uniform to the CG tolerance 1e-12).
     σ_h,i = (s + σ_yy,i [+ σ_zz,i])/3 jumps at the interface; checked per cell (DG0) to
     1e-8 |s| (CG rtol 1e-10)."""
     L1, L = 0.6, 1.0
     props = {"steel": (200e9, 0.3, 1.2e-5), "alloy": (70e9, 0.33, 2.3e-5)}
     lengths = {"steel": L1, "alloy": L - L1}
     d = bimaterial_bar(comm, model, L1=L1, L=L)
-    mats = [Material(n, (n,), E=p[0], nu=p[1], alpha=p[2]) for n, p in props.items()]
+    mats = [Material(n, (n,), E=p[0], nu=p[1], alpha=p[2], k=p[0] / 4e9)
+            for n, p in props.items()]
     rollers = [Displacement("top", {1: 0.0}), Displacement("bottom", {1: 0.0})]
     dT, S = 100.0, 50e6
-    if load == "heated":
+    if load == "conduction":  # one assignment shared by both physics
+        fields = assign(d, mats)
+        T = HeatConduction(d, fields, [FixedTemperature("left", T_REF + dT),
+                                       FixedTemperature("right", T_REF + dT)]).solve()
+        solid = Elasticity(d, fields, [Fixed("left"), Fixed("right"), *rollers], model=model,
+                           temperature=T, T_ref=T_REF)
+        load = "heated"
+    elif load == "heated":
         solid = Elasticity(d, mats, [Fixed("left"), Fixed("right"), *rollers], model=model,
                            temperature=T_REF + dT, T_ref=T_REF)
     else:
