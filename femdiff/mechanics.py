@@ -287,6 +287,9 @@ class Elasticity:
                 raise ValueError(f"T_ref must be a temperature ≥ 0 K, got {T_ref!r}")
             if _is_real(temperature) and temperature < 0:
                 raise ValueError(f"temperature must be ≥ 0 K, got {temperature!r}")
+            if isinstance(material, ElasticMaterial) and material.alpha == 0:
+                raise ValueError("a temperature is given but ElasticMaterial.alpha is 0: "
+                                 "set the thermal-expansion coefficient alpha [1/K]")
         elif T_ref is not None:
             raise ValueError("T_ref is given without a temperature")
         self.domain = domain

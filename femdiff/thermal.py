@@ -43,7 +43,7 @@ from dolfinx import default_scalar_type, fem, io
 from dolfinx.fem.petsc import LinearProblem
 
 from femdiff import solvers
-from femdiff.materials import Material, MaterialFields, assign
+from femdiff.materials import Arrhenius, Material, MaterialFields, assign
 from femdiff.mechanics import _check_converged
 from femdiff.mesh import Domain
 
@@ -223,6 +223,12 @@ class HeatConduction:
                 if missing:
                     raise ValueError(f"material(s) {', '.join(repr(n) for n in missing)} "
                                      f"do not set {key}, needed for heat conduction")
+                nonlinear = [m.name for m in self.fields.materials
+                             if isinstance(getattr(m, key), Arrhenius)]
+                if nonlinear:
+                    raise ValueError(f"{key} of material(s) "
+                                     f"{', '.join(repr(n) for n in nonlinear)} depends on T: "
+                                     "nonlinear heat conduction is not supported")
         if not transient:
             if not any(isinstance(bc, FixedTemperature | Convection) for bc in bcs):
                 raise ValueError("steady heat conduction needs a FixedTemperature or "

@@ -317,12 +317,12 @@ def test_free_bar_linear_temperature_is_stress_free(model, comm):
     # every face clamped in 3D: σ = −EαΔT/(1 − 2ν) I (Boley & Weiner §9.1)
     ("3d", "all", 1 / (1 - 2 * NU), 1 / (1 - 2 * NU)),
 ])
-@pytest.mark.parametrize("how", ["temperature", "eigenstrain"])
+@pytest.mark.parametrize("how", ["temperature", "eigenstrain", "both"])
 def test_constrained_bar_uniform_heating(model, clamp, factor, factor_h, how, comm):
     """Uniform ΔT in a restrained bar: σ_xx = −factor·EαΔT, σ_h = −factor_h·EαΔT. The
     exact displacement is linear (zero or uniform strain), so P1 reproduces it: the
     tolerance 1e-8 is the CG rtol 1e-10 with a margin. The generic ``eigenstrain=`` hook
-    with the scalar αΔT must give the same stress."""
+    with the scalar αΔT must give the same stress, and so must half of each (they add)."""
     dT = 250.0
     if model == "3d":
         d = mesh.box(4, 2, 2, 2.0, 0.5, 0.5, comm=comm)
@@ -339,9 +339,13 @@ def test_constrained_bar_uniform_heating(model, clamp, factor, factor_h, how, co
         T = fem.Constant(d.mesh, T_REF + dT)
         solid = Elasticity(d, ElasticMaterial(E, NU, model, alpha=ALPHA), bcs,
                            temperature=T, T_ref=T_REF)
-    else:
+    elif how == "eigenstrain":
         solid = Elasticity(d, ElasticMaterial(E, NU, model), bcs,
                            eigenstrain=fem.Constant(d.mesh, ALPHA * dT))
+    else:  # half thermal, half generic: the two eigenstrains add
+        solid = Elasticity(d, ElasticMaterial(E, NU, model, alpha=ALPHA), bcs,
+                           temperature=T_REF + dT / 2, T_ref=T_REF,
+                           eigenstrain=ALPHA * dT / 2)
     solid.solve()
     s0 = E * ALPHA * dT
     sxx = owned(solid.stress()).reshape(-1, d.gdim**2)[:, 0]
@@ -435,6 +439,9 @@ def test_bimaterial_bar_sigma_h_jump(model, load, comm):
         (lambda d: Elasticity(d, ElasticMaterial(E, NU), [Fixed("left")],
                               eigenstrain=ufl.as_vector([1.0, 2.0])),
          "eigenstrain: expected a UFL scalar or a 2×2 tensor"),
+        (lambda d: Elasticity(d, ElasticMaterial(E, NU), [Fixed("left")],
+                              temperature=400.0, T_ref=300.0),
+         "a temperature is given but ElasticMaterial.alpha is 0"),
         (lambda d: ElasticMaterial(E, NU, alpha=float("inf")),
          "thermal expansion alpha must be a finite number"),
         (lambda d: Elasticity(mesh.with_volumes(d, {"a": lambda x: x[0] < 2}),

@@ -16,7 +16,7 @@ import ufl
 from dolfinx import fem
 
 from femdiff import mesh
-from femdiff.materials import Material
+from femdiff.materials import Arrhenius, Material
 from femdiff.thermal import Convection, FixedTemperature, HeatConduction, HeatFlux
 
 
@@ -216,6 +216,10 @@ def test_negative_temperature_data_rejected(comm):
         (lambda d: HeatConduction(d, [Material("m", ("steel",), k=1.0)],
                                   bcs=[FixedTemperature("left", 1.0)]),
          "the mesh has no named volumes"),
+        (lambda d: HeatConduction(mesh.with_volumes(d, {"v": lambda x: x[0] < 2}),
+                                  [Material("m", "v", k=Arrhenius(10.0, 1e4))],
+                                  bcs=[FixedTemperature("left", 1.0)]),
+         "k of material(s) 'm' depends on T: nonlinear heat conduction is not supported"),
         (lambda d: FixedTemperature("left", lambda x, t, s: 1.0),
          "a temperature callable takes x, t or (x, t)"),
     ],
