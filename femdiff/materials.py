@@ -48,6 +48,8 @@ from femdiff.thermodynamics import R_GAS
 #: Plausible activation energies [J/mol]: 100 J/mol is 1 meV per atom, 10⁶ J/mol 10 eV.
 ENERGY_RANGE = (1.0e2, 1.0e6)
 _FARADAY = 96485.33212  # J/(mol eV): 1 eV per atom in J/mol
+#: Plausible partial molar volumes [m³/mol], as femdiff.thermodynamics.StressCoupling checks
+_OMEGA_MOLAR = (1.0e-9, 1.0e-2)
 
 
 def _is_real(value: Any) -> TypeGuard[float]:
@@ -123,8 +125,9 @@ class Material:
             S = S₀ exp(−E_S/RT).
         E_S: solution enthalpy [J/mol] (needs ``S0``; may be negative).
         mu0: reference chemical potential μ° [J/mol]; an alternative to ``S0``.
-        Omega: partial molar volume Ω [m³/mol] (its magnitude is checked by
-            :class:`femdiff.thermodynamics.StressCoupling`).
+        Omega: partial molar volume Ω [m³/mol]; a number must satisfy
+            1e-9 ≤ |Ω| ≤ 1e-2 (the molar range of
+            :class:`femdiff.thermodynamics.StressCoupling`), which catches atomic volumes.
         E: Young's modulus [Pa].
         nu: Poisson's ratio [-], in (−1, 0.5).
         alpha: linear thermal-expansion coefficient [1/K].
@@ -174,6 +177,12 @@ class Material:
         if _is_real(self.nu) and not -1.0 < self.nu < 0.5:
             raise ValueError(f"{where}: Poisson's ratio nu must lie in (-1, 0.5), "
                              f"got {self.nu!r}")
+        if _is_real(self.Omega) and math.isfinite(self.Omega):
+            lo, hi = _OMEGA_MOLAR
+            if not lo <= abs(self.Omega) <= hi:
+                raise ValueError(f"{where}: Omega={self.Omega!r} is implausible: expected "
+                                 f"m³/mol with {lo:g} ≤ |Omega| ≤ {hi:g} (an atomic volume "
+                                 "in m³ per atom is 6.022e23 times smaller)")
         for key in ("alpha", "Omega", "mu0"):
             value = getattr(self, key)
             if _is_real(value) and not math.isfinite(value):

@@ -92,6 +92,9 @@ def test_arrhenius_rejects_non_positive_temperature(T):
         (lambda: Material("fe", ("steel",), S0=1.0, mu0=0.0),
          "give either S0 (with E_S) or mu0, not both"),
         (lambda: Material("fe", ("steel",), E_D=4e4), "E_D needs the prefactor D0"),
+        # H in Fe: Ω = 2e-6 m³/mol; per atom it would be 3.3e-30 m³
+        (lambda: Material("fe", ("steel",), Omega=3.3e-30),
+         "material 'fe': Omega=3.3e-30 is implausible: expected m³/mol"),
         (lambda: Material("fe", ()), "material 'fe' has no region"),
         (lambda: Material("fe", ("a", "a")), "lists a region twice"),
         (lambda: Material("", ("a",)), "a material needs a non-empty name"),
@@ -107,7 +110,7 @@ def test_bad_parameters(make, message):
 def test_plausible_values_accepted():
     """Negative solution enthalpies (H in Pd: about −10 kJ/mol) and E = 0 are allowed;
     a single region may be given as a string."""
-    m = Material("pd", "bulk", S0=1.0, E_S=-1.0e4, D0=2.9e-7, E_D=0.0)
+    m = Material("pd", "bulk", S0=1.0, E_S=-1.0e4, D0=2.9e-7, E_D=0.0, Omega=1.7e-6)
     assert m.regions == ("bulk",)
     assert m.parameter("S", T=300.0) == pytest.approx(math.exp(1.0e4 / (R_GAS * 300.0)))
     assert m.parameter("D", T=300.0) == 2.9e-7
