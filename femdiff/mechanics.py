@@ -4,6 +4,18 @@ Isotropic (E, ν) in 3D, and plane strain / plane stress in 2D. Boundary conditi
 given by boundary name. The default solver is CG + GAMG with the rigid-body
 near-nullspace (3 modes in 2D, 6 in 3D); LU is optional.
 
+Eigenstrains. An optional stress-free strain ε* (thermal expansion α(T − T_ref) I from a
+temperature field, and/or any UFL scalar or tensor given as ``eigenstrain=``, e.g. a
+compositional expansion) enters as σ = C : (ε(u) − ε*). A scalar e means the isotropic
+ε* = e I of the 3D body; a gdim × gdim tensor is the in-plane part (ε*_zz = 0), and in 2D
+a 3 × 3 tensor gives ε*_zz as well. In plane strain the out-of-plane strain is zero, so
+σ_zz = λ tr(ε − ε*) − 2μ ε*_zz (= ν(σ_xx + σ_yy) − Eε*_zz for an isotropic ε*); in plane
+stress σ_zz = 0 and ε*_zz does not matter.
+
+Materials. Instead of one :class:`ElasticMaterial`, a list of
+:class:`femdiff.materials.Material` (E, ν, and α when a temperature is given) assigned to
+the named volumes: the Lamé parameters become piecewise fields.
+
 Hydrostatic stress σ_h = tr(σ)/3 with tension positive. In plane strain the
 out-of-plane stress σ_zz = ν(σ_xx + σ_yy) is part of tr(σ): σ_h is that of the 3D body
 whose section is modelled. In plane stress σ_zz = 0.
@@ -53,11 +65,14 @@ class ElasticMaterial:
         nu: Poisson's ratio [-], in (−1, 0.5).
         model: ``"3d"``, ``"plane_strain"`` or ``"plane_stress"`` (the last two for 2D
             meshes; a 2D mesh with ``"3d"`` is treated as plane strain).
+        alpha: linear thermal-expansion coefficient [1/K] (used when
+            :class:`Elasticity` is given a ``temperature``).
     """
 
     E: float
     nu: float
     model: Model = "3d"
+    alpha: float = 0.0
 
     def __post_init__(self) -> None:
         if not _is_real(self.E) or not math.isfinite(self.E) or self.E <= 0:
@@ -67,6 +82,9 @@ class ElasticMaterial:
         if self.model not in ("3d", "plane_strain", "plane_stress"):
             raise ValueError(
                 f"model must be '3d', 'plane_strain' or 'plane_stress', got {self.model!r}")
+        if not _is_real(self.alpha) or not math.isfinite(self.alpha):
+            raise ValueError(f"thermal expansion alpha must be a finite number, "
+                             f"got {self.alpha!r}")
 
     @property
     def mu(self) -> float:
@@ -196,70 +214,195 @@ class Elasticity:
     """Linear elasticity on a :class:`Domain`.
 
     Args:
-        domain: mesh with named boundaries.
-        material: the elastic constants.
+        domain: mesh with named boundaries (and named volumes for ``materials``).
+        material: the elastic constants: an :class:`ElasticMaterial`, or a list of
+            :class:`femdiff.materials.Material` (each setting E and ν, and α when
+            ``temperature`` is given) assigned to the named volumes, or the
+            :class:`femdiff.materials.MaterialFields` of such an assignment.
         bcs: boundary conditions and loads (Fixed, Displacement, Traction, Pressure,
             BodyForce).
         degree: displacement degree (1 or 2).
         solver: ``"gamg"`` (CG + GAMG + near-nullspace, default) or ``"lu"``.
         petsc_options: KSP/PC options overriding the defaults.
+        model: ``"3d"``, ``"plane_strain"`` or ``"plane_stress"`` for ``materials``
+            (default ``"3d"``, i.e. plane strain on a 2D mesh); an ElasticMaterial
+            carries its own.
+        temperature: a temperature field T [K] (number, Constant, Function, e.g. from
+            :class:`femdiff.thermal.HeatConduction`, or UFL): adds the thermal
+            eigenstrain α(T − T_ref) I.
+        T_ref: the stress-free temperature [K]; required with ``temperature``.
+        eigenstrain: a further stress-free strain ε* (UFL scalar for ε* I, or tensor; see
+            the module doc), added to the thermal one.
 
     Lifecycle: :meth:`initialise` (spaces → BCs → forms → solver), then :meth:`solve`.
     """
 
-    def __init__(self, domain: Domain, material: ElasticMaterial, bcs: Sequence[BC], *,
+    def __init__(self, domain: Domain, material: Any, bcs: Sequence[BC], *,
                  degree: int = 1, solver: Literal["gamg", "lu"] = "gamg",
-                 petsc_options: dict[str, Any] | None = None) -> None:
+                 petsc_options: dict[str, Any] | None = None, model: Model | None = None,
+                 temperature: Any = None, T_ref: float | None = None,
+                 eigenstrain: Any = None) -> None:
+        from femdiff.materials import Material, MaterialFields, assign
+
         if degree not in (1, 2):
             raise ValueError(f"degree must be 1 or 2, got {degree!r}")
         if solver not in ("gamg", "lu"):
             raise ValueError(f"solver must be 'gamg' or 'lu', got {solver!r}")
-        if not isinstance(material, ElasticMaterial):
-            raise TypeError("material must be a femdiff.mechanics.ElasticMaterial")
+        self.fields: MaterialFields | None = None
+        if isinstance(material, ElasticMaterial):
+            if model is not None and model != material.model:
+                raise ValueError(f"model {model!r} conflicts with the material's "
+                                 f"{material.model!r}")
+            model = material.model
+        elif isinstance(material, MaterialFields) or (
+                isinstance(material, Sequence) and material
+                and all(isinstance(m, Material) for m in material)):
+            self.fields = (material if isinstance(material, MaterialFields)
+                           else assign(domain, material))
+            model = "3d" if model is None else model
+            if model not in ("3d", "plane_strain", "plane_stress"):
+                raise ValueError("model must be '3d', 'plane_strain' or 'plane_stress', "
+                                 f"got {model!r}")
+            needed = ["E", "nu"] + (["alpha"] if temperature is not None else [])
+            for key in needed:
+                missing = self.fields.missing(key)
+                if missing:
+                    raise ValueError(f"material(s) {', '.join(repr(n) for n in missing)} "
+                                     f"do not set {key}, needed for elasticity")
+        else:
+            raise TypeError("material must be a femdiff.mechanics.ElasticMaterial or a list "
+                            "of femdiff.materials.Material")
         for bc in bcs:
             if not isinstance(bc, Fixed | Displacement | Traction | Pressure | BodyForce):
                 raise TypeError(f"unknown mechanics boundary condition {bc!r}")
         domain.check_boundaries([bc.boundary for bc in bcs if hasattr(bc, "boundary")])
         if domain.gdim == 1:
             raise ValueError("mechanics needs a 2D or 3D mesh")
-        if domain.gdim == 3 and material.model != "3d":
-            raise ValueError(f"model {material.model!r} is for 2D meshes; use '3d'")
+        if domain.gdim == 3 and model != "3d":
+            raise ValueError(f"model {model!r} is for 2D meshes; use '3d'")
+        if temperature is not None:
+            if T_ref is None:
+                raise ValueError("a temperature needs T_ref, the stress-free temperature [K]")
+            if not _is_real(T_ref) or not math.isfinite(T_ref) or T_ref < 0:
+                raise ValueError(f"T_ref must be a temperature ≥ 0 K, got {T_ref!r}")
+            if _is_real(temperature) and temperature < 0:
+                raise ValueError(f"temperature must be ≥ 0 K, got {temperature!r}")
+            if isinstance(material, ElasticMaterial) and material.alpha == 0:
+                raise ValueError("a temperature is given but ElasticMaterial.alpha is 0: "
+                                 "set the thermal-expansion coefficient alpha [1/K]")
+        elif T_ref is not None:
+            raise ValueError("T_ref is given without a temperature")
         self.domain = domain
         self.material = material
+        self.model: Model = model
         self.bcs = list(bcs)
         self.degree = degree
         self.solver_kind = solver
+        self.temperature = temperature
+        self.T_ref = T_ref
+        self._extra_eigenstrain = eigenstrain
         defaults = solvers.elasticity_options() if solver == "gamg" else solvers.lu_options()
         self.petsc_options = solvers.merge(defaults, petsc_options)
         self.prefix = solvers.unique_prefix("elasticity")
         self._initialised = False
         self.iterations = 0
+        self._eig = self._eigenstrain_parts()  # checks the eigenstrain's shape early
 
     # -- constitutive law ------------------------------------------------------------------
 
     @property
     def plane_stress(self) -> bool:
         """True for a 2D plane-stress model."""
-        return self.domain.gdim == 2 and self.material.model == "plane_stress"
+        return self.domain.gdim == 2 and self.model == "plane_stress"
+
+    @property
+    def plane_strain(self) -> bool:
+        """True for a 2D plane-strain model (``"plane_strain"`` or ``"3d"`` on 2D)."""
+        return self.domain.gdim == 2 and not self.plane_stress
+
+    def _parameter(self, key: str) -> Any:
+        """E, nu or alpha: a number (ElasticMaterial) or a piecewise field (materials)."""
+        if self.fields is None:
+            return getattr(self.material, key)
+        return self.fields.get(key, self.temperature)
+
+    @property
+    def lame(self) -> tuple[Any, Any]:
+        """(μ, λ) [Pa]: numbers, or UFL fields for materials."""
+        if self.fields is None:
+            return self.material.mu, self.material.lmbda
+        E, nu = self._parameter("E"), self._parameter("nu")
+        return E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
+
+    def _eigenstrain_parts(self) -> tuple[Any, Any] | None:
+        """(in-plane ε* as a gdim × gdim tensor, ε*_zz) or ``None`` without eigenstrain."""
+        gdim = self.domain.gdim
+        I = ufl.Identity(gdim)
+        parts = []
+        if self.temperature is not None:
+            theta = self._parameter("alpha") * (self.temperature - self.T_ref)
+            parts.append((theta * I, theta))
+        extra = self._extra_eigenstrain
+        if extra is not None:
+            shape = () if _is_real(extra) else getattr(extra, "ufl_shape", None)
+            if shape == ():
+                parts.append((extra * I, extra))
+            elif shape == (gdim, gdim):
+                parts.append((extra, 0.0))
+            elif gdim == 2 and shape == (3, 3):
+                parts.append((ufl.as_matrix([[extra[i, j] for j in range(2)]
+                                             for i in range(2)]), extra[2, 2]))
+            else:
+                raise ValueError(f"eigenstrain: expected a UFL scalar or a {gdim}×{gdim} "
+                                 f"tensor, got {type(extra).__name__} of shape {shape}")
+        if not parts:
+            return None
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+    def eigenstrain(self) -> Any:
+        """The in-plane (or 3D) stress-free strain ε* as a UFL tensor, or ``None``."""
+        return None if self._eig is None else self._eig[0]
 
     def epsilon(self, u: Any) -> Any:
         """Small strain."""
         return ufl.sym(ufl.grad(u))
 
-    def sigma(self, u: Any) -> Any:
-        """In-plane (or 3D) Cauchy stress."""
-        m = self.material
-        lmbda = m.lmbda
+    def _stiffness(self, eps: Any, ezz: Any = 0.0) -> Any:
+        """C : ε for the in-plane (or 3D) strain ``eps`` and out-of-plane ``ezz``.
+
+        ``ezz`` (the out-of-plane strain) only matters in plane strain, where it enters
+        tr(ε); in 3D ``eps`` is the whole tensor.
+        """
+        mu, lmbda = self.lame
+        I = ufl.Identity(self.domain.gdim)
         if self.plane_stress:  # σ_zz = 0 gives the reduced λ* = 2λμ/(λ + 2μ)
-            lmbda = 2 * m.lmbda * m.mu / (m.lmbda + 2 * m.mu)
-        eps = self.epsilon(u)
-        return 2 * m.mu * eps + lmbda * ufl.tr(eps) * ufl.Identity(self.domain.gdim)
+            return 2 * mu * eps + 2 * lmbda * mu / (lmbda + 2 * mu) * ufl.tr(eps) * I
+        if self.plane_strain:
+            return 2 * mu * eps + lmbda * (ufl.tr(eps) + ezz) * I
+        return 2 * mu * eps + lmbda * ufl.tr(eps) * I  # 3D: tr(eps) has the zz part
+
+    def sigma(self, u: Any) -> Any:
+        """In-plane (or 3D) Cauchy stress C : (ε(u) − ε*)."""
+        if self._eig is None:
+            return self._stiffness(self.epsilon(u))
+        eig, ezz = self._eig
+        return self._stiffness(self.epsilon(u) - eig, -ezz)
+
+    def sigma_zz(self, u: Any) -> Any:
+        """The out-of-plane stress of a 2D model (0 in plane stress)."""
+        if self.plane_stress:
+            return 0.0
+        mu, lmbda = self.lame
+        eps, ezz = self.epsilon(u), 0.0
+        if self._eig is not None:
+            eps, ezz = eps - self._eig[0], self._eig[1]
+        return lmbda * (ufl.tr(eps) - ezz) - 2 * mu * ezz
 
     def trace_sigma(self, u: Any) -> Any:
         """tr(σ) of the 3D body, including σ_zz in plane strain."""
         tr = ufl.tr(self.sigma(u))
-        if self.domain.gdim == 2 and not self.plane_stress:
-            tr = (1 + self.material.nu) * tr  # σ_zz = ν(σ_xx + σ_yy)
+        if self.plane_strain:
+            tr = tr + self.sigma_zz(u)
         return tr
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -310,8 +453,11 @@ class Elasticity:
         n = ufl.FacetNormal(mesh)
         gdim = self.domain.gdim
         dx = self.domain.dx()
-        self.a = ufl.inner(self.sigma(u), self.epsilon(v)) * dx
+        self.a = ufl.inner(self._stiffness(self.epsilon(u)), self.epsilon(v)) * dx
         L = ufl.inner(fem.Constant(mesh, np.zeros(gdim)), v) * dx
+        if self._eig is not None:  # the eigenstress C : ε* is a load
+            eig, ezz = self._eig
+            L += ufl.inner(self._stiffness(eig, ezz), self.epsilon(v)) * dx
         for bc in self.bcs:
             if isinstance(bc, Traction):
                 t = _as_ufl(bc.value, x, (gdim,), f"Traction on {bc.boundary!r}")
@@ -398,7 +544,7 @@ class Elasticity:
         s = self.sigma(self.u)
         gdim = self.domain.gdim
         if gdim == 2:
-            szz = 0 if self.plane_stress else self.material.nu * ufl.tr(s)
+            szz = self.sigma_zz(self.u)
             s = ufl.as_matrix([[s[0, 0], s[0, 1], 0], [s[1, 0], s[1, 1], 0], [0, 0, szz]])
         dev = s - ufl.tr(s) / 3 * ufl.Identity(3)
         return self._interpolate(ufl.sqrt(1.5 * ufl.inner(dev, dev)), self._dg_space(),

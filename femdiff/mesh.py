@@ -312,3 +312,34 @@ def box(nx: int, ny: int, nz: int, lx: float = 1.0, ly: float = 1.0, lz: float =
         "left": lambda x: np.isclose(x[0], 0.0), "right": lambda x: np.isclose(x[0], lx),
         "front": lambda x: np.isclose(x[1], 0.0), "back": lambda x: np.isclose(x[1], ly),
         "bottom": lambda x: np.isclose(x[2], 0.0), "top": lambda x: np.isclose(x[2], lz)})
+
+
+def with_volumes(domain: Domain,
+                 volumes: Mapping[str, Callable[[np.ndarray], np.ndarray]]) -> Domain:
+    """Name the volumes of a :class:`Domain` with locators ``x -> bool`` of cell midpoints.
+
+    For meshes built in DOLFINx (e.g. :func:`interval`, :func:`rectangle`), so that
+    materials can be assigned by name. A cell matched by two locators keeps the later one.
+    The facet tags and boundary names are kept.
+
+    Raises:
+        MeshError: when some cell matches no locator.
+    """
+    msh = domain.mesh
+    tdim = msh.topology.dim
+    cmap = msh.topology.index_map(tdim)
+    n = cmap.size_local + cmap.num_ghosts
+    cells = np.arange(n, dtype=np.int32)
+    mid = dmesh.compute_midpoints(msh, tdim, cells).T
+    values = np.zeros(n, dtype=np.int32)
+    groups = {k: v for k, v in domain.physical_groups.items() if v[0] != tdim}
+    first = max((t for _, t in domain.physical_groups.values()), default=0) + 1
+    for tag, (name, locator) in enumerate(volumes.items(), start=first):
+        values[np.asarray(locator(mid), dtype=bool)] = tag
+        groups[name] = (tdim, tag)
+    unmatched = domain.comm.allreduce(int(np.sum(values[: cmap.size_local] == 0)), MPI.SUM)
+    if unmatched:
+        raise MeshError(f"{unmatched} cell(s) match none of the volumes "
+                        f"{', '.join(repr(v) for v in volumes)}")
+    cell_tags = dmesh.meshtags(msh, tdim, cells, values)
+    return Domain(msh, cell_tags, domain.facet_tags, groups)

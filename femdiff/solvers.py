@@ -139,3 +139,22 @@ def unique_prefix(stem: str) -> str:
     n = _counter.get(stem, 0)
     _counter[stem] = n + 1
     return f"{stem}_{n}_"
+
+
+def conduction_options() -> dict[str, Any]:
+    """CG + GAMG for the symmetric positive-definite heat-conduction system.
+
+    rtol 1e-12: the temperature feeds exponentials (Arrhenius laws) and thermal strains,
+    and the verification tests compare nodal values to exact piecewise-linear profiles.
+    """
+    return {
+        "ksp_type": "cg",
+        "ksp_rtol": 1.0e-12,
+        "ksp_atol": 1.0e-30,
+        "ksp_max_it": 1000,
+        "pc_type": "gamg",
+        "pc_gamg_type": "agg",
+        "mg_levels_ksp_type": "chebyshev",
+        "mg_levels_pc_type": "jacobi",
+        "ksp_error_if_not_converged": True,
+    }

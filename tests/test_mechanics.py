@@ -10,6 +10,7 @@ import ufl
 from dolfinx import fem
 
 from femdiff import geometry, mesh
+from femdiff.materials import Material, assign
 from femdiff.mechanics import (
     BodyForce,
     Displacement,
@@ -19,6 +20,7 @@ from femdiff.mechanics import (
     Pressure,
     Traction,
 )
+from femdiff.thermal import FixedTemperature, HeatConduction
 
 E, NU = 200e9, 0.3
 
@@ -256,3 +258,200 @@ def test_gamg_matches_lu_and_writes_vtx(comm, mpi_tmp_path):
     paths = solid.write(mpi_tmp_path / "plate")
     assert [p.name for p in paths] == ["plate_u.bp", "plate_stress.bp"]
     assert all(p.is_dir() for p in paths)
+
+
+# --- thermal strain and per-material constants (issue #12) ---------------------------------
+# References: B. A. Boley and J. H. Weiner, *Theory of Thermal Stresses* (Wiley, 1960),
+# §1.13 and §9.1 (zero stress under a linear temperature in a free body; the fully
+# restrained body σ = −EαΔT/(1 − 2ν)); S. P. Timoshenko and J. N. Goodier, *Theory of
+# Elasticity*, 3rd ed., §150 (plane strain: the in-plane eigenstrain (1 + ν)αΔT and
+# σ_zz = ν(σ_xx + σ_yy) − EαΔT).
+
+ALPHA, T_REF = 1.2e-5, 293.0
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("model", ["3d", "plane_stress", "plane_strain"])
+def test_free_bar_linear_temperature_is_stress_free(model, comm):
+    """T linear in x (from a steady HeatConduction solve: the heat → stress chain) in a bar
+    free of loads. The free thermal expansion u_x = f(a x + b x²/2 − b(y² + z²)/2),
+    u_y = f(a + b x) y, u_z = f(a + b x) z (θ = α(T − T_ref) = a + b x; f = 1, or 1 + ν in
+    plane strain where ε_zz = 0) is prescribed on "left" only, to remove the rigid modes.
+    It is quadratic, so P2 reproduces it: the in-plane stress vanishes to solver tolerance
+    (GAMG rtol 1e-10; we allow 1e-7 EαΔT_max), and in plane strain σ_zz = −Eθ, so
+    σ_h = −Eθ/3 pointwise."""
+    T_left, T_right, Lx = 393.0, 693.0, 2.0
+    if model == "3d":
+        d = mesh.box(4, 2, 2, Lx, 0.5, 0.5, comm=comm)
+    else:
+        d = mesh.rectangle(8, 2, Lx, 0.5, comm=comm)
+    T = HeatConduction(d, k=40.0, bcs=[FixedTemperature("left", T_left),
+                                       FixedTemperature("right", T_right)]).solve()
+    a, b = ALPHA * (T_left - T_REF), ALPHA * (T_right - T_left) / Lx
+    f = 1 + NU if model == "plane_strain" else 1.0
+    left = {0: lambda p: -f * b * (p[1] ** 2 + (p[2] ** 2 if model == "3d" else 0)) / 2,
+            1: lambda p: f * a * p[1]}
+    if model == "3d":
+        left[2] = lambda p: f * a * p[2]
+    solid = Elasticity(d, ElasticMaterial(E, NU, model, alpha=ALPHA), [Displacement("left",
+                       left)], degree=2, temperature=T, T_ref=T_REF)
+    solid.solve()
+    scale = E * ALPHA * (T_right - T_REF)
+    assert gmax(comm, np.abs(owned(solid.stress()))) < 1e-7 * scale
+    sh = solid.sigma_h()  # DG1
+    x = sh.function_space.tabulate_dof_coordinates()[: len(owned(sh)), 0]
+    expected = -E * (a + b * x) / 3 if model == "plane_strain" else 0.0 * x
+    assert gmax(comm, np.abs(owned(sh) - expected)) < 1e-7 * scale
+    # von Mises: only σ_zz = −Eθ is non-zero in plane strain, so σ_vm = E|θ|
+    vm_exact = E * np.abs(a + b * x) if model == "plane_strain" else 0.0 * x
+    assert gmax(comm, np.abs(owned(solid.von_mises()) - vm_exact)) < 1e-6 * scale
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("model, clamp, factor, factor_h", [
+    # uniaxial restraint, lateral faces free: σ_xx = −EαΔT (plane stress / 3D)
+    ("plane_stress", "axial", 1.0, 1 / 3),
+    ("3d", "axial", 1.0, 1 / 3),
+    # plane strain: ε_xx = ε_zz = 0, σ_yy = 0 → σ_xx = σ_zz = −EαΔT/(1 − ν)
+    ("plane_strain", "axial", 1 / (1 - NU), 2 / (3 * (1 - NU))),
+    # every face clamped in 3D: σ = −EαΔT/(1 − 2ν) I (Boley & Weiner §9.1)
+    ("3d", "all", 1 / (1 - 2 * NU), 1 / (1 - 2 * NU)),
+])
+@pytest.mark.parametrize("how", ["temperature", "eigenstrain", "both"])
+def test_constrained_bar_uniform_heating(model, clamp, factor, factor_h, how, comm):
+    """Uniform ΔT in a restrained bar: σ_xx = −factor·EαΔT, σ_h = −factor_h·EαΔT. The
+    exact displacement is linear (zero or uniform strain), so P1 reproduces it: the
+    tolerance 1e-8 is the CG rtol 1e-10 with a margin. The generic ``eigenstrain=`` hook
+    with the scalar αΔT must give the same stress, and so must half of each (they add)."""
+    dT = 250.0
+    if model == "3d":
+        d = mesh.box(4, 2, 2, 2.0, 0.5, 0.5, comm=comm)
+        if clamp == "all":
+            bcs = [Fixed(b) for b in ("left", "right", "front", "back", "bottom", "top")]
+        else:
+            bcs = [Displacement("left", {0: 0.0}), Displacement("right", {0: 0.0}),
+                   Displacement("front", {1: 0.0}), Displacement("bottom", {2: 0.0})]
+    else:
+        d = mesh.rectangle(8, 2, 2.0, 0.5, comm=comm)
+        bcs = [Displacement("left", {0: 0.0}), Displacement("right", {0: 0.0}),
+               Displacement("bottom", {1: 0.0})]
+    if how == "temperature":
+        T = fem.Constant(d.mesh, T_REF + dT)
+        solid = Elasticity(d, ElasticMaterial(E, NU, model, alpha=ALPHA), bcs,
+                           temperature=T, T_ref=T_REF)
+    elif how == "eigenstrain":
+        solid = Elasticity(d, ElasticMaterial(E, NU, model), bcs,
+                           eigenstrain=fem.Constant(d.mesh, ALPHA * dT))
+    else:  # half thermal, half generic: the two eigenstrains add
+        solid = Elasticity(d, ElasticMaterial(E, NU, model, alpha=ALPHA), bcs,
+                           temperature=T_REF + dT / 2, T_ref=T_REF,
+                           eigenstrain=ALPHA * dT / 2)
+    solid.solve()
+    s0 = E * ALPHA * dT
+    sxx = owned(solid.stress()).reshape(-1, d.gdim**2)[:, 0]
+    assert gmax(comm, np.abs(sxx + factor * s0)) < 1e-8 * s0
+    assert gmax(comm, np.abs(owned(solid.sigma_h()) + factor_h * s0)) < 1e-8 * s0
+
+
+def bimaterial_bar(comm, model, nx=10, L1=0.6, L=1.0):
+    """[0, L] × [0, 0.2] with volumes "steel" (x < L1) and "alloy"; L1 on a mesh line."""
+    d = mesh.rectangle(nx, 2, L, 0.2, comm=comm)
+    return mesh.with_volumes(d, {"steel": lambda x: x[0] < L1, "alloy": lambda x: x[0] > L1})
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("model", ["plane_stress", "plane_strain"])
+@pytest.mark.parametrize("load", ["heated", "traction", "conduction"])
+def test_bimaterial_bar_sigma_h_jump(model, load, comm):
+    """Two materials in series along x, top and bottom on rollers (ε_yy = 0 everywhere, so
+    the state is one-dimensional and u_x piecewise linear, exact in P1).
+
+    heated: both ends clamped, uniform ΔT. Equilibrium: one axial stress s; compatibility
+    Σ L_i ε_i = 0. With σ_xx = A_i ε_i − B_i θ_i and σ_yy = C_i ε_i − B_i θ_i (θ = αΔT):
+    plane stress A = E/(1−ν²), C = νA, B = E/(1−ν); plane strain A = λ+2μ, C = λ,
+    B = 3λ+2μ (σ_zz = σ_yy). So s = −Σ L_i B_iθ_i/A_i / Σ L_i/A_i.
+    traction: axial stress s = S applied, θ = 0.
+    conduction: as heated, with T the P1 field of a steady HeatConduction solve on the same
+    materials (both ends at T_ref + ΔT, so T is uniform to the CG tolerance 1e-12).
+    σ_h,i = (s + σ_yy,i [+ σ_zz,i])/3 jumps at the interface; checked per cell (DG0) to
+    1e-8 |s| (CG rtol 1e-10)."""
+    L1, L = 0.6, 1.0
+    props = {"steel": (200e9, 0.3, 1.2e-5), "alloy": (70e9, 0.33, 2.3e-5)}
+    lengths = {"steel": L1, "alloy": L - L1}
+    d = bimaterial_bar(comm, model, L1=L1, L=L)
+    mats = [Material(n, (n,), E=p[0], nu=p[1], alpha=p[2], k=p[0] / 4e9)
+            for n, p in props.items()]
+    rollers = [Displacement("top", {1: 0.0}), Displacement("bottom", {1: 0.0})]
+    dT, S = 100.0, 50e6
+    if load == "conduction":  # one assignment shared by both physics
+        fields = assign(d, mats)
+        T = HeatConduction(d, fields, [FixedTemperature("left", T_REF + dT),
+                                       FixedTemperature("right", T_REF + dT)]).solve()
+        solid = Elasticity(d, fields, [Fixed("left"), Fixed("right"), *rollers], model=model,
+                           temperature=T, T_ref=T_REF)
+        load = "heated"
+    elif load == "heated":
+        solid = Elasticity(d, mats, [Fixed("left"), Fixed("right"), *rollers], model=model,
+                           temperature=T_REF + dT, T_ref=T_REF)
+    else:
+        solid = Elasticity(d, mats, [Displacement("left", {0: 0.0}), Traction("right", (
+            S, 0.0)), *rollers], model=model)
+    solid.solve()
+
+    def coefficients(Ei, nui):
+        if model == "plane_stress":
+            A = Ei / (1 - nui**2)
+            return A, nui * A, Ei / (1 - nui)
+        mu, lm = Ei / (2 * (1 + nui)), Ei * nui / ((1 + nui) * (1 - 2 * nui))
+        return lm + 2 * mu, lm, 3 * lm + 2 * mu
+
+    theta = {n: (p[2] * dT if load == "heated" else 0.0) for n, p in props.items()}
+    coef = {n: coefficients(p[0], p[1]) for n, p in props.items()}
+    if load == "heated":
+        s = (-sum(lengths[n] * coef[n][2] * theta[n] / coef[n][0] for n in props)
+             / sum(lengths[n] / coef[n][0] for n in props))
+    else:
+        s = S
+    expected = {}
+    for n in props:
+        A, C, B = coef[n]
+        eps = (s + B * theta[n]) / A
+        syy = C * eps - B * theta[n]
+        expected[n] = (s + syy * (1 if model == "plane_stress" else 2)) / 3
+    sh = solid.sigma_h()
+    x = sh.function_space.tabulate_dof_coordinates()[: len(owned(sh)), 0]
+    exact = np.where(x < L1, expected["steel"], expected["alloy"])
+    assert gmax(comm, np.abs(owned(sh) - exact)) < 1e-8 * abs(s)
+    jump = expected["steel"] - expected["alloy"]
+    assert abs(jump) > 0.005 * abs(s)  # the jump is a real effect, not round-off
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: Elasticity(d, ElasticMaterial(E, NU), [Fixed("left")],
+                              temperature=300.0), "a temperature needs T_ref"),
+        (lambda d: Elasticity(d, ElasticMaterial(E, NU), [Fixed("left")],
+                              temperature=-1.0, T_ref=300.0),
+         "temperature must be ≥ 0 K, got -1.0"),
+        (lambda d: Elasticity(d, ElasticMaterial(E, NU), [Fixed("left")], T_ref=300.0),
+         "T_ref is given without a temperature"),
+        (lambda d: Elasticity(d, ElasticMaterial(E, NU), [Fixed("left")],
+                              eigenstrain=ufl.as_vector([1.0, 2.0])),
+         "eigenstrain: expected a UFL scalar or a 2×2 tensor"),
+        (lambda d: Elasticity(d, ElasticMaterial(E, NU), [Fixed("left")],
+                              temperature=400.0, T_ref=300.0),
+         "a temperature is given but ElasticMaterial.alpha is 0"),
+        (lambda d: ElasticMaterial(E, NU, alpha=float("inf")),
+         "thermal expansion alpha must be a finite number"),
+        (lambda d: Elasticity(mesh.with_volumes(d, {"a": lambda x: x[0] < 2}),
+                              [Material("a", ("a",), E=E, nu=NU)],
+                              [Fixed("left")], temperature=400.0, T_ref=300.0),
+         "material(s) 'a' do not set alpha, needed for elasticity"),
+    ],
+)
+def test_thermal_bad_input(make, message):
+    d = mesh.rectangle(2, 2)
+    with pytest.raises(ValueError) as info:
+        make(d)
+    assert message in str(info.value)
