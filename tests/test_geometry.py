@@ -51,7 +51,7 @@ def global_mean(comm, values):
 
 def test_registry_lists_every_builder():
     assert set(geometry.BUILDERS) == {"rod", "box", "beam", "plate_with_hole", "notched_bar",
-                                      "sphere", "diffusion_couple", "t_shape"}
+                                      "sphere", "diffusion_couple", "t_shape", "crack_tip"}
 
 
 # --- names and measured sizes -----------------------------------------------------------
