@@ -41,7 +41,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mpi4py import MPI
 
@@ -212,7 +212,7 @@ class McNabbFoster:
         if not _real(self.initial) or not math.isfinite(self.initial):
             raise ValueError(f"initial trapped concentration must be a number, got "
                              f"{self.initial!r}")
-        upper = self.density if _real(self.density) else math.inf
+        upper = float(cast(float, self.density)) if _real(self.density) else math.inf
         if not 0 <= self.initial <= upper:
             raise ValueError(f"initial trapped concentration {self.initial!r} must lie in "
                              f"[0, N_T = {self.density!r}]")
