@@ -7,12 +7,17 @@ J. Mech. Phys. Solids 47 (1999) 971.
 
 import math
 
+from mpi4py import MPI
+
 import numpy as np
 import pytest
 import ufl
+from dolfinx import fem
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem, FixedConcentration
+from femdiff import geometry, mesh
+from femdiff.diffusion import DiffusionProblem, FixedConcentration, FixedPotential
+from femdiff.fracture import KField
+from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial
 from femdiff.thermodynamics import (
     R_GAS,
     ChemicalPotential,
@@ -135,3 +140,43 @@ def test_potential_is_the_derivative_and_domain_is_the_lattice():
     for c in (1.0, 500.0, 1999.0):
         value = float(ufl.algorithms.expand_derivatives(cp.dfdc(ufl.as_ufl(c))))
         assert value == pytest.approx(123.0 + RT * math.log(c / (N - c)), rel=1e-12)
+
+
+@pytest.mark.mpi
+def test_crack_tip_lattice_hydrogen_at_steady_state():
+    """Issue #13, check 8: hydrogen ahead of a K_I = 30 MPa√m crack tip (the boundary layer
+    of geometry.crack_tip loaded by fracture.KField), in equilibrium with a reservoir at
+    the outer circle, reaches θ/(1−θ) = θ0/(1−θ0) exp(V_H σ_h/RT) at every node; at
+    Krom et al.'s C_L0 this is C_L/C_L0 = exp(V_H σ_h/RT).
+
+    σ_h: the P2 solve's σ_h projected onto P1 (a nodal field, so the lumped law holds node
+    by node). Relaxation: the slowest mode of the disc decays in R²/(5.78 D); ten
+    backward-Euler steps of R²/D damp it by 6.78^-10 ≈ 5e-9, so 1e-7 covers what remains.
+    The peak C_L/C_L0 ≈ 100 at the first node off the tip (V_H σ_h/RT ≈ 4.7)."""
+    R, T_ = 1e-2, 293.0
+    rt = R_GAS * T_
+    c0 = 2.084e21 / AVOGADRO
+    material = ElasticMaterial(200e9, 0.3, "plane_strain")
+    kfield = KField(30e6, material)
+    domain = geometry.build("crack_tip", radius=R, grading=0.5, tip_size=R / 1000)
+    solid = Elasticity(domain, material, [kfield.boundary_condition("outer"),
+                                          Displacement("symmetry", {1: 0.0})],
+                       degree=2, solver="lu")
+    solid.solve()
+    sigma_h = solid.sigma_h(space="CG", degree=1)
+    potential = ChemicalPotential([LatticeSaturation(T_, N_IRON), StressCoupling(V_H, sigma_h)])
+    mu_reservoir = rt * math.log(c0 / (N_IRON - c0))
+    tau = R**2 / D
+    problem = DiffusionProblem(domain, potential, Mobility.lattice(D, T_, N_IRON), initial=c0,
+                               bcs=[FixedPotential("outer", mu_reservoir)],
+                               time=TimeControl(dt=tau / 100))
+    for k in range(17):  # Δt doubling from R²/(100 D) to R²/D, then ten steps of R²/D
+        problem.step(min(tau / 100 * 2**k, tau))
+    s = fem.Function(problem.V_c)
+    s.interpolate(sigma_h)
+    y = c0 / (N_IRON - c0) * np.exp(V_H * s.x.array / rt)
+    assert np.allclose(problem.C.x.array, N_IRON * y / (1 + y), rtol=1e-7)
+    # dilute: θ_L ≤ 5e-7 everywhere, so Boltzmann holds to that order
+    assert np.allclose(problem.C.x.array / c0, np.exp(V_H * s.x.array / rt), rtol=1e-6)
+    peak = problem.domain.comm.allreduce(float(problem.C.x.array.max()), op=MPI.MAX)
+    assert 50 < peak / c0 < 200
