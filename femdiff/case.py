@@ -420,6 +420,8 @@ def builder_names(builder: str, params: Mapping[str, Any]) -> tuple[int, list[st
         "sphere": (["surface"], ["particle"]),
         "diffusion_couple": (_FACES[dim] + ["interface"], ["A", "B"]),
         "t_shape": (["boundary"], ["domain"]),
+        "crack_tip": (["outer", "crack_faces"]
+                      + (["symmetry"] if params.get("symmetric", True) else []), ["disc"]),
     }
     if builder not in table:  # a builder added to geometry.BUILDERS but not here
         return dim, None, None  # type: ignore[return-value]
