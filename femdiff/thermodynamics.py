@@ -159,6 +159,74 @@ class StressCoupling(_LocalTerm):
         return -self.omega * self.sigma_h * c
 
 
+# Plausible interstitial site densities N_L: they catch per-volume atoms passed with molar
+# units (or the reverse), off by Avogadro's number. Iron's tetrahedral sites are
+# 5.1e29 m⁻³ = 8.5e5 mol/m³ (Sofronis & McMeeking 1989); fcc octahedral ~1e29 m⁻³.
+_SITES_RANGE = {"molar": (1.0e3, 1.0e8), "atomic": (1.0e27, 1.0e32)}
+
+
+@dataclass(frozen=True)
+class LatticeSaturation(_LocalTerm):
+    """Interstitial solute on a lattice of N_L sites (Fermi–Dirac / Langmuir statistics).
+
+    f = μ° C + N_L R T [θ ln θ + (1 − θ) ln(1 − θ)],  θ = C/N_L, so that
+
+        μ = ∂f/∂C = μ° + R T ln(θ/(1 − θ))
+
+    (Sofronis & McMeeking, J. Mech. Phys. Solids 37 (1989) 317; Krom, Koers & Bakker,
+    J. Mech. Phys. Solids 47 (1999) 971). Add :class:`StressCoupling` for the −V_H σ_h
+    of the hydrogen papers. At equilibrium with a reservoir, θ/(1−θ) ∝ exp(V_H σ_h/RT),
+    which is C ∝ exp(V_H σ_h/RT) in the dilute limit θ ≪ 1. The domain is (0, N_L): the
+    bounded Newton of the diffusion problem keeps 0 < C < N_L node by node, and an
+    initial C ≥ N_L is rejected.
+
+    Mobility. Since ∇μ = R T ∇C/(C(1 − θ)), the mobility M = D_L C (1 − θ)/(R T)
+    (:meth:`Mobility.lattice`) gives exactly Fick's J = −D_L ∇C without stress, for any θ;
+    with stress, J = −D_L ∇C + D_L C (1 − θ) V_H ∇σ_h/(R T), the Sofronis–McMeeking drift
+    up to the factor (1 − θ) (≈ 1 − 1e-6 at their concentrations). M = D_L C/(R T)
+    (:meth:`Mobility.from_diffusivity`) would instead give the enhanced D_L/(1 − θ).
+
+    Attributes:
+        T: temperature [K].
+        n_sites: lattice site density N_L [mol/m³ (molar) or sites/m³ (atomic)].
+        mu0: reference chemical potential μ° [J/mol or J].
+        units: ``"molar"`` (R) or ``"atomic"`` (k_B); N_L's magnitude is checked
+            against them.
+    """
+
+    T: float
+    n_sites: float
+    mu0: float = 0.0
+    units: Units = "molar"
+
+    def __post_init__(self) -> None:
+        _check_positive("temperature T [K]", self.T)
+        gas_constant(self.units)
+        _check_positive("lattice site density n_sites", self.n_sites)
+        lo, hi = _SITES_RANGE[self.units]
+        if not lo <= self.n_sites <= hi:
+            other = "atomic" if self.units == "molar" else "molar"
+            unit = "mol/m³" if self.units == "molar" else "sites/m³"
+            raise ValueError(
+                f"lattice site density n_sites={self.n_sites!r} is implausible for "
+                f"{self.units} units (expected {lo:g} to {hi:g} {unit}); did you mean "
+                f"units={other!r}? (for site fractions use RegularSolution)")
+
+    @property
+    def kT(self) -> float:
+        """R T or k_B T: the natural energy scale."""
+        return gas_constant(self.units) * self.T
+
+    def energy(self, c: Any) -> Any:
+        theta = c / self.n_sites
+        mix = theta * ufl.ln(theta) + (1 - theta) * ufl.ln(1 - theta)
+        return self.mu0 * c + self.n_sites * self.kT * mix
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (0.0, self.n_sites)
+
+
 @dataclass(frozen=True)
 class RegularSolution(_LocalTerm):
     """Regular solution of mole fraction X = c/c_sites.
@@ -461,6 +529,21 @@ class Mobility:
         _check_positive("diffusivity D", D)
         _check_positive("temperature T [K]", T)
         return cls(D / (gas_constant(units) * T), "linear")
+
+    @classmethod
+    def lattice(cls, D: float, T: float, n_sites: float, units: Units = "molar"
+                ) -> Mobility:
+        """M = D C (1 − C/N_L)/(R T): Fick's law with D for :class:`LatticeSaturation`.
+
+        A ``"custom"`` mobility; its :meth:`typical` is D/(R T) (per unit C), so a
+        preconditioner that scales by it sees the dilute M₀, not M₀ C.
+        """
+        _check_positive("diffusivity D", D)
+        _check_positive("temperature T [K]", T)
+        _check_positive("lattice site density n_sites", n_sites)
+        M0 = D / (gas_constant(units) * T)
+        N = float(n_sites)
+        return cls.custom(lambda c: M0 * c * (1 - c / N), scale=M0)
 
     @classmethod
     def cahn_hilliard(cls, M0: float) -> Mobility:

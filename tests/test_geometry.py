@@ -51,7 +51,7 @@ def global_mean(comm, values):
 
 def test_registry_lists_every_builder():
     assert set(geometry.BUILDERS) == {"rod", "box", "beam", "plate_with_hole", "notched_bar",
-                                      "sphere", "diffusion_couple", "t_shape"}
+                                      "sphere", "diffusion_couple", "t_shape", "crack_tip"}
 
 
 # --- names and measured sizes -----------------------------------------------------------
@@ -153,6 +153,7 @@ DECLARED = {
     "sphere": [dict(dim=2, h=0.5), dict(dim=3, h=0.5)],
     "diffusion_couple": [dict(h=0.5), dict(dim=3, h=0.5)],
     "t_shape": [dict(h=10.0)],
+    "crack_tip": [dict(h=0.25), dict(h=0.25, symmetric=False)],
 }
 
 
