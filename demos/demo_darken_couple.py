@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: light
+#       format_version: '1.5'
+#       jupytext_version: 1.16.0
+# ---
+
 # # Darken's Fe–Si–C couple: carbon diffuses uphill
 #
 # Darken (Trans. AIME 180 (1949) 430) welded two austenitic steels with almost the same
