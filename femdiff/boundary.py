@@ -7,7 +7,7 @@ values are that species' fraction, potential or flux.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,3 +57,10 @@ class Flux:
 
 BoundaryCondition = NoFlux | FixedConcentration | FixedPotential | Flux
 BOUNDARY_CONDITIONS = (NoFlux, FixedConcentration, FixedPotential, Flux)
+
+
+def check_boundary_types(bcs: Sequence[Any], where: str = "") -> None:
+    """Raise TypeError for a boundary condition of an unknown type."""
+    for bc in bcs:
+        if not isinstance(bc, BOUNDARY_CONDITIONS):
+            raise TypeError(f"unknown boundary condition {bc!r}{where}")

@@ -42,18 +42,17 @@ from dolfinx.fem.petsc import LinearProblem
 
 from femdiff import solvers
 from femdiff.boundary import (
-    BOUNDARY_CONDITIONS,
     BoundaryCondition,
     FixedConcentration,
     FixedPotential,
     Flux,
     NoFlux,
     Value,
+    check_boundary_types,
 )
 from femdiff.mesh import Domain
 from femdiff.problem import (
     MixedProblem,
-    check_boundary_types,
     global_min_max,
     interpolate_into,
     newton_solve,
@@ -131,7 +130,7 @@ class DiffusionProblem(MixedProblem):
             raise TypeError("potential must be a femdiff.thermodynamics.ChemicalPotential")
         if not isinstance(mobility, Mobility):
             raise TypeError("mobility must be a femdiff.thermodynamics.Mobility")
-        check_boundary_types(bcs, BOUNDARY_CONDITIONS)
+        check_boundary_types(bcs)
         domain.check_boundaries([bc.boundary for bc in bcs])
         if concentration_scale is not None and not concentration_scale > 0:
             raise ValueError(f"concentration_scale must be positive, got {concentration_scale}")

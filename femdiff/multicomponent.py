@@ -51,13 +51,13 @@ from dolfinx.fem.petsc import LinearProblem
 
 from femdiff import solvers
 from femdiff.boundary import (
-    BOUNDARY_CONDITIONS,
     BoundaryCondition,
     FixedConcentration,
     FixedPotential,
     Flux,
     NoFlux,
     Value,
+    check_boundary_types,
 )
 from femdiff.mesh import Domain
 from femdiff.mixtures import (
@@ -73,7 +73,7 @@ from femdiff.mixtures import (
     WagnerDilute,
     check_onsager,
 )
-from femdiff.problem import MixedProblem, check_boundary_types, global_min_max, interpolate_into
+from femdiff.problem import MixedProblem, global_min_max, interpolate_into
 from femdiff.timestepping import Adaptive, TimeControl
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class MulticomponentProblem(MixedProblem):
             if s not in species:
                 raise ValueError(f"unknown species {s!r} in a boundary condition; species: "
                                  f"{known}")
-            check_boundary_types(lst, BOUNDARY_CONDITIONS, f" for species {s!r}")
+            check_boundary_types(lst, f" for species {s!r}")
             for bc in lst:
                 if s == self.dependent and not isinstance(bc, NoFlux):
                     raise ValueError(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from mpi4py import MPI
@@ -151,7 +151,12 @@ class MixedProblem:
     * ``_sync_outputs()``: refresh the physical output Functions from ``u``;
     * ``concentration_ufl(species)`` and ``flux_ufl_of(species)``: the physical C and
       J of a species (``None`` for a single-species problem), for the diagnostics;
-    * ``_admissible()`` (optional): extra acceptance test after Newton converged.
+    * ``_admissible()`` (optional): extra acceptance test after Newton converged;
+    * ``schur_space()`` / ``schur_alpha()`` (optional): for the Cahn–Hilliard Schur
+      preconditioner of :mod:`femdiff.preconditioners`.
+
+    A new free-energy or mobility *term* needs no subclass at all: it is a term of
+    :mod:`femdiff.thermodynamics` or :mod:`femdiff.mixtures`.
 
     Public API: :meth:`initialise`, :meth:`step`, :meth:`run`, :attr:`current_time`,
     :meth:`state_dict`, :meth:`load_state`, :meth:`integrate`, :meth:`amount`,
@@ -159,7 +164,7 @@ class MixedProblem:
     :meth:`split_index_sets`, :meth:`set_schur_context`, :meth:`invert_potential`.
     """
 
-    #: whether the problem needs the bound-constrained Newton (set in ``_create_solver``)
+    #: whether the problem needs the bound-constrained Newton (read in ``_create_solver``)
     bounded: bool = False
     # set by the hooks
     W: fem.FunctionSpace
@@ -681,10 +686,3 @@ class MixedProblem:
         x = V.tabulate_dof_coordinates()[:n, : self.domain.gdim]
         return x, C.x.array[:n].copy()
 
-
-def check_boundary_types(bcs: Sequence[Any], allowed: tuple[type, ...], where: str = ""
-                         ) -> None:
-    """Raise TypeError for a boundary condition of an unknown type."""
-    for bc in bcs:
-        if not isinstance(bc, allowed):
-            raise TypeError(f"unknown boundary condition {bc!r}{where}")
