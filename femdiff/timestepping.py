@@ -256,7 +256,7 @@ def check_policy(time: TimeControl, adaptive: Adaptive | None) -> None:
             f"TimeControl(dt={time.dt!r}, dt_max={time.dt_max!r}): dt_max is above dt but "
             "nothing grows the step (growth=1 and no adaptive control), so every step "
             "keeps dt; set growth > 1 (e.g. 1.1) or adaptive=Adaptive(...), or drop dt_max",
-            UserWarning, stacklevel=3)
+            UserWarning, stacklevel=4)
 
 
 def next_dt(time: TimeControl, adaptive: Adaptive | None, dt: float, dt_try: float,
