@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: light
+#       format_version: '1.5'
+#       jupytext_version: 1.16.0
+# ---
+
 # # Darken's Fe–Si–C couple: carbon diffuses uphill
 #
 # Darken (Trans. AIME 180 (1949) 430) welded two austenitic steels with almost the same
@@ -111,14 +121,16 @@ problem = MulticomponentProblem(
     Mixture([WagnerDilute(T, epsilon={("C", "Si"): eps_C_Si})]),
     Onsager.dilute(D, T),
     initial={s: step(high_si[s], low_si[s]) for s in ("C", "Si")},
-    time=TimeControl(dt=1.0, scheme="bdf2"))
+    time=TimeControl(dt=1.0, scheme="bdf2", growth=1.15,
+                     dt_max=t_end / (30 if args.small else 60)))
 problem.initialise()
 # -
 
 # ## Annealing: geometrically growing steps
 #
 # The start is fast (the carbon redistributes over micrometres within seconds), the end
-# slow, so Δt grows by 15 % a step from 1 s up to t_end/60.
+# slow, so Δt grows by 15 % a step from 1 s up to t_end/60: `TimeControl(growth=1.15,
+# dt_max=...)`, the rule of the case files' `[time] growth`.
 
 # +
 weight = {}
@@ -147,12 +159,12 @@ series = fio.TimeSeries(comm, args.out / "darken_couple.csv",
 fields = fio.FieldWriter(comm, args.out / "fields",
                          [*problem.X.values(), *problem.mu.values()])
 fields.write(0.0)
-dt, dt_max = 1.0, t_end / (30 if args.small else 60)
 steps = 0
-while problem.current_time < t_end * (1 - 1e-12):
-    info = problem.step(min(dt, t_end - problem.current_time))
+
+
+def record(problem, info):
+    global steps
     steps += 1
-    dt = min(info.dt * 1.15, dt_max)
     wC = problem.X["C"]
     lo = comm.allreduce(float(wC.x.array.min()), MPI.MIN)
     hi = comm.allreduce(float(wC.x.array.max()), MPI.MAX)
@@ -162,6 +174,9 @@ while problem.current_time < t_end * (1 - 1e-12):
                   amount_C=problem.amount("C"), amount_Si=problem.amount("Si"))
     if steps % 20 == 0 and comm.rank == 0:
         print(f"step {steps}: t = {info.t / 86400:6.2f} d, dt = {info.dt:.3g} s")
+
+
+problem.run(t_end, callback=record)
 profiles[t_end] = sample()
 fields.write(t_end)
 fields.close()

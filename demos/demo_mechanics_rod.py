@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: light
+#       format_version: '1.5'
+#       jupytext_version: 1.16.0
+# ---
+
 # # A rod in a press: the hydrostatic stress that drives diffusion
 #
 # Before any diffusion, femdiff needs the stress field. Here a 3D steel rod is clamped

@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: light
+#       format_version: '1.5'
+#       jupytext_version: 1.16.0
+# ---
+
 # # Onsager drag: a flux without a driving force of its own
 #
 # In a multicomponent solid each flux responds to every driving force:
@@ -74,8 +84,8 @@ problem.initialise()
 # +
 J_B0 = problem.flux_ufl["B"]
 drag = -L[("B", "A")] * ufl.grad(problem.mu["A"])
-mismatch = problem._integrate(ufl.inner(J_B0 - drag, J_B0 - drag) * ufl.dx)
-scale = problem._integrate(ufl.inner(drag, drag) * ufl.dx)
+mismatch = problem.integrate(ufl.inner(J_B0 - drag, J_B0 - drag) * ufl.dx)
+scale = problem.integrate(ufl.inner(drag, drag) * ufl.dx)
 if comm.rank == 0:
     print(f"t = 0: ‖J_B + L_BA ∇μ̃_A‖ / ‖L_BA ∇μ̃_A‖ = {np.sqrt(mismatch / scale):.2e}")
 # -
@@ -95,7 +105,7 @@ profiles = {}
 
 def record(p, info=None):
     t = p.current_time
-    mean = [p._integrate(p.flux_ufl[s][0] * ufl.dx) / length for s in ("A", "B")]
+    mean = [p.integrate(p.flux_ufl[s][0] * ufl.dx) / length for s in ("A", "B")]
     series.append(t=t, J_A_mean=mean[0], J_B_mean=mean[1], amount_A=p.amount("A"),
                   amount_B=p.amount("B"))
 

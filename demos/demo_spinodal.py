@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: light
+#       format_version: '1.5'
+#       jupytext_version: 1.16.0
+# ---
+
 # # Spinodal decomposition: PFHub benchmark 1
 #
 # A uniform alloy c ≈ 0.5 inside the spinodal of the double well

@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: light
+#       format_version: '1.5'
+#       jupytext_version: 1.16.0
+# ---
+
 # # Uphill diffusion in a regular-solution alloy
 #
 # Fick's law says solute flows from high to low concentration. In a regular solution
@@ -75,7 +85,7 @@ x = ufl.SpatialCoordinate(domain.mesh)
 
 def record(p, info):
     # ∫ J·∇X > 0 means the flux runs up the concentration gradient on average
-    uphill = p._integrate(ufl.inner(p.flux_ufl, ufl.grad(p.C)) * ufl.dx)
+    uphill = p.integrate(ufl.inner(p.flux_ufl, ufl.grad(p.C)) * ufl.dx)
     series.append(t=info.t, dt=info.dt, F=p.free_energy(), uphill_work=uphill)
 
 

@@ -24,16 +24,21 @@ import ufl
 from dolfinx import fem
 from dolfinx.fem.petsc import assemble_matrix
 
-if TYPE_CHECKING:
-    from femdiff.diffusion import DiffusionProblem
+if TYPE_CHECKING:  # typing only: the problem imports this module lazily, no cycle
+    from femdiff.problem import MixedProblem
 
 
 class SchurBKSW:
-    """``PCPYTHON`` context applying H⁻¹ M H⁻¹ on the μ block of a DiffusionProblem."""
+    """``PCPYTHON`` context applying H⁻¹ M H⁻¹ on the μ block of a mixed problem.
 
-    def __init__(self, problem: DiffusionProblem, h_solves: int = 1) -> None:
+    It uses the problem's public hooks only: ``schur_space()`` (the μ space and its dofs
+    in W), ``schur_alpha()`` (α for the current Δt), ``split_index_sets()`` (the
+    fieldsplit blocks, μ second) and the measures ``dx``, ``dx_mu``.
+    """
+
+    def __init__(self, problem: MixedProblem, h_solves: int = 1) -> None:
         self.p = problem
-        V = problem.V_mu
+        V, dofs_mu = problem.schur_space()
         scale = problem.length ** -problem.domain.tdim  # the residual's 1/L^d
         s, w = ufl.TrialFunction(V), ufl.TestFunction(V)
         self.sqrt_alpha = fem.Constant(V.mesh, 0.0)
@@ -61,10 +66,10 @@ class SchurBKSW:
         # The Schur block's rows are W's owned μ dofs, which need not be the collapsed
         # space's owned dofs in parallel: map through a W function (local dofs of both
         # numberings coincide, ghosts included).
-        self.is_mu = problem._split_sets[1][1]
+        self.is_mu = problem.split_index_sets()[1][1]
         self.w = fem.Function(problem.W)
         self.v = [fem.Function(V) for _ in range(3)]
-        self.dofs_mu = np.asarray(problem.dofs_mu)
+        self.dofs_mu = np.asarray(dofs_mu)
 
     def _to_v(self, x: PETSc.Vec, v: fem.Function) -> None:
         wvec = self.w.x.petsc_vec
@@ -84,13 +89,8 @@ class SchurBKSW:
 
     def setUp(self, pc: PETSc.PC) -> None:  # noqa: N802 - petsc4py protocol
         """Refresh √α from the current Δt and BDF coefficient, reassemble H."""
-        p = self.p
-        M0 = p.mobility.typical(p.c_scale)
-        a0 = float(p.bdf[0].value)
-        kappa = 0.0
-        for t in p.potential.terms:
-            kappa += getattr(t, "kappa", 0.0)
-        self.sqrt_alpha.value = math.sqrt(max(kappa * float(p.dt.value) * M0 / a0, 0.0))
+        alpha = self.p.schur_alpha()
+        self.sqrt_alpha.value = math.sqrt(max(alpha, 0.0))
         self.H.zeroEntries()
         assemble_matrix(self.H, self.h_form)
         self.H.assemble()
@@ -106,11 +106,11 @@ class SchurBKSW:
         self._from_v(a, y)
 
 
-def attach(problem: DiffusionProblem) -> None:
+def attach(problem: MixedProblem) -> None:
     """Install :class:`SchurBKSW` on the μ block once the fieldsplit is set up."""
     ksp = problem.problem.solver.getKSP()
     ctx = SchurBKSW(problem)
-    problem._schur_context = ctx
+    problem.set_schur_context(ctx)
 
     def presolve(ksp: PETSc.KSP, b: PETSc.Vec, x: PETSc.Vec) -> None:
         ksp.getPC().setUp()  # the sub-solvers exist only after the fieldsplit set-up

@@ -10,11 +10,17 @@ state restored, and retried with Δt scaled by ``shrink`` until ``dt_min``; only
 steps ever reach output. :class:`Adaptive` adds error control on top: a Milne-device
 local error estimate against the extrapolated history and a PI step-size controller,
 which lets coarsening runs span many decades of time in a few hundred steps.
+
+This module is the single owner of the Δt policy: :class:`TimeControl` (fixed steps,
+optionally growing by ``growth``), :class:`Adaptive` (error control) and
+:func:`next_dt` (the step requested after each accepted step), which
+:meth:`femdiff.problem.MixedProblem.run` applies.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +30,19 @@ SCHEMES: tuple[str, ...] = ("backward_euler", "bdf2", "crank_nicolson")
 
 class StepFailure(RuntimeError):
     """A time step failed even at the smallest allowed Δt."""
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What one accepted step did."""
+
+    t: float
+    dt: float
+    newton_iterations: int
+    krylov_iterations: int
+    retries: int
+    error: float = 0.0
+    dt_next: float = 0.0
 
 
 def bdf_coefficients(order: int, dt: float, dt_prev: float | None) -> tuple[float, float, float]:
@@ -41,14 +60,35 @@ def bdf_coefficients(order: int, dt: float, dt_prev: float | None) -> tuple[floa
 class TimeControl:
     """Time-step settings.
 
+    Step-size rule of :meth:`~femdiff.problem.MixedProblem.run` (see :func:`next_dt`).
+    The first step requests min(dt, dt_max). Each step is shortened, if needed, to land
+    exactly on the next output time (``run(times=...)``) or on t_end; the *requested* Δt
+    is kept apart from that shortened one. After each accepted step the next request is
+
+    * with :class:`Adaptive` error control: the controller's proposal (already limited to
+      ``dt_max``), or the previous request if that step was only shortened to land on an
+      output time and was accepted at its first attempt, whichever is larger;
+    * without it, after a step that needed retries: the Δt that finally succeeded;
+    * without it, otherwise (an *easy* step: accepted at the first attempt and, if
+      ``growth_newton_max`` is set, with at most that many Newton iterations):
+      min(request · ``growth``, ``dt_max``); a step that was not easy keeps the request.
+
+    With the default ``growth = 1`` the steps stay fixed (apart from failure retries).
+    This is the rule of the ``femdiff run`` case files (``[time] growth``).
+
     Attributes:
         dt: initial time step [s].
         t0: start time [s].
         scheme: ``"backward_euler"``, ``"bdf2"`` or ``"crank_nicolson"``.
         dt_min: smallest Δt tried after failures [s] (default dt·1e-6).
-        dt_max: largest Δt an adaptive controller may choose [s].
+        dt_max: largest Δt [s] that growth or an adaptive controller may reach; also caps
+            the first step.
         shrink: factor applied to Δt after a failed step.
         max_retries: failed attempts allowed for a single step.
+        growth: factor (≥ 1) applied to the requested Δt after an easy step without
+            adaptive control; 1 keeps Δt fixed.
+        growth_newton_max: a step counts as easy only with at most this many Newton
+            iterations (``None``: any accepted first attempt is easy).
     """
 
     dt: float
@@ -58,6 +98,8 @@ class TimeControl:
     dt_max: float = math.inf
     shrink: float = 0.5
     max_retries: int = 8
+    growth: float = 1.0
+    growth_newton_max: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.dt, int | float) or not math.isfinite(self.dt) or self.dt <= 0:
@@ -70,6 +112,14 @@ class TimeControl:
             raise ValueError(f"shrink must lie in (0, 1), got {self.shrink!r}")
         if self.dt_min is not None and not 0 < self.dt_min <= self.dt:
             raise ValueError(f"dt_min must lie in (0, dt], got {self.dt_min!r}")
+        if not self.dt_max > 0:
+            raise ValueError(f"dt_max must be positive, got {self.dt_max!r}")
+        if not (isinstance(self.growth, int | float) and math.isfinite(self.growth)
+                and self.growth >= 1):
+            raise ValueError(f"growth must be a finite number ≥ 1, got {self.growth!r}")
+        if self.growth_newton_max is not None and not self.growth_newton_max >= 0:
+            raise ValueError(f"growth_newton_max must be ≥ 0 or None, got "
+                             f"{self.growth_newton_max!r}")
 
     @property
     def order(self) -> int:
@@ -80,6 +130,11 @@ class TimeControl:
     def smallest(self) -> float:
         """The smallest Δt retried before giving up."""
         return self.dt_min if self.dt_min is not None else self.dt * 1e-6
+
+    @property
+    def first_dt(self) -> float:
+        """The first requested step: dt, never more than dt_max."""
+        return min(self.dt, self.dt_max)
 
 
 @dataclass(frozen=True)
@@ -186,3 +241,39 @@ def check_end_time(t0: float, t_end: float) -> None:
     """Raise a clear error for an end time before the start."""
     if not math.isfinite(t_end) or t_end < t0:
         raise ValueError(f"end time t_end={t_end!r} is before the start time t0={t0!r}")
+
+
+def check_policy(time: TimeControl, adaptive: Adaptive | None) -> None:
+    """Warn when ``dt_max`` suggests a growth that can never happen.
+
+    A finite ``dt_max`` above ``dt`` with neither ``growth > 1`` nor adaptive control
+    runs every step at Δt = dt (e.g. ``TimeControl(dt=1.0, dt_max=1e5)``: 10⁵ s takes
+    10⁵ steps).
+    """
+    if (adaptive is None and time.growth == 1 and math.isfinite(time.dt_max)
+            and time.dt_max > time.dt):
+        warnings.warn(
+            f"TimeControl(dt={time.dt!r}, dt_max={time.dt_max!r}): dt_max is above dt but "
+            "nothing grows the step (growth=1 and no adaptive control), so every step "
+            "keeps dt; set growth > 1 (e.g. 1.1) or adaptive=Adaptive(...), or drop dt_max",
+            UserWarning, stacklevel=4)
+
+
+def next_dt(time: TimeControl, adaptive: Adaptive | None, dt: float, dt_try: float,
+            info: StepInfo) -> float:
+    """The Δt requested after an accepted step (the rule in :class:`TimeControl`).
+
+    Args:
+        time: the step settings.
+        adaptive: the error control, or ``None``.
+        dt: the Δt that was requested for the step.
+        dt_try: the Δt attempted first (``dt`` or less, to land on an output time).
+        info: what the step did.
+    """
+    if adaptive is not None:
+        # a step shortened to land on an output time does not shrink the next one
+        return max(info.dt_next, dt if dt_try < dt and info.retries == 0 else 0.0)
+    if info.retries:
+        return info.dt  # keep the reduced step after a failure
+    easy = time.growth_newton_max is None or info.newton_iterations <= time.growth_newton_max
+    return min(dt * time.growth, time.dt_max) if easy else dt

@@ -90,3 +90,18 @@ def test_demo_variants_run(extra, ranks, tmp_path):
         series = read_csv(out / "free_energy.csv")
         assert (np.diff(series["F"]) <= 1e-8 * series["F"][0]).all()
         assert abs(series["amount"][-1] - series["amount"][0]) < 1e-10 * series["amount"][0]
+
+
+@pytest.mark.skip_in_parallel
+@pytest.mark.parametrize("demo", sorted(REGISTERED))
+def test_demo_is_a_jupytext_notebook(demo):
+    """Each demo opens as a notebook: a jupytext "light" header, prose and code cells."""
+    jupytext = pytest.importorskip("jupytext")
+    text = (DEMOS / demo).read_text()
+    assert text.startswith("# ---\n# jupyter:\n"), f"{demo} has no jupytext header"
+    notebook = jupytext.reads(text, fmt="py:light")
+    kinds = [cell.cell_type for cell in notebook.cells]
+    assert "markdown" in kinds and "code" in kinds, f"{demo}: cells {kinds}"
+    # the prose comes first: the demo opens with its title, not with code
+    assert kinds[0] == "markdown" and notebook.cells[0].source.startswith("# ")
+    assert notebook.metadata["jupytext"]["text_representation"]["format_name"] == "light"

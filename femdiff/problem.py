@@ -1,0 +1,688 @@
+"""The base of every mixed μ–C problem: lifecycle, time stepping, restart, diagnostics.
+
+:class:`MixedProblem` holds what the single-species
+(:class:`~femdiff.diffusion.DiffusionProblem`) and the multicomponent
+(:class:`~femdiff.multicomponent.MulticomponentProblem`) problems share: the pipeline
+:meth:`~MixedProblem.initialise`, the step with failure retries and adaptive error
+control, :meth:`~MixedProblem.run` to an end time through output milestones, the
+restart state, Newton's variable bounds, and the public diagnostics
+(:meth:`~MixedProblem.integrate`, :meth:`~MixedProblem.amount`,
+:meth:`~MixedProblem.flux_through`, :meth:`~MixedProblem.flux`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import numpy as np
+import ufl
+import ufl.algorithms
+from dolfinx import fem
+from dolfinx.fem.petsc import NonlinearProblem
+
+from femdiff import solvers
+from femdiff.boundary import Value
+from femdiff.mesh import Domain
+from femdiff.timestepping import (
+    MILNE,
+    Adaptive,
+    StepFailure,
+    StepInfo,
+    TimeControl,
+    bdf_coefficients,
+    check_end_time,
+    check_policy,
+    extrapolation_weights,
+    next_dt,
+)
+
+log = logging.getLogger(__name__)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.floating | np.integer)
+
+
+def interpolate_into(target: fem.Function, value: Value) -> None:
+    """Set ``target`` from a number, a callable ``x -> values``, a Function or UFL expr."""
+    if _is_number(value):
+        target.x.array[:] = float(value)
+    elif isinstance(value, fem.Function):
+        target.interpolate(value)
+    elif isinstance(value, ufl.core.expr.Expr):
+        # Checked before ``callable``: UFL expressions define __call__ (evaluation at a
+        # point), so they would otherwise be sent down the numpy-callable branch.
+        # Derivatives are expanded first: d(g)/dX of a quadratic g may hold no Function.
+        value = ufl.algorithms.expand_derivatives(value)
+        if ufl.domain.extract_unique_domain(value) is None:  # no mesh: a constant
+            target.x.array[:] = float(value)
+        else:
+            V = target.function_space
+            target.interpolate(fem.Expression(value, V.element.interpolation_points))
+    elif callable(value):
+        target.interpolate(value)
+    else:
+        raise TypeError(
+            f"cannot set a field from {type(value).__name__}: expected a number, a "
+            "callable x -> values, a dolfinx Function or a UFL expression"
+        )
+    target.x.scatter_forward()
+
+
+def global_min_max(comm: MPI.Comm, values: np.ndarray) -> tuple[float, float]:
+    """Global min and max of the process-owned ``values``."""
+    lo = float(values.min()) if values.size else math.inf
+    hi = float(values.max()) if values.size else -math.inf
+    return comm.allreduce(lo, op=MPI.MIN), comm.allreduce(hi, op=MPI.MAX)
+
+
+def set_step_constants(problem: MixedProblem, dt: float) -> None:
+    """Set a problem's Δt and (variable-step) BDF coefficient Constants for a step of dt."""
+    order = 2 if problem.time.scheme == "bdf2" else 1
+    for const, a in zip(problem.bdf, bdf_coefficients(order, dt, problem._dt_prev),
+                        strict=True):
+        const.value = a
+    problem.dt.value = dt
+
+
+def newton_solve(problem: NonlinearProblem, u: fem.Function, comm: MPI.Comm
+                 ) -> tuple[bool, int, int]:
+    """Run a SNES solve: (converged with a finite state on every rank, Newton, Krylov its).
+
+    A PETSc error inside the solve (e.g. a zero pivot from a NaN in the Jacobian) counts
+    as a failure, so the caller can retry with a smaller step.
+    """
+    snes = problem.solver
+    try:
+        problem.solve()
+    except PETSc.Error as exc:
+        log.debug("Newton raised %s", exc)
+        return False, snes.getIterationNumber(), snes.getLinearSolveIterations()
+    ok = snes.getConvergedReason() > 0 and bool(np.isfinite(u.x.array).all())
+    ok = comm.allreduce(ok, op=MPI.LAND)
+    return ok, snes.getIterationNumber(), snes.getLinearSolveIterations()
+
+
+# --- the base ------------------------------------------------------------------------
+
+
+class MixedProblem:
+    """Base of the mixed (concentrations, potentials) problems.
+
+    New physics is a subclass or a term, never a copy. A subclass sets up its own
+    fields and weak form and inherits everything else: the lifecycle, :meth:`step`
+    (failure retries, adaptive error control), :meth:`run`, :meth:`state_dict` /
+    :meth:`load_state`, Newton's variable bounds, the measures and the diagnostics.
+
+    Subclass contract. ``__init__`` validates its own input (before any mesh work) and
+    calls ``super().__init__``. The subclass implements these hooks, called in this
+    order by :meth:`initialise`:
+
+    * ``_create_function_spaces()``: call :meth:`_create_measures` and
+      :meth:`_create_states` (``W`` first), and set the collapsed spaces and the dof
+      maps.
+    * ``_create_initial_state()``: set the scaled initial state in ``u`` and the scales;
+      end with :meth:`_start_from_current` (copies u to the history levels and syncs).
+    * ``_check_model()`` (optional): checks needing the initial fields.
+    * ``_create_dirichlet_bcs()``: fill ``self.dirichlet`` (a list of DirichletBC); the
+      base then applies them to the initial state.
+    * ``_create_formulation()``: call :meth:`_create_time_constants` first, then set
+      ``self.residual`` (a UFL form in ``self.u``, ``self.u_n``, ``self.u_nn``, with
+      ``self.dt``, ``self.t`` and the BDF Constants ``self.bdf``).
+    * ``_create_solver()`` is the base's; it uses ``bounded`` (whether ln C-type terms
+      need Newton's variable bounds) and ``_bounds(lower, upper)`` to fill those bounds.
+
+    and these accessors:
+
+    * ``concentration_dofs`` (property): the dofs of ``W`` holding the scaled
+      concentrations (the adaptive error is measured there);
+    * ``field_blocks()``: ``[(name, dofs of W)]`` for a fieldsplit preconditioner;
+    * ``scaled_blocks()``: ``[(key, scale, dofs of W)]``, the scale each block of ``u``
+      is divided by (restart rescaling);
+    * ``_sync_outputs()``: refresh the physical output Functions from ``u``;
+    * ``concentration_ufl(species)`` and ``flux_ufl_of(species)``: the physical C and
+      J of a species (``None`` for a single-species problem), for the diagnostics;
+    * ``_admissible()`` (optional): extra acceptance test after Newton converged;
+    * ``schur_space()`` / ``schur_alpha()`` (optional): for the Cahn–Hilliard Schur
+      preconditioner of :mod:`femdiff.preconditioners`.
+
+    A new free-energy or mobility *term* needs no subclass at all: it is a term of
+    :mod:`femdiff.thermodynamics` or :mod:`femdiff.mixtures`.
+
+    Public API: :meth:`initialise`, :meth:`step`, :meth:`run`, :attr:`current_time`,
+    :meth:`state_dict`, :meth:`load_state`, :meth:`integrate`, :meth:`amount`,
+    :meth:`flux_through`, :meth:`flux`, :meth:`owned_concentration`,
+    :meth:`split_index_sets`, :meth:`set_schur_context`, :meth:`invert_potential`.
+    """
+
+    #: whether the problem needs the bound-constrained Newton (read in ``_create_solver``)
+    bounded: bool = False
+    # set by the hooks
+    W: fem.FunctionSpace
+    residual: Any
+    dirichlet: list[fem.DirichletBC]
+
+    def __init__(self, domain: Domain, *, time: TimeControl, adaptive: Adaptive | None,
+                 degree: int, petsc_options: dict[str, Any] | None, lumped: bool,
+                 name: str) -> None:
+        if degree not in (1, 2):
+            raise ValueError(f"degree must be 1 or 2, got {degree!r}")
+        if not isinstance(time, TimeControl):
+            raise TypeError("time must be a femdiff.timestepping.TimeControl")
+        if adaptive is not None and not isinstance(adaptive, Adaptive):
+            raise TypeError("adaptive must be a femdiff.timestepping.Adaptive")
+        check_policy(time, adaptive)
+        self.domain = domain
+        self.time = time
+        self.adaptive = adaptive
+        self.degree = degree
+        self.user_petsc_options = dict(petsc_options or {})
+        self.petsc_options = solvers.merge(solvers.newton_options(), petsc_options)
+        self.lumped = bool(lumped) and degree == 1
+        self.prefix = solvers.unique_prefix(name)
+        self.schur_context: Any = None
+        self._split_sets: list[tuple[str, PETSc.IS]] = []
+        self._initialised = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def initialise(self) -> None:
+        """Build spaces, initial state, BCs, forms and solver (idempotent)."""
+        if self._initialised:
+            return
+        self._create_function_spaces()
+        self._create_initial_state()
+        self._check_model()
+        self._create_dirichlet_bcs()
+        # start Newton from a state that satisfies the Dirichlet data
+        for bc in self.dirichlet:
+            bc.set(self.u.x.array)
+        self.u_n.x.array[:] = self.u.x.array
+        self.u_nn.x.array[:] = self.u.x.array
+        self._create_formulation()
+        self._create_solver()
+        self._initialised = True
+
+    def _create_function_spaces(self) -> None:
+        raise NotImplementedError
+
+    def _create_initial_state(self) -> None:
+        raise NotImplementedError
+
+    def _check_model(self) -> None:
+        """Checks that need the initial fields (default: none)."""
+
+    def _create_dirichlet_bcs(self) -> None:
+        raise NotImplementedError
+
+    def _create_formulation(self) -> None:
+        raise NotImplementedError
+
+    def _sync_outputs(self) -> None:
+        raise NotImplementedError
+
+    def _bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Fill Newton's variable bounds (arrays over W, preset to ±∞)."""
+
+    def _admissible(self) -> bool:
+        """Extra acceptance test of a converged state on this rank (default: True)."""
+        return True
+
+    @property
+    def concentration_dofs(self) -> Any:
+        """Dofs of W holding the scaled concentrations."""
+        raise NotImplementedError
+
+    def field_blocks(self) -> list[tuple[str, Any]]:
+        """``[(name, dofs of W)]``: the blocks of a fieldsplit preconditioner."""
+        raise NotImplementedError
+
+    def scaled_blocks(self) -> list[tuple[str, float, Any]]:
+        """``[(key, scale, dofs of W)]``: what each block of ``u`` is divided by."""
+        raise NotImplementedError
+
+    def concentration_ufl(self, species: str | None = None) -> Any:
+        """The physical concentration of a species (UFL or Function)."""
+        raise NotImplementedError
+
+    def schur_space(self) -> tuple[fem.FunctionSpace, Any]:
+        """The potential space and its dofs in W (Schur preconditioner; optional)."""
+        raise NotImplementedError(f"{type(self).__name__} has no Schur preconditioner")
+
+    def schur_alpha(self) -> float:
+        """α of the Schur approximation H = M + √α K at the current Δt (optional)."""
+        raise NotImplementedError(f"{type(self).__name__} has no Schur preconditioner")
+
+    def flux_ufl_of(self, species: str | None = None) -> Any:
+        """The physical flux of a species (UFL)."""
+        raise NotImplementedError
+
+    # -- building blocks for the hooks -------------------------------------------------
+
+    def _create_measures(self) -> None:
+        mesh = self.domain.mesh
+        # one measure without subdomain data for every volume term: UFL forms may not mix
+        # measures whose subdomain data differ
+        self.dx = ufl.Measure("dx", domain=mesh)
+        self.dx_mu = (ufl.Measure("dx", domain=mesh, metadata={
+            "quadrature_rule": "vertex", "quadrature_degree": 1}) if self.lumped else self.dx)
+
+    def _create_states(self, W: fem.FunctionSpace) -> None:
+        self.W = W
+        self.u = fem.Function(W, name="state")
+        self.u_n = fem.Function(W, name="state_n")
+        self.u_nn = fem.Function(W, name="state_nn")
+
+    def _start_from_current(self) -> None:
+        """After the initial state is in ``u``: copy it to the history levels, sync."""
+        self.u.x.scatter_forward()
+        self.u_n.x.array[:] = self.u.x.array
+        self.u_nn.x.array[:] = self.u.x.array
+        self._sync_outputs()
+
+    def _create_time_constants(self) -> None:
+        mesh = self.domain.mesh
+        self.t = fem.Constant(mesh, PETSc.ScalarType(self.time.t0))
+        self.dt = fem.Constant(mesh, PETSc.ScalarType(self.time.dt))
+        self.bdf = [fem.Constant(mesh, PETSc.ScalarType(a)) for a in (1.0, -1.0, 0.0)]
+        self._dt_prev: float | None = None
+        self._error_prev: float | None = None
+        self._dt_request = float(self.time.first_dt)
+        self._t_accepted = float(self.time.t0)
+        # last accepted (t, state) pairs, newest first (adaptive runs only)
+        self._history: list[tuple[float, np.ndarray]] = []
+
+    def _dirichlet_on(self, sub: int, V: fem.FunctionSpace, value: Value, boundary: str,
+                      scale: float) -> fem.DirichletBC:
+        """A Dirichlet condition value/scale on block ``sub`` of W along a boundary."""
+        g = fem.Function(V)
+        interpolate_into(g, value)
+        g.x.array[:] /= scale
+        dofs = fem.locate_dofs_topological((self.W.sub(sub), V), self.domain.tdim - 1,
+                                           self.domain.facets(boundary))
+        return fem.dirichletbc(g, dofs, self.W.sub(sub))
+
+    def invert_potential(self, value: Value, boundary: str, V: fem.FunctionSpace,
+                         dfdc: Callable[[Any], Any], start: fem.Function,
+                         domain: tuple[float, float]) -> fem.Function:
+        """The concentration in equilibrium with a reservoir at μ = ``value``.
+
+        A reservoir fixes μ, but a Dirichlet condition on μ would remove the constitutive
+        equation at the boundary nodes and leave C there undetermined. Instead C_res with
+        ``dfdc(C_res) = μ_res`` is found node by node (Newton on nodal values, from
+        ``start``, kept inside ``domain``) and imposed on C, which keeps the constitutive
+        law and drops the conservation equation there: the reservoir supplies whatever
+        flux is needed. Needs a local model (no gradient energy).
+        """
+        target = fem.Function(V)
+        interpolate_into(target, value)
+        g = fem.Function(V)
+        g.x.array[:] = start.x.array
+        cv = ufl.variable(g)
+        mu = dfdc(cv)
+        points = V.element.interpolation_points
+        residual = fem.Expression(mu - target, points)
+        slope = fem.Expression(ufl.diff(mu, cv), points)
+        lo, hi = domain
+        r, s = fem.Function(V), fem.Function(V)
+        dofs = fem.locate_dofs_topological(V, self.domain.tdim - 1,
+                                           self.domain.facets(boundary))
+        for _ in range(100):
+            r.interpolate(residual)
+            s.interpolate(slope)
+            step = r.x.array[dofs] / s.x.array[dofs]
+            new = g.x.array[dofs] - step
+            # stay inside the model's domain (e.g. C > 0 for ln C)
+            new = np.where(new <= lo, 0.5 * (g.x.array[dofs] + lo), new)
+            new = np.where(new >= hi, 0.5 * (g.x.array[dofs] + hi), new)
+            g.x.array[dofs] = new
+            done = bool(np.all(np.abs(step) <= 1e-13 * np.abs(new)))
+            if self.domain.comm.allreduce(done, op=MPI.LAND):
+                return g
+        raise ValueError(f"FixedPotential on {boundary!r}: no concentration found with "
+                         "that chemical potential")
+
+    def _create_solver(self) -> None:
+        opts = dict(self.petsc_options)
+        if self.bounded and "snes_type" not in self.user_petsc_options:
+            opts["snes_type"] = "vinewtonrsls"
+        # options go to the database under this problem's prefix and stay there: the
+        # fieldsplit sub-solvers read theirs only at the first PC set-up
+        if opts.get("pc_type") != "lu":
+            opts.pop("pc_factor_mat_solver_type", None)
+        schur = opts.pop("femdiff_schur", None)
+        if schur not in (None, "bksw"):
+            raise ValueError(f"femdiff_schur must be 'bksw', got {schur!r}")
+        solvers.set_options(self.prefix, opts)
+        self.problem = NonlinearProblem(
+            self.residual, self.u, bcs=self.dirichlet, petsc_options_prefix=self.prefix)
+        snes = self.problem.solver
+        if opts.get("pc_type") == "fieldsplit":
+            self._attach_fieldsplit(snes)
+        snes.setFromOptions()
+        if schur == "bksw":
+            from femdiff.preconditioners import attach  # lazy: no module-level cycle
+
+            attach(self)
+        if snes.getType().startswith("vi"):
+            self._lower = fem.Function(self.W)
+            self._upper = fem.Function(self.W)
+            self._lower.x.array[:] = -PETSc.INFINITY
+            self._upper.x.array[:] = PETSc.INFINITY
+            self._bounds(self._lower.x.array, self._upper.x.array)
+            snes.setVariableBounds(self._lower.x.petsc_vec, self._upper.x.petsc_vec)
+
+    def _attach_fieldsplit(self, snes: PETSc.SNES) -> None:
+        """Name the blocks of :meth:`field_blocks` for a fieldsplit preconditioner.
+
+        Their options are ``fieldsplit_<name>_*`` (``c`` and ``mu`` for one species).
+        """
+        index_map = self.W.dofmap.index_map
+        n_owned = index_map.size_local
+        sets = []
+        for name, dofs in self.field_blocks():
+            owned = np.sort(np.asarray(dofs)[np.asarray(dofs) < n_owned]).astype(np.int32)
+            glob = index_map.local_to_global(owned).astype(PETSc.IntType)
+            sets.append((name, PETSc.IS().createGeneral(glob, comm=self.domain.comm)))
+        snes.getKSP().getPC().setType("fieldsplit")
+        snes.getKSP().getPC().setFieldSplitIS(*sets)
+        self._split_sets = sets
+
+    def split_index_sets(self) -> list[tuple[str, PETSc.IS]]:
+        """The fieldsplit blocks ``[(name, IS of W's owned global dofs)]`` (after set-up)."""
+        return list(self._split_sets)
+
+    def set_schur_context(self, context: Any) -> None:
+        """Keep a preconditioner context alive as long as the problem."""
+        self.schur_context = context
+
+    # -- time stepping -------------------------------------------------------------------
+
+    def _newton(self) -> tuple[bool, int, int]:
+        ok, its, kits = newton_solve(self.problem, self.u, self.domain.comm)
+        if ok:
+            ok = self.domain.comm.allreduce(self._admissible(), op=MPI.LAND)
+        return ok, its, kits
+
+    def step(self, dt: float | None = None) -> StepInfo:
+        """Advance one step (Δt = ``dt`` or the requested one), retrying smaller on failure.
+
+        Raises:
+            StepFailure: when Newton fails even at ``time.smallest``.
+        """
+        self.initialise()
+        dt = self._dt_request if dt is None else float(dt)
+        if not dt > 0:
+            raise ValueError(f"time step dt must be positive, got {dt!r}")
+        newton = krylov = 0
+        rejected = 0
+        for attempt in range(self.time.max_retries + 1):
+            set_step_constants(self, dt)
+            self.t.value = self.current_time + dt
+            self._initial_guess(dt)
+            ok, its, kits = self._newton()
+            newton += its
+            krylov += kits
+            error, dt_next = 0.0, dt
+            if ok and self.adaptive is not None:
+                error, order = self._error_indicator(dt)
+                # PI memory only across accepted steps; after a rejection: elementary
+                memory = None if rejected else self._error_prev
+                dt_next = min(self.adaptive.propose(dt, error, order, memory),
+                              self.time.dt_max)
+                if not self.adaptive.accept(error):
+                    ok = False
+                    rejected += 1
+            if ok:
+                self.u_nn.x.array[:] = self.u_n.x.array
+                self.u_n.x.array[:] = self.u.x.array
+                self._dt_prev = dt
+                self._t_accepted = self.current_time + dt
+                self._error_prev = error if self.adaptive is not None else None
+                self._remember(self._t_accepted)
+                self._sync_outputs()
+                return StepInfo(self._t_accepted, dt, newton, krylov, attempt, error, dt_next)
+            self.u.x.array[:] = self.u_n.x.array
+            self.t.value = self.current_time
+            self.dt.value = self._dt_prev or self.time.dt
+            new_dt = dt_next if rejected and dt_next < dt else dt * self.time.shrink
+            log.info("step to t=%g with dt=%g %s; retrying with dt=%g",
+                     self.current_time + dt, dt,
+                     "rejected by the error control" if rejected else "failed", new_dt)
+            dt = new_dt
+            if dt < self.time.smallest:
+                break
+        raise StepFailure(
+            f"Newton failed at t={self.current_time:g} even with dt={dt / self.time.shrink:g} "
+            f"after {attempt + 1} attempts (reason "
+            f"{self.problem.solver.getConvergedReason()}); the last accepted state is kept")
+
+    def _remember(self, t: float) -> None:
+        """Keep the last three accepted states (adaptive runs: error estimate, guess)."""
+        if self.adaptive is None:
+            return
+        self._history.insert(0, (t, self.u_n.x.array.copy()))
+        del self._history[3:]
+
+    def _extrapolate(self, dt: float, degree: int) -> tuple[np.ndarray, int]:
+        """Polynomial extrapolation of the whole state to t + Δt (degree ≤ ``degree``)."""
+        if not self._history:
+            self._remember(self.current_time)
+        hist = self._history
+        degree = min(len(hist) - 1, degree)
+        points = hist[: degree + 1]
+        weights = extrapolation_weights([t for t, _ in points], self.current_time + dt)
+        return sum(w * u for w, (_, u) in zip(weights, points, strict=True)), degree
+
+    def _initial_guess(self, dt: float) -> None:
+        """Newton's start: the previous state, or (adaptive runs) its linear extrapolation.
+
+        The extrapolated concentrations are kept inside the Newton bounds, so bounded
+        models (ln C) start from an admissible state.
+        """
+        if self.adaptive is None or not self._history:
+            self.u.x.array[:] = self.u_n.x.array
+            return
+        guess, _ = self._extrapolate(dt, 1)
+        if hasattr(self, "_lower"):
+            dofs = self.concentration_dofs
+            lo = self._lower.x.array[dofs]
+            hi = self._upper.x.array[dofs]
+            guess[dofs] = np.clip(guess[dofs], lo, hi)
+        self.u.x.array[:] = guess
+
+    def _error_indicator(self, dt: float) -> tuple[float, int]:
+        """Milne-device local error estimate and the order p it measures (e ∝ Δtᵖ⁺¹).
+
+        See :class:`~femdiff.timestepping.Adaptive`: the new scaled concentrations against
+        the polynomial extrapolation of the last accepted states (degree = the scheme's
+        order when enough states exist, scaled by the scheme's Milne constant; lower
+        degree and constant 1 before that); the max norm over every species.
+        """
+        p = self.time.order
+        pred, degree = self._extrapolate(dt, p)
+        scale = MILNE[self.time.scheme] if degree == p else 1.0
+        dofs = self.concentration_dofs
+        diff = self.u.x.array[dofs] - pred[dofs]
+        local = float(np.max(np.abs(diff))) if diff.size else 0.0
+        return scale * self.domain.comm.allreduce(local, op=MPI.MAX), degree
+
+    @property
+    def current_time(self) -> float:
+        """Time of the last accepted state."""
+        return getattr(self, "_t_accepted", self.time.t0)
+
+    def run(self, t_end: float | None = None, *, times: Iterable[float] | None = None,
+            callback: Callable[[Any, StepInfo], None] | None = None,
+            max_steps: int = 10**7) -> list[StepInfo]:
+        """Step to ``t_end``, landing exactly on each output time in ``times`` on the way.
+
+        Δt follows :func:`femdiff.timestepping.next_dt` (fixed, growing by
+        ``time.growth``, or error-controlled); a step is shortened only to land on the
+        next milestone, which does not shrink the requested Δt. ``callback(problem,
+        info)`` runs after every accepted step, when the next requested Δt is already
+        set (so a checkpoint written there restarts with it).
+
+        Args:
+            t_end: end time (default: the last of ``times``).
+            times: output milestones (those at or before the current time are skipped).
+            callback: called after each accepted step.
+            max_steps: at most this many steps in this call.
+
+        Returns:
+            The :class:`~femdiff.timestepping.StepInfo` of every accepted step.
+        """
+        self.initialise()
+        milestones = sorted({float(t) for t in (times or ())})
+        if t_end is None:
+            if not milestones:
+                raise ValueError("run() needs t_end or output times")
+            t_end = milestones[-1]
+        check_end_time(self.current_time, t_end)
+        targets = [t for t in milestones if t < t_end] + [float(t_end)]
+        history: list[StepInfo] = []
+        dt = self._dt_request
+
+        def before(target: float) -> bool:
+            return self.current_time < target * (1 - 1e-12) - 1e-300
+
+        for target in targets:
+            while before(target) and len(history) < max_steps:
+                dt_try = min(dt, target - self.current_time)
+                info = self.step(dt_try)
+                dt = next_dt(self.time, self.adaptive, dt, dt_try, info)
+                self._dt_request = dt
+                history.append(info)
+                if callback is not None:
+                    callback(self, info)
+        return history
+
+    # -- restart -------------------------------------------------------------------------
+
+    def _state_scalars(self) -> dict[str, float]:
+        """Extra scalars of a subclass's restart state."""
+        return {}
+
+    def _check_state(self, scalars: dict[str, float]) -> None:
+        """Raise ValueError if a stored state does not fit this problem."""
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The state that a restart needs: (local dof arrays of the mixed space, scalars).
+
+        Arrays: u, uⁿ, uⁿ⁻¹ (scaled unknowns) and, for adaptive runs, the extrapolation
+        history; scalars: t, the next requested and the previous Δt, the previous error
+        (−1 stands for "none") and the scale of every block of u (:meth:`scaled_blocks`).
+        Used by :mod:`femdiff.checkpoint`; the arrays are copies.
+        """
+        self.initialise()
+        arrays = {"u": self.u.x.array.copy(), "u_n": self.u_n.x.array.copy(),
+                  "u_nn": self.u_nn.x.array.copy()}
+        scalars = {"t": float(self.current_time), "dt_request": float(self._dt_request),
+                   "dt_prev": -1.0 if self._dt_prev is None else float(self._dt_prev),
+                   "error_prev": -1.0 if self._error_prev is None else float(self._error_prev),
+                   "history": float(len(self._history)), **self._state_scalars()}
+        for key, scale, _ in self.scaled_blocks():
+            scalars[key] = float(scale)
+        for i, (t, u) in enumerate(self._history):
+            arrays[f"history_{i}"] = u.copy()
+            scalars[f"history_t_{i}"] = float(t)
+        return arrays, scalars
+
+    def load_state(self, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> None:
+        """Put back a state from :meth:`state_dict` (same mesh and fields).
+
+        The arrays are rescaled if this problem's scales differ from the stored ones
+        (they are means over the initial state, so they can differ in the last digits on
+        another number of ranks).
+
+        Raises:
+            ValueError: the state does not fit this problem (e.g. other species).
+        """
+        self.initialise()
+        self._check_state(scalars)
+
+        def rescaled(a: np.ndarray) -> np.ndarray:
+            a = np.array(a, dtype=float)
+            for key, scale, dofs in self.scaled_blocks():
+                stored = float(scalars.get(key, scale))
+                if stored != scale:
+                    a[dofs] *= stored / scale
+            return a
+
+        for name in ("u", "u_n", "u_nn"):
+            getattr(self, name).x.array[:] = rescaled(arrays[name])
+        self._t_accepted = float(scalars["t"])
+        self.t.value = self._t_accepted
+        self._dt_request = float(scalars["dt_request"])
+        self._dt_prev = None if scalars["dt_prev"] < 0 else float(scalars["dt_prev"])
+        error_prev = scalars.get("error_prev", -1.0)
+        self._error_prev = None if error_prev < 0 else float(error_prev)
+        if self._dt_prev is not None:
+            self.dt.value = self._dt_prev
+        self._history = [(float(scalars[f"history_t_{i}"]), rescaled(arrays[f"history_{i}"]))
+                         for i in range(int(scalars.get("history", 0)))]
+        self._sync_outputs()
+
+    # -- diagnostics ---------------------------------------------------------------------
+
+    def integrate(self, integrand: Any) -> float:
+        """The global value of a scalar UFL form (``expr * dx`` or ``* ds``), all ranks."""
+        value = fem.assemble_scalar(fem.form(integrand))
+        return self.domain.comm.allreduce(value, op=MPI.SUM)
+
+    _integrate = integrate  # the former private name
+
+    def amount(self, volume: str | None = None, *, species: str | None = None) -> float:
+        """Total amount ∫ C dx of a species (over a named volume, or everywhere)."""
+        self.initialise()
+        return self.integrate(self.concentration_ufl(species) * self.domain.dx(volume))
+
+    def flux_through(self, boundary: str, *, species: str | None = None) -> float:
+        """Outward flux ∫ J·n ds of a species through a named boundary."""
+        self.initialise()
+        n = ufl.FacetNormal(self.domain.mesh)
+        return self.integrate(ufl.inner(self.flux_ufl_of(species), n)
+                              * self.domain.ds(boundary))
+
+    def flux(self, degree: int | None = None, *, species: str | None = None) -> fem.Function:
+        """J of a species interpolated into a discontinuous vector space (degree k−1).
+
+        The same Function is returned and refreshed on every call (per species and
+        degree), so it can be handed to a writer once.
+        """
+        self.initialise()
+        k = self.degree - 1 if degree is None else degree
+        cache = self.__dict__.setdefault("_flux_cache", {})
+        key = (species, k)
+        if key not in cache:
+            J_ufl = self.flux_ufl_of(species)
+            V = fem.functionspace(self.domain.mesh,
+                                  ("Discontinuous Lagrange", k, (self.domain.gdim,)))
+            J = fem.Function(V, name="flux" if species is None else f"J_{species}")
+            cache[key] = (J, fem.Expression(J_ufl, V.element.interpolation_points))
+        J, expr = cache[key]
+        J.interpolate(expr)
+        return J
+
+    def owned_concentration(self, species: str | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """(coordinates, values) of a species' concentration at this rank's owned nodes.
+
+        The coordinates have shape (n, gdim); gather over ranks for global statements.
+        """
+        self.initialise()
+        C = self.concentration_ufl(species)
+        V = C.function_space
+        n = V.dofmap.index_map.size_local * V.dofmap.index_map_bs
+        x = V.tabulate_dof_coordinates()[:n, : self.domain.gdim]
+        return x, C.x.array[:n].copy()
+
