@@ -165,38 +165,6 @@ def _before(t: float, target: float) -> bool:
     return t < target * (1 - 1e-12) - 1e-300
 
 
-def _next_dt(dt: float, dt_try: float, info: Any, time: dict[str, Any]) -> float:
-    """The Δt the runner tries next, after a step asked for ``dt`` and tried ``dt_try``.
-
-    ``dt_try = min(dt, target − t)``: a step is only shortened to land on an output time.
-    Fixed steps: ``min(dt · growth, dt_max)`` after a step without retries (growth applies
-    to the requested, not the shortened Δt), the Δt that finally succeeded after
-    retries. Adaptive steps: the controller's proposal, but a step shortened to land on
-    a target does not shrink the next one below ``dt``.
-    """
-    if time["adaptive"] is not None:
-        return max(info.dt_next, dt if dt_try < dt and info.retries == 0 else 0.0)
-    if info.retries:
-        return info.dt
-    return min(dt * time["growth"], time["dt_max"])
-
-
-def _advance(sim: Any, targets: list[float], dt: float, time: dict[str, Any],
-             record: Any) -> float:
-    """Step ``sim`` to each target in turn, landing on it; return the next Δt.
-
-    ``record(info, dt_next)`` is called after every accepted step. This is the runner's
-    only stepping loop, meant to become ``problem.run(times=targets, callback=record)``.
-    """
-    for target in targets:
-        while _before(sim.current_time, target):
-            dt_try = min(dt, target - sim.current_time)
-            info = sim.step(dt_try)
-            dt = _next_dt(dt, dt_try, info, time)
-            record(info, dt)
-    return dt
-
-
 def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = False,
              progress: bool | None = None) -> Path:
     """Run a validated case into ``out`` (collective); return ``out``.
@@ -226,7 +194,6 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
 
     step, t_restart = 0, None
     ckpt = None
-    dt = data["time"]["dt"] if sim.time_dependent else math.nan  # the runner's next Δt
     if sim.time_dependent:
         ckpt = checkpoint.Checkpointer(sim.problem, out / "checkpoints", ckcfg["every_steps"],
                                        ckcfg["every_seconds"], ckcfg["keep"])
@@ -238,7 +205,6 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
                                         f"{str(out / 'checkpoints')!r}")
             scalars = ckpt.load(path)
             step, t_restart = int(scalars["step"]), float(scalars["t"])
-            dt = scalars["dt_request"]  # the runner's next Δt, stored as the problem's
             log.info("restarting from %s: step %d, t = %g", path.name, step, t_restart)
     series = fio.TimeSeries(comm, out / "series.csv", sim.columns(), restart_time=t_restart)
     writer = None
@@ -261,7 +227,7 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
         steps0 = step
         totals = {"newton": 0, "krylov": 0}
 
-        def record(info: Any, dt_next: float) -> None:
+        def record(_problem: Any, info: Any) -> None:
             nonlocal step
             step += 1
             totals["newton"] += info.newton_iterations
@@ -276,16 +242,17 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
                 sim.refresh()
                 writer.write(sim.current_time)
             if ckpt.due(step):
-                ckpt.save(step, dt_next=dt_next)
+                ckpt.save(step)
             bar.update(step, info, force=landed and not pending)
             checkpoint._fault("step", step)
 
-        dt = _advance(sim, targets, dt, data["time"], record)
+        # the problem owns Δt (TimeControl/Adaptive): restarts resume its stored request
+        sim.problem.run(t_end, times=targets, callback=record)
         bar.done()
         log.info("%d steps to t = %g (Newton %d, Krylov %d iterations)", step - steps0,
                  sim.current_time, totals["newton"], totals["krylov"])
         if ckcfg["final"]:
-            ckpt.save(step, dt_next=dt, path=out / "state_final.h5")
+            ckpt.save(step, path=out / "state_final.h5")
     series.close()
     if writer is not None:
         writer.close()

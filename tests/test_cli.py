@@ -133,9 +133,8 @@ BAD_INPUT = [
     (DRAG, "[time]", _BC.format(type="concentration", species="S"),
      ["boundary[0].species: a 'concentration' condition on the dependent species 'S'",
       "set the independent species (A, B) instead"]),
-    (DRAG, "[time]", _BC.format(type="potential", species="A"),
-     ["boundary[0].type: model 'multicomponent' does not support reservoir potentials",
-      "allowed values: no_flux, concentration, flux"]),
+    (DRAG, "[time]", _BC.format(type="potential", species="S"),
+     ["boundary[0].species: a 'potential' condition on the dependent species 'S'"]),
     (DRAG, '"A-B" = ', '"A-Q" = ',
      ["physics.transport.L.A-Q: unknown species 'Q'; declared species (physics.species): "
       "A, B, S"]),
@@ -155,8 +154,8 @@ BAD_INPUT = [
      ["species[1].name: unknown species 'Q'; declared species (physics.species): A, B, S"]),
     (DRAG, 'name = "B"', 'name = "S"',
      ["species: missing [[species]] (name, initial) for 'B'"]),
-    (DRAG, 'scheme = "bdf2"', 'scheme = "bdf2"\nadaptive = { tol = 1e-3 }',
-     ["time.adaptive: model 'multicomponent' has no adaptive time steps"]),
+    (DRAG, 'scheme = "bdf2"', 'scheme = "bdf2"\nadaptive = { tol = 1e-3 }\ngrowth = 1.5',
+     ["time.growth: growth is for fixed steps"]),
     (DARKEN, '"C-Si"', '"C-Mn"',
      ["physics.thermodynamics.epsilon.C-Mn: unknown species 'Mn'; declared species "
       "(physics.species): C, Si, Fe"]),
@@ -244,6 +243,15 @@ def test_geometry_failures_are_one_line(tmp_path, capsys, monkeypatch):
     assert "Traceback" not in err
     (line,) = [line for line in err.splitlines() if line.startswith("femdiff: error")]
     assert line.startswith(f"femdiff: error: {path}: geometry.file: could not read mesh file")
+
+
+@pytest.mark.skip_in_parallel
+def test_multicomponent_reservoir_and_adaptive_steps_validate(tmp_path, capsys):
+    """The multicomponent problem has reservoirs and error control: case files reach them."""
+    text = DRAG.replace("[time]", _BC.format(type="potential", species="A"), 1)
+    text = text.replace('scheme = "bdf2"', 'scheme = "bdf2"\nadaptive = { tol = 1e-3 }', 1)
+    code, out = _check(tmp_path, text, capsys)
+    assert code == 0, out
 
 
 @pytest.mark.skip_in_parallel

@@ -203,6 +203,7 @@ class DiffusionSimulation(ProblemSimulation):
     """A built diffusion case: the DiffusionProblem and what the runner records."""
 
     def __init__(self, case: Case, domain: Any) -> None:
+        from femdiff import boundary as b
         from femdiff import diffusion as d
         from femdiff import thermodynamics as th
 
@@ -216,13 +217,13 @@ class DiffusionSimulation(ProblemSimulation):
             kind, name = bc["type"], bc["name"]
             value = bc["value"]
             if kind == "no_flux":
-                bcs.append(d.NoFlux(name))
+                bcs.append(b.NoFlux(name))
             elif kind == "concentration":  # Dirichlet data are interpolated: NumPy
-                bcs.append(d.FixedConcentration(name, as_numpy(value)))
+                bcs.append(b.FixedConcentration(name, as_numpy(value)))
             elif kind == "potential":
-                bcs.append(d.FixedPotential(name, as_numpy(value)))
+                bcs.append(b.FixedPotential(name, as_numpy(value)))
             else:
-                bcs.append(d.Flux(name, as_ufl(value, mesh)))
+                bcs.append(b.Flux(name, as_ufl(value, mesh)))
         sp = data["species"][0]
         self.species = sp["name"]
         self.problem = d.DiffusionProblem(

@@ -115,7 +115,8 @@ def validate_time(raw: Any, ctx: Context) -> tuple[dict[str, Any], TimeSetup]:
                             "choose Δt themselves: remove one of them")
     control = construct("time", ctx, TimeControl, dt=tm["dt"], t0=tm["t0"],
                         scheme=tm["scheme"], dt_min=tm["dt_min"], dt_max=tm["dt_max"],
-                        shrink=tm["shrink"], max_retries=tm["max_retries"])
+                        shrink=tm["shrink"], max_retries=tm["max_retries"],
+                        growth=tm["growth"])
     adaptive = None
     if tm["adaptive"] is not None:
         adaptive = construct("time.adaptive", ctx, Adaptive, **tm["adaptive"])

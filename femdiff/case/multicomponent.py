@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 THERMO_TYPES = ("ideal", "regular_solution", "wagner")
 TRANSPORT_TYPES = ("matrix", "mobilities", "dilute", "interdiffusion")
-MC_BC_TYPES = ("no_flux", "concentration", "flux")
+MC_BC_TYPES = ("no_flux", "concentration", "potential", "flux")
 _SPECIES_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 THERMODYNAMICS = {
@@ -358,11 +358,6 @@ class MulticomponentModel:
         bcs = []
         for i, entry in enumerate(array_of_tables(raw.get("boundary"), "boundary", ctx)):
             where = f"boundary[{i}]"
-            if entry.get("type") == "potential":
-                raise ctx.error(f"{where}.type", "model 'multicomponent' does not support "
-                                "reservoir potentials ('potential') yet; fix the "
-                                "compositions ('concentration') instead; allowed values: "
-                                f"{', '.join(MC_BC_TYPES)}")
             bc = table(entry, self.BOUNDARY, where, ctx)
             ctx.check_boundary(bc["name"], f"{where}.name")
             ctx.check_species(bc["species"], f"{where}.species")
@@ -387,10 +382,6 @@ class MulticomponentModel:
                                 f"conditions for species {p[1]!r}; give one")
         data["boundary"] = bcs
 
-        tm = raw.get("time")
-        if isinstance(tm, dict) and tm.get("adaptive") is not None:
-            raise ctx.error("time.adaptive", "model 'multicomponent' has no adaptive time "
-                            "steps yet; use fixed steps (dt, with growth and dt_max)")
         data["mechanics"], material = validate_mechanics(raw.get("mechanics"), mat, ctx)
         return MulticomponentSetup(mixture, onsager, material)
 
@@ -412,7 +403,7 @@ class MulticomponentSimulation(ProblemSimulation):
     """A built multicomponent case: the MulticomponentProblem and what the runner records."""
 
     def __init__(self, case: Case, domain: Any) -> None:
-        from femdiff import diffusion as d
+        from femdiff import boundary as d
         from femdiff import multicomponent as mc
 
         data, setup, time = case.data, case.setup, case.time
@@ -428,6 +419,8 @@ class MulticomponentSimulation(ProblemSimulation):
                 item: Any = d.NoFlux(name)
             elif kind == "concentration":  # Dirichlet data are interpolated: NumPy
                 item = d.FixedConcentration(name, as_numpy(value))
+            elif kind == "potential":
+                item = d.FixedPotential(name, as_numpy(value))
             else:
                 item = d.Flux(name, as_ufl(value, mesh))
             bcs.setdefault(bc["species"], []).append(item)
@@ -436,7 +429,8 @@ class MulticomponentSimulation(ProblemSimulation):
             domain, self.species, setup.on_mesh(self.sigma_h), setup.transport,
             initial={s["name"]: as_numpy(s["initial"]) for s in data["species"]},
             time=time.control, bcs=bcs, lattice=phys["lattice"], degree=phys["degree"],
-            petsc_options=data["solver"]["petsc_options"] or None, lumped=phys["lumped"])
+            petsc_options=data["solver"]["petsc_options"] or None, lumped=phys["lumped"],
+            adaptive=time.adaptive)
         try:
             self.problem.initialise()
         except ValueError as exc:  # the initial state, checked node by node
