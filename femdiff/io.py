@@ -336,7 +336,8 @@ def _output_bytes(functions: Sequence[fem.Function]) -> tuple[int, int]:
     tdim = mesh.topology.dim
     nodes = mesh.geometry.index_map().size_global
     cells = mesh.topology.index_map(tdim).size_global
-    per_cell = mesh.geometry.dofmap.shape[1]
+    dofmaps = getattr(mesh.geometry, "dofmaps", None)  # DOLFINx ≥ 0.10
+    per_cell = (dofmaps[0] if dofmaps is not None else mesh.geometry.dofmap).shape[1]
     return step, 8 * (3 * nodes + (per_cell + 1) * cells)
 
 
