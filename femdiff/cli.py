@@ -10,6 +10,17 @@ femdiff demos                        # list the demos
 femdiff demos stressed_rod [-- ...]  # run one (under mpirun if you launch it so)
 
 Global options: --debug (tracebacks), --verbose / --quiet (logging level).
+
+Exit codes: 0 done, 2 bad input (one line naming the file, key and allowed values), 1 a
+failed computation, or an output file that could not be written (a full disk, no
+permission: one line naming the file, raised on every rank together, so an MPI run never
+hangs on it). A failed run leaves a ``FAILED`` file (with the error) in its folder, and
+the CSV rows and checkpoints it completed; a folder with a ``FAILED`` file and no
+checkpoint is replaced by the next run, one with checkpoints needs --overwrite or
+--restart.
+
+Environment: ``FEMDIFF_MAX_CELLS`` (the Gmsh builders refuse meshes estimated above it;
+default 5,000,000, 0: no limit; ``femdiff mesh ... -p max_cells=N`` for one mesh).
 """
 
 from __future__ import annotations

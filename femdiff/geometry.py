@@ -9,8 +9,13 @@ Mesh size: ``h`` is the global target size (a default follows from the dimension
 ``refine`` adds local refinement, one :class:`Refine` or a sequence of them (near a
 point, a segment or a named boundary). ``order`` is the geometric order of the elements
 (1 or 2). Parameters are checked before Gmsh does any work; a bad one raises
-``ValueError`` naming it. Gmsh runs silently and headless: builders call
-:func:`initialize`, which starts it if needed; :func:`build` and :func:`write_msh` clear
+``ValueError`` naming it. So is the mesh size: the cell count is estimated from the
+model's measure, ``h`` and the refinements before meshing (:func:`check_mesh_size`);
+above :data:`DEFAULT_MAX_CELLS` (or ``max_cells=`` of :func:`build`/:func:`write_msh`,
+or ``$FEMDIFF_MAX_CELLS``; 0: no limit) the builder refuses, and a mesh with fewer than
+2 cells across the smallest feature is reported as a warning on the ``femdiff`` logger.
+Gmsh runs silently and headless: builders call :func:`initialize`, which starts it if
+needed; :func:`build` and :func:`write_msh` clear
 it afterwards, or finalise it if they started it.
 
 Names (shared with the ``.geo`` files in ``meshes/``):

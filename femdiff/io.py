@@ -15,7 +15,11 @@
 * Rank-0-only writes agree on success across ranks (:func:`collective`): a write that
   fails on one rank (full disk, no permission) raises the same one-line
   :class:`OutputError` naming the file on every rank, instead of leaving the others
-  waiting in the next collective call.
+  waiting in the next collective call. Test hook: ``FEMDIFF_FAULT_WRITE`` makes chosen
+  writes fail (:func:`_fault_write`).
+* A full disk: a CSV row is written whole or cut back; fields are written only after a
+  free-space check (ADIOS2 aborts the process when it cannot close its files), and a
+  reserve file per :class:`FieldWriter` is released before its files are closed.
 * Read-back checks: :func:`read_csv`, :func:`bp_steps` (complete steps of a VTX/BP4
   folder, from its index, without ADIOS2's Python module), :func:`xdmf_times`.
 * :func:`atomic_write` writes a file through a temporary file and a rename.
