@@ -199,6 +199,8 @@ def _prepare_folder(comm: Any, out: Path, restart: bool, overwrite: bool) -> Non
             shutil.rmtree(out) if out.is_dir() else out.unlink()
         out.mkdir(parents=True, exist_ok=True)
         (out / FAILED_MARKER).unlink(missing_ok=True)
+        for reserve in out.glob(".*.reserve"):  # left by a killed run's FieldWriter
+            reserve.unlink(missing_ok=True)
         probe = out / f".femdiff_write_test{os.getpid()}"  # fail now, not after meshing
         probe.write_bytes(b"")
         probe.unlink()

@@ -312,6 +312,15 @@ def test_checkpoint_fingerprint_round_trip_and_differences(mpi_tmp_path):
     assert checkpoint.fingerprint_differences(stored, other, ignore=("output", "time.t_end")
                                               ) == ["physics.extra", "physics.mobility.D"]
     assert checkpoint.fingerprint_differences(stored, stamp) == []
+    # the Checkpointer's check, as a restart would call it
+    from types import SimpleNamespace
+
+    problem = SimpleNamespace(domain=SimpleNamespace(comm=MPI.COMM_WORLD))
+    checkpoint.Checkpointer(problem, mpi_tmp_path, fingerprint=stamp).check_fingerprint(path)
+    with pytest.raises(ValueError, match=r"different settings \(physics\.extra, "
+                       r"physics\.mobility\.D\)"):
+        checkpoint.Checkpointer(problem, mpi_tmp_path, fingerprint=other).check_fingerprint(
+            path, ignore=("output", "time.t_end"))
 
 
 # --- 5, 6. empty and group-less mesh files --------------------------------------------------
