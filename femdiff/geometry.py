@@ -9,8 +9,13 @@ Mesh size: ``h`` is the global target size (a default follows from the dimension
 ``refine`` adds local refinement, one :class:`Refine` or a sequence of them (near a
 point, a segment or a named boundary). ``order`` is the geometric order of the elements
 (1 or 2). Parameters are checked before Gmsh does any work; a bad one raises
-``ValueError`` naming it. Gmsh runs silently and headless: builders call
-:func:`initialize`, which starts it if needed; :func:`build` and :func:`write_msh` clear
+``ValueError`` naming it. So is the mesh size: the cell count is estimated from the
+model's measure, ``h`` and the refinements before meshing (:func:`check_mesh_size`);
+above :data:`DEFAULT_MAX_CELLS` (or ``max_cells=`` of :func:`build`/:func:`write_msh`,
+or ``$FEMDIFF_MAX_CELLS``; 0: no limit) the builder refuses, and a mesh with fewer than
+2 cells across the smallest feature is reported as a warning on the ``femdiff`` logger.
+Gmsh runs silently and headless: builders call :func:`initialize`, which starts it if
+needed; :func:`build` and :func:`write_msh` clear
 it afterwards, or finalise it if they started it.
 
 Names (shared with the ``.geo`` files in ``meshes/``): each builder declares the
@@ -22,8 +27,10 @@ known before meshing: ``names("rod", dim=2)`` gives ``Names(dim=2, boundaries=("
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import numbers
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +42,8 @@ import gmsh
 import numpy as np
 
 from femdiff.mesh import Domain, from_gmsh_model
+
+log = logging.getLogger("femdiff")
 
 
 @dataclass(frozen=True)
@@ -196,9 +205,115 @@ def _name(dim: int, tags: list[int], name: str) -> None:
     gmsh.model.addPhysicalGroup(dim, tags, name=name)
 
 
+# --- mesh-size sanity check (before Gmsh meshes) -------------------------------------------
+
+#: refuse to mesh above this many (estimated) cells, unless told otherwise
+DEFAULT_MAX_CELLS = 5_000_000
+#: environment variable that overrides :data:`DEFAULT_MAX_CELLS` (0: no limit)
+MAX_CELLS_ENV = "FEMDIFF_MAX_CELLS"
+_max_cells: int | None = None  # set by build() / write_msh() while a builder runs
+
+
+def max_cells_limit(max_cells: int | None = None) -> int:
+    """The cell limit: ``max_cells`` if given, else ``$FEMDIFF_MAX_CELLS``, else the default.
+
+    0 means no limit.
+    """
+    if max_cells is None:
+        max_cells = _max_cells
+    if max_cells is None:
+        text = os.environ.get(MAX_CELLS_ENV, "").strip()
+        try:
+            max_cells = int(float(text)) if text else DEFAULT_MAX_CELLS
+        except ValueError:
+            raise ValueError(f"{MAX_CELLS_ENV}={text!r} must be a number of cells "
+                             "(0: no limit)") from None
+    if max_cells < 0:
+        raise ValueError(f"max_cells must be ≥ 0 (0: no limit), got {max_cells!r}")
+    return int(max_cells)
+
+
+def _cell_measure(dim: int, size: float) -> float:
+    """Measure of a regular simplex of edge ``size`` (the cells Gmsh aims for)."""
+    return {1: size, 2: math.sqrt(3) / 4 * size**2, 3: size**3 / (6 * math.sqrt(2))}[dim]
+
+
+def _ball(dim: int, radius: float) -> float:
+    return {1: 2 * radius, 2: math.pi * radius**2, 3: 4 / 3 * math.pi * radius**3}[dim]
+
+
+def estimate_mesh_size(dim: int, h: float, refine: Sequence[Refine] = (),
+                       boundaries: dict[str, list[int]] | None = None,
+                       ) -> tuple[float, float, float]:
+    """(cells, measure, smallest feature) of the current OCC model meshed at size ``h``.
+
+    The cell count is the model's measure over that of a regular simplex of edge ``h``,
+    plus, for each :class:`Refine`, its zone (within ``distance`` at ``size``, out to
+    2·distance at the mean of ``size`` and ``h``). Gmsh's counts are within a factor of
+    about 2 of this. The smallest feature is the smallest extent of a ``dim``-entity's
+    bounding box or the shortest curve. Call it on rank 0, with the model synchronised.
+    """
+    measure = sum(gmsh.model.occ.getMass(dim, t) for _, t in gmsh.model.getEntities(dim))
+    cells = measure / _cell_measure(dim, h)
+    for r in refine:
+        if r.size >= h:
+            continue
+        if r.point is not None:
+            near, far = _ball(dim, r.distance), _ball(dim, 2 * r.distance)
+        elif r.segment is not None:
+            length = float(np.linalg.norm(np.subtract(r.segment[1], r.segment[0])))
+            near = _ball(dim, r.distance) + length * _ball(dim - 1, r.distance)
+            far = _ball(dim, 2 * r.distance) + length * _ball(dim - 1, 2 * r.distance)
+        else:
+            area = sum(gmsh.model.occ.getMass(dim - 1, t)
+                       for t in (boundaries or {}).get(r.boundary or "", []))
+            near, far = area * r.distance, area * 2 * r.distance
+        near, far = min(near, measure), min(far, measure)
+        cells += near / _cell_measure(dim, r.size) + (far - near) / _cell_measure(
+            dim, (r.size + h) / 2)
+    extents, scale = [], 0.0
+    for _, t in gmsh.model.getEntities(dim):
+        b = np.array(gmsh.model.getBoundingBox(dim, t))
+        span = np.sort(b[3:] - b[:3])
+        extents.append(float(span[3 - dim]))  # the smallest of the dim largest
+        scale = max(scale, float(span[-1]))
+    if dim > 1:  # curves, less degenerate ones (the poles of a sphere, seams)
+        lengths = [gmsh.model.occ.getMass(1, t) for _, t in gmsh.model.getEntities(1)]
+        extents += [x for x in lengths if x > 1e-6 * scale]
+    return cells, measure, min(extents) if extents else math.inf
+
+
+def check_mesh_size(dim: int, h: float, refine: Sequence[Refine] = (),
+                    boundaries: dict[str, list[int]] | None = None,
+                    max_cells: int | None = None) -> float:
+    """Refuse a mesh too large to make, warn of one too coarse; return the estimated cells.
+
+    Called by the builders before Gmsh meshes (rank 0).
+
+    Raises:
+        ValueError: the estimate is above :func:`max_cells_limit` (``max_cells`` argument
+            of :func:`build`/:func:`write_msh`, or ``$FEMDIFF_MAX_CELLS``; 0: no limit).
+    """
+    cells, measure, feature = estimate_mesh_size(dim, h, refine, boundaries)
+    limit = max_cells_limit(max_cells)
+    if limit and cells > limit:
+        raise ValueError(
+            f"mesh size h = {h:g} would make about {cells:.2g} cells (measure "
+            f"{measure:.3g}), more than the limit of {limit:,}: choose a larger h, or "
+            f"raise the limit (max_cells=..., or the environment variable {MAX_CELLS_ENV}; "
+            "0: none)")
+    h_min = min([h] + [r.size for r in refine])
+    if feature < 2 * h_min:
+        log.warning("mesh size h = %g gives fewer than 2 cells across the smallest feature "
+                    "of the geometry (%.3g wide): the mesh under-resolves it (and amounts "
+                    "integrated on it); choose h ≤ %.3g", h, feature, feature / 2)
+    return cells
+
+
 def _finish(dim: int, h: float, order: int, refine: tuple[Refine, ...],
             boundaries: dict[str, list[int]]) -> Any:
     """Apply sizes and refinement, mesh, set the order; return gmsh.model."""
+    check_mesh_size(dim, h, refine, boundaries)
     gmsh.option.setNumber("Mesh.MeshSizeMax", h)
     gmsh.option.setNumber("Mesh.MeshSizeMin", min([h] + [r.size for r in refine]) * 0.1)
     fields, helpers, seeded = [], [], False
@@ -698,15 +813,17 @@ def _resolve(builder: str | Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run_on_root(comm: MPI.Comm, fn: Callable[..., Any], params: dict[str, Any],
-                 then: Callable[[], Any] | None = None) -> bool:
+                 then: Callable[[], Any] | None = None, max_cells: int | None = None) -> bool:
     """Run builder ``fn`` (and ``then``) on rank 0; raise its error on every rank.
 
     Returns whether Gmsh was started here (rank 0 must finalise it). On failure Gmsh is
     cleared, or finalised if it was started here, before every rank raises.
     """
+    global _max_cells
     error, started = None, False
     if comm.rank == 0:
         started = not gmsh.isInitialized()
+        _max_cells = max_cells
         try:
             fn(**params)
             if then is not None:
@@ -715,6 +832,8 @@ def _run_on_root(comm: MPI.Comm, fn: Callable[..., Any], params: dict[str, Any],
             kind = ValueError if isinstance(exc, ValueError | TypeError) else RuntimeError
             error = (kind, f"{getattr(fn, '__name__', 'geometry')}: {exc}")
             _release(started)
+        finally:
+            _max_cells = None
     error = comm.bcast(error, root=0)
     if error:
         raise error[0](error[1])
@@ -729,20 +848,23 @@ def _release(started: bool) -> None:
 
 
 def build(builder: str | Callable[..., Any], comm: MPI.Comm = MPI.COMM_WORLD,
-          gdim: int | None = None, **params: Any) -> Domain:
+          gdim: int | None = None, max_cells: int | None = None, **params: Any) -> Domain:
     """Build a geometry on rank 0 and return the distributed :class:`Domain`.
 
     Args:
         builder: a name in :data:`BUILDERS` or a builder function returning ``gmsh.model``.
         comm: communicator of the mesh.
         gdim: geometric dimension (default: the model's dimension).
+        max_cells: refuse to mesh when the estimated cell count is above this (default
+            ``$FEMDIFF_MAX_CELLS`` or :data:`DEFAULT_MAX_CELLS`; 0: no limit).
         **params: the builder's parameters.
 
-    A bad parameter raises the same ``ValueError`` on every rank (no deadlock). Gmsh is
-    cleared afterwards, or finalised if this call started it.
+    A bad parameter, or a mesh size that would give too many cells, raises the same
+    ``ValueError`` on every rank (no deadlock), before Gmsh meshes. Gmsh is cleared
+    afterwards, or finalised if this call started it.
     """
     fn = _resolve(builder)
-    started = _run_on_root(comm, fn, params)
+    started = _run_on_root(comm, fn, params, max_cells=max_cells)
     try:
         return from_gmsh_model(gmsh.model if comm.rank == 0 else None, comm, gdim=gdim)
     finally:
@@ -751,7 +873,8 @@ def build(builder: str | Callable[..., Any], comm: MPI.Comm = MPI.COMM_WORLD,
 
 
 def write_msh(builder: str | Callable[..., Any], path: str | Path,
-              comm: MPI.Comm = MPI.COMM_WORLD, **params: Any) -> Path:
+              comm: MPI.Comm = MPI.COMM_WORLD, max_cells: int | None = None,
+              **params: Any) -> Path:
     """Build a geometry on rank 0 and write it to a Gmsh ``.msh`` file (format 4.1).
 
     Only the physical groups' elements are saved. Returns ``path``; every rank raises
@@ -768,7 +891,7 @@ def write_msh(builder: str | Callable[..., Any], path: str | Path,
         gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
         gmsh.write(str(path))
 
-    started = _run_on_root(comm, fn, params, then=save)
+    started = _run_on_root(comm, fn, params, then=save, max_cells=max_cells)
     if comm.rank == 0:
         _release(started)
     comm.Barrier()  # the file exists when any rank returns

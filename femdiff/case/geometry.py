@@ -9,7 +9,6 @@ Boundary and volume names are known before meshing: a Gmsh builder declares them
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,29 +50,10 @@ def builder_names(builder: str, params: Mapping[str, Any]
 
 
 def file_names(path: Path) -> tuple[int, list[str], list[str]]:
-    """(dimension, boundary names, volume names) read from a .msh or .geo file."""
-    groups: list[tuple[int, str]] = []
-    if path.suffix == ".msh":
-        raw = path.read_bytes()
-        start = raw.find(b"$PhysicalNames")
-        if start >= 0:
-            end = raw.find(b"$EndPhysicalNames", start)
-            lines = raw[start:end].decode(errors="replace").splitlines()[2:]
-            for line in lines:
-                parts = line.split(maxsplit=2)
-                if len(parts) == 3:
-                    groups.append((int(parts[0]), parts[2].strip().strip('"')))
-    else:
-        dims = {"Point": 0, "Curve": 1, "Line": 1, "Surface": 2, "Volume": 3}
-        text = path.read_text(errors="replace")
-        for kind, name in re.findall(
-                r'Physical\s+(Point|Curve|Line|Surface|Volume)\s*\(\s*"([^"]+)"', text):
-            groups.append((dims[kind], name))
-    if not groups:
-        return 0, [], []
-    dim = max(d for d, _ in groups)
-    return (dim, sorted(n for d, n in groups if d == dim - 1),
-            sorted(n for d, n in groups if d == dim))
+    """(dimension, boundary names, volume names) of a .msh or .geo file (see femdiff.mesh)."""
+    from femdiff import mesh
+
+    return mesh.file_names(path)
 
 
 GEOMETRY = {
@@ -128,7 +108,12 @@ def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]
         if g["h"] is not None and path.suffix == ".msh":
             raise ctx.error("geometry.h", "a .msh file is already meshed: remove h")
         g["path"] = path
-        dim, bnames, vnames = file_names(path)
+        from femdiff.mesh import MeshError
+
+        try:
+            dim, bnames, vnames = file_names(path)
+        except MeshError as exc:  # empty, unreadable, or no physical groups
+            raise ctx.error("geometry.file", str(exc)) from None
         ctx.gdim = g["gdim"] or dim
         ctx.boundaries, ctx.volumes = bnames, vnames
         ctx.geometry_label = f"the mesh file {path.name!r}"
