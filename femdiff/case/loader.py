@@ -9,7 +9,6 @@ the case has a [time] section.
 from __future__ import annotations
 
 import copy
-
 import math
 import tomllib
 from dataclasses import dataclass
