@@ -463,6 +463,14 @@ def test_stress_from_another_mesh_is_refused_with_advice():
     # both meshes cover the unit square, so the constant is carried over exactly
     assert np.allclose(moved.x.array, 5.0e6, rtol=1e-12)
     problem(StressCoupling(2e-6, moved)).initialise()
+    # the multicomponent stress term is checked the same way
+    from femdiff import multicomponent as mc
+
+    mix = mc.Mixture([mc.IdealMixing(300.0), mc.StressCoupling({"A": 2e-6}, sigma)])
+    p = mc.MulticomponentProblem(domain, ["A", "S"], mix, mc.Onsager.matrix({("A", "A"): 1.0}),
+                                 initial={"A": 0.2}, time=TimeControl(dt=1.0))
+    with pytest.raises(ValueError, match="another mesh.*interpolate_nonmatching"):
+        p.initialise()
 
 
 # --- defect 4 and 11: data outside the model's domain fail at `check`, or at set-up ------------

@@ -202,7 +202,13 @@ def _build_builder(case: Case, g: dict[str, Any], comm: Any) -> Any:
     try:
         return geometry.build(name, comm, **params)
     except ValueError as exc:  # MeshError included: the model Gmsh made is unusable
-        raise CaseError(case.path, "geometry.params", str(exc)) from None
+        # a refused cell count is about h (given as geometry.h or geometry.params.h)
+        key = "geometry.params"
+        if "cells" in str(exc) and g["h"] is not None:
+            key = "geometry.h"
+        elif "cells" in str(exc) and "h" in g["params"]:
+            key = "geometry.params.h"
+        raise CaseError(case.path, key, str(exc)) from None
     except RuntimeError as exc:  # Gmsh (OpenCASCADE, the mesher) failed
         raise GeometryError(f"{case.path}: geometry: Gmsh failed: {exc}") from None
 
