@@ -312,3 +312,14 @@ def box(nx: int, ny: int, nz: int, lx: float = 1.0, ly: float = 1.0, lz: float =
         "left": lambda x: np.isclose(x[0], 0.0), "right": lambda x: np.isclose(x[0], lx),
         "front": lambda x: np.isclose(x[1], 0.0), "back": lambda x: np.isclose(x[1], ly),
         "bottom": lambda x: np.isclose(x[2], 0.0), "top": lambda x: np.isclose(x[2], lz)})
+
+
+def periodic(domain: Domain, pairs, tol: float = 1e-8) -> Domain:
+    """Glue boundary pairs, e.g. ``[("left", "right"), ("bottom", "top")]``.
+
+    See :func:`femdiff.periodic.create_periodic`; the result is a
+    :class:`~femdiff.periodic.PeriodicDomain` without the glued boundary names.
+    """
+    from femdiff.periodic import create_periodic
+
+    return create_periodic(domain, pairs, tol=tol)
