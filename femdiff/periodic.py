@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from mpi4py import MPI
 
@@ -47,7 +48,12 @@ from scipy.spatial import cKDTree
 
 from femdiff.mesh import Domain, MeshError, UnknownNameError
 
-__all__ = ["PeriodicDomain", "PeriodicFieldWriter", "create_periodic", "transfer_to_parent"]
+__all__ = ["PeriodicDomain", "PeriodicFieldWriter", "create_periodic", "transfer_to_parent",
+           "wrap_coordinates"]
+
+# periodic meshes → [(translation, point on the image side, tolerance)], for
+# :func:`wrap_coordinates` (checkpoints key dofs by coordinates)
+_SEAMS: WeakKeyDictionary = WeakKeyDictionary()
 
 
 @dataclass
@@ -111,11 +117,12 @@ def _match(points: np.ndarray, targets: np.ndarray, tol: float) -> tuple[np.ndar
 
 
 def _vertex_roots(domain: Domain, pairs: Sequence[tuple[str, str]], tol_rel: float
-                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Sorted global ids of the glued ("right") vertices, their roots, and the translations."""
+                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """Glued ("right") vertices' sorted global ids, their roots' ids, the translations and
+    the lower bounding-box corner of each image ("right") boundary."""
     length = domain.characteristic_length()
     tol = tol_rel * length
-    translations = []
+    translations, image_lo = [], []
     right_sets = []
     all_g, all_x = [], []
     for a, b in pairs:
@@ -141,6 +148,7 @@ def _vertex_roots(domain: Domain, pairs: Sequence[tuple[str, str]], tol_rel: flo
                     f"{_fmt(xs[bad])} on {s!r} has no image on {d!r} at "
                     f"{_fmt(xs[bad] + sign * t)}")
         translations.append(t)
+        image_lo.append(lo_b)
         right_sets.append(gb)
         all_g += [ga, gb]
         all_x += [xa, xb]
@@ -161,7 +169,7 @@ def _vertex_roots(domain: Domain, pairs: Sequence[tuple[str, str]], tol_rel: flo
     if moved[root_idx].any():
         raise MeshError("periodic pairs are chained: a vertex maps onto a glued boundary; "
                         "list each direction once, as (low side, high side)")
-    return g[moved], g[root_idx], translations
+    return g[moved], g[root_idx], translations, image_lo
 
 
 def create_periodic(domain: Domain, pairs: Sequence[tuple[str, str]] | Sequence[Sequence[str]],
@@ -193,7 +201,7 @@ def create_periodic(domain: Domain, pairs: Sequence[tuple[str, str]] | Sequence[
     if not pairs:
         raise MeshError("no periodic pairs given")
 
-    src_gid, root_gid, translations = _vertex_roots(domain, pairs, tol)
+    src_gid, root_gid, translations, image_lo = _vertex_roots(domain, pairs, tol)
 
     msh = domain.mesh
     comm = domain.comm
@@ -282,9 +290,31 @@ def create_periodic(domain: Domain, pairs: Sequence[tuple[str, str]] | Sequence[
         ct = domain.cell_tags
         cell_tags = dmesh.meshtags(pmesh, tdim, ct.indices.astype(np.int32),
                                    ct.values.astype(np.int32))
+    _SEAMS[pmesh] = [(t, lo, tol * domain.characteristic_length())
+                     for t, lo in zip(translations, image_lo, strict=True)]
     return PeriodicDomain(pmesh, cell_tags, facet_tags, groups, parent=domain,
                           pairs=[(str(a), str(b)) for a, b in pairs],
                           translations=translations)
+
+
+def wrap_coordinates(msh: dmesh.Mesh, x: np.ndarray) -> np.ndarray:
+    """Points of a periodic mesh mapped to one representative per class (others unchanged).
+
+    A seam dof has the coordinates of either side, depending on which cell
+    ``tabulate_dof_coordinates`` visits first (hence on the partition); points on an image
+    boundary (planar, normal to its translation) are moved back by the translation so that
+    both give the same key. Identity for a mesh that is not periodic.
+    """
+    seams = _SEAMS.get(msh)
+    if not seams:
+        return x
+    x = np.array(x, dtype=np.float64, copy=True)
+    gdim = len(seams[0][0])
+    for t, lo, tol in seams:
+        n = t / np.linalg.norm(t)
+        on_image = np.abs((x[:, :gdim] - lo) @ n) <= tol
+        x[on_image, :gdim] -= t
+    return x
 
 
 def transfer_to_parent(f: fem.Function, domain: PeriodicDomain,
