@@ -118,8 +118,11 @@ def _match(points: np.ndarray, targets: np.ndarray, tol: float) -> tuple[np.ndar
 
 def _vertex_roots(domain: Domain, pairs: Sequence[tuple[str, str]], tol_rel: float
                   ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """Glued ("right") vertices' sorted global ids, their roots' ids, the translations and
-    the lower bounding-box corner of each image ("right") boundary."""
+    """Match the pairs' vertices: the glued side's ids, their roots and the seams.
+
+    Returns the sorted global ids of the glued ("right") vertices, their roots' ids, the
+    translations and the lower bounding-box corner of each image ("right") boundary.
+    """
     length = domain.characteristic_length()
     tol = tol_rel * length
     translations, image_lo = [], []
