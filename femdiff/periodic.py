@@ -89,6 +89,7 @@ def _boundary_vertices(domain: Domain, name: str) -> tuple[np.ndarray, np.ndarra
     msh = domain.mesh
     tdim = domain.tdim
     msh.topology.create_connectivity(tdim - 1, 0)
+    msh.topology.create_connectivity(0, tdim)
     facets = domain.facets(name)
     f2v = msh.topology.connectivity(tdim - 1, 0)
     verts = np.unique(np.concatenate([f2v.links(f) for f in facets])) if len(facets) \
