@@ -42,6 +42,8 @@ from mpi4py import MPI
 import numpy as np
 from dolfinx import fem, geometry, io
 
+from femdiff import periodic
+
 
 def _family_key(f: fem.Function) -> tuple:
     e = f.function_space.ufl_element()
@@ -55,7 +57,8 @@ class FieldWriter:
         comm: the mesh communicator.
         stem: output path without suffix; files are ``stem_<family><degree>.bp`` (VTX) or
             ``stem.xdmf``.
-        functions: the (collapsed) Functions to write.
+        functions: the (collapsed) Functions to write. Functions on a periodic mesh
+            (:mod:`femdiff.periodic`) are written on its original, non-periodic mesh.
         format: ``"vtx"`` (default) or ``"xdmf"`` (XDMF interpolates into the mesh's P1).
     """
 
@@ -66,6 +69,7 @@ class FieldWriter:
         self.stem = Path(stem)
         self.comm = comm
         self.format = format
+        functions, self._sync = periodic.for_output(functions)
         if comm.rank == 0:
             self.stem.parent.mkdir(parents=True, exist_ok=True)
         comm.Barrier()
@@ -91,6 +95,7 @@ class FieldWriter:
 
     def write(self, t: float) -> None:
         """Write all fields at time ``t``."""
+        self._sync()
         if self.format == "vtx":
             for w in self._writers:
                 w.write(t)

@@ -14,7 +14,7 @@ from femdiff.checkpoint import Checkpointer
 from femdiff.diffusion import DiffusionProblem, FixedConcentration
 from femdiff.mesh import MeshError, UnknownNameError
 from femdiff.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
-from femdiff.periodic import PeriodicFieldWriter, transfer_to_parent
+from femdiff.periodic import transfer_to_parent
 from femdiff.thermodynamics import (
     R_GAS,
     ChemicalPotential,
@@ -382,7 +382,7 @@ def test_output_on_parent_mesh_has_equal_seam_values(mpi_tmp_path):
     C = p.C  # a Function on the collapsed C space
     if MPI.COMM_WORLD.size > 1:  # the 8² partition cuts the y-seam (checked)
         assert seam_cut(p.domain.parent, "bottom", "top", axis=0)
-    parent = transfer_to_parent(C, p.domain)
+    parent = transfer_to_parent(C)
     # seam dofs of the parent: x = 0 and x = 1 at the same y hold the same value, and it
     # is the periodic field's value there (the copy is cell by cell: no averaging)
     V = parent.function_space
@@ -404,11 +404,20 @@ def test_output_on_parent_mesh_has_equal_seam_values(mpi_tmp_path):
     ia = comm.allreduce(fem.assemble_scalar(fem.form(C**2 * ufl.dx)))
     ib = comm.allreduce(fem.assemble_scalar(fem.form(parent**2 * ufl.dx)))
     assert ia == pytest.approx(ib, rel=1e-13)
-    # ParaView files on the original geometry
-    with PeriodicFieldWriter(p.domain, mpi_tmp_path / "fields", [C]) as w:
-        w.write(0.0)
-        w.write(1.0)
-    assert io.bp_steps(w.paths[0]) == 2
+    # ParaView files: FieldWriter writes the parent copy (VTX and XDMF)
+    for fmt in ("vtx", "xdmf"):
+        with io.FieldWriter(MPI.COMM_WORLD, mpi_tmp_path / fmt, [C], format=fmt) as w:
+            w.write(0.0)
+            w.write(1.0)
+    assert io.bp_steps(mpi_tmp_path / "vtx_P1.bp") == 2
+    assert io.xdmf_times(mpi_tmp_path / "xdmf.xdmf") == [0.0, 1.0]
+    # what the writers receive lives on the parent: 9² nodes, not the periodic 8²
+    from femdiff.periodic import for_output
+
+    written, _ = for_output([C])
+    assert written[0].function_space.mesh is p.domain.parent.mesh
+    n = written[0].function_space.dofmap.index_map.size_global
+    assert n == 81 and C.function_space.dofmap.index_map.size_global == 64
 
 
 @pytest.mark.mpi
