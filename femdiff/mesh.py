@@ -7,7 +7,7 @@ so that users say ``"left"`` rather than ``3``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -314,7 +314,7 @@ def box(nx: int, ny: int, nz: int, lx: float = 1.0, ly: float = 1.0, lz: float =
         "bottom": lambda x: np.isclose(x[2], 0.0), "top": lambda x: np.isclose(x[2], lz)})
 
 
-def periodic(domain: Domain, pairs, tol: float = 1e-8) -> Domain:
+def periodic(domain: Domain, pairs: Sequence[Sequence[str]], tol: float = 1e-8) -> Domain:
     """Glue boundary pairs, e.g. ``[("left", "right"), ("bottom", "top")]``.
 
     See :func:`femdiff.periodic.create_periodic`; the result is a

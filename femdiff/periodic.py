@@ -45,7 +45,8 @@ from mpi4py import MPI
 
 import numpy as np
 import ufl
-from dolfinx import cpp, fem
+from dolfinx import cpp as _cpp  # type: ignore[attr-defined]
+from dolfinx import fem
 from dolfinx import mesh as dmesh
 from scipy.spatial import cKDTree
 
@@ -199,18 +200,18 @@ def create_periodic(domain: Domain, pairs: Sequence[tuple[str, str]] | Sequence[
         MeshError: The boundaries are not translates, or not conforming (the message gives
             the first unmatched coordinate), or a name appears twice.
     """
-    pairs = [tuple(p) for p in pairs]
     for p in pairs:
         if len(p) != 2:
             raise MeshError(f"a periodic pair needs two boundary names, got {list(p)!r}")
-    names = [n for p in pairs for n in p]
+    named = [(str(p[0]), str(p[1])) for p in pairs]
+    names = [n for p in named for n in p]
     domain.check_boundaries(names)
     if len(set(names)) != len(names):
-        raise MeshError(f"periodic pairs {pairs!r} use a boundary name twice")
-    if not pairs:
+        raise MeshError(f"periodic pairs {named!r} use a boundary name twice")
+    if not named:
         raise MeshError("no periodic pairs given")
 
-    src_gid, root_gid, translations, image_lo = _vertex_roots(domain, pairs, tol)
+    src_gid, root_gid, translations, image_lo = _vertex_roots(domain, named, tol)
 
     msh = domain.mesh
     comm = domain.comm
@@ -259,7 +260,7 @@ def create_periodic(domain: Domain, pairs: Sequence[tuple[str, str]] | Sequence[
     original = cmap.local_to_global(np.arange(n_cells, dtype=np.int32)).astype(np.int64)
     ghost_owners = cmap.owners.astype(np.int32)
     ctype = topo.cell_type
-    ptopo = cpp.mesh.create_topology(comm, [ctype], [cells.reshape(-1)], [original],
+    ptopo = _cpp.mesh.create_topology(comm, [ctype], [cells.reshape(-1)], [original],
                                      [ghost_owners], bg, 1)
     geo = msh.geometry
     if hasattr(geo, "cmaps"):  # 0.11
@@ -268,7 +269,9 @@ def create_periodic(domain: Domain, pairs: Sequence[tuple[str, str]] | Sequence[
         gcmap, gdofmap = geo.cmap, geo.dofmap
     pgeo = dmesh.create_geometry(geo.index_map(), gdofmap, gcmap,
                                  geo.x[:, : geo.dim].copy(), geo.input_global_indices)
-    ufl_domain = ufl.Mesh(msh.ufl_domain().ufl_coordinate_element())
+    parent_ufl = msh.ufl_domain()
+    assert parent_ufl is not None
+    ufl_domain = ufl.Mesh(parent_ufl.ufl_coordinate_element())
     cpp_mesh = type(msh._cpp_object)(comm, ptopo, pgeo._cpp_object)
     pmesh = dmesh.Mesh(cpp_mesh, ufl_domain)
 
@@ -303,7 +306,7 @@ def create_periodic(domain: Domain, pairs: Sequence[tuple[str, str]] | Sequence[
     _SEAMS[pmesh] = [(t, lo, tol * domain.characteristic_length())
                      for t, lo in zip(translations, image_lo, strict=True)]
     return PeriodicDomain(pmesh, cell_tags, facet_tags, groups, parent=domain,
-                          pairs=[(str(a), str(b)) for a, b in pairs],
+                          pairs=named,
                           translations=translations)
 
 
