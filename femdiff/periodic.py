@@ -20,7 +20,7 @@ itself (:func:`for_output`), and checkpoints key seam dofs by one side's coordin
 
 Matching is geometric: the translation of a pair is the difference of the two boundaries'
 bounding boxes; the vertices of both boundaries (a surface set, O(N^((d-1)/d))) are gathered
-on every rank and matched with a k-d tree; a vertex on several "right" boundaries (an edge
+on every rank and matched by bucket search; a vertex on several "right" boundaries (an edge
 or corner) is moved by the sum of their translations, so a square's four corners, and a
 cube's eight, become one vertex. Non-conforming boundaries fail with the first unmatched
 coordinate. The gather is the part that grows with the process count. Measured on this
@@ -48,7 +48,6 @@ import ufl
 from dolfinx import cpp as _cpp  # type: ignore[attr-defined]
 from dolfinx import fem
 from dolfinx import mesh as dmesh
-from scipy.spatial import cKDTree
 
 from femdiff.mesh import Domain, MeshError, UnknownNameError
 
@@ -115,12 +114,44 @@ def _fmt(x: np.ndarray) -> str:
 
 
 def _match(points: np.ndarray, targets: np.ndarray, tol: float) -> tuple[np.ndarray, int]:
-    """Index into ``targets`` of each of ``points``, and the first unmatched point (or -1)."""
-    if len(targets) == 0:
-        return np.zeros(len(points), np.int64), (0 if len(points) else -1)
-    dist, idx = cKDTree(targets).query(points, distance_upper_bound=tol)
-    bad = np.flatnonzero(~np.isfinite(dist))
-    return idx, (int(bad[0]) if len(bad) else -1)
+    """Index into ``targets`` of each of ``points``, and the first unmatched point (or -1).
+
+    Bucket search with NumPy only (SciPy is not a runtime dependency): both sets are
+    binned on a grid of spacing 2·tol, so a match within ``tol`` lies in the same or a
+    neighbouring bin; the 3^d neighbour offsets are tried in turn, vectorised over points.
+    """
+    n, dim = points.shape
+    found = np.full(n, -1, dtype=np.int64)
+    if len(targets) == 0 or n == 0:
+        return found, (0 if n else -1)
+    spacing = 2.0 * tol
+    tbin = np.floor(targets / spacing).astype(np.int64)
+    pbin = np.floor(points / spacing).astype(np.int64)
+    axes = [np.unique(tbin[:, i]) for i in range(dim)]  # bins that hold a target, per axis
+    size = np.int64(max(len(ax) for ax in axes))
+    tkey = np.zeros(len(targets), dtype=np.int64)
+    for i in range(dim):
+        tkey = tkey * size + np.searchsorted(axes[i], tbin[:, i])
+    order = np.argsort(tkey, kind="stable")
+    tkey = tkey[order]
+    for offset in np.ndindex(*(3,) * dim):
+        todo = np.flatnonzero(found < 0)
+        if len(todo) == 0:
+            break
+        key = np.zeros(len(todo), dtype=np.int64)
+        ok = np.ones(len(todo), dtype=bool)
+        for i in range(dim):
+            b = pbin[todo, i] + offset[i] - 1
+            j = np.minimum(np.searchsorted(axes[i], b), len(axes[i]) - 1)
+            ok &= axes[i][j] == b
+            key = key * size + j
+        k = np.minimum(np.searchsorted(tkey, key), len(tkey) - 1)
+        ok &= tkey[k] == key
+        cand = order[k]
+        ok &= np.linalg.norm(targets[cand] - points[todo], axis=1) <= tol
+        found[todo[ok]] = cand[ok]
+    bad = np.flatnonzero(found < 0)
+    return found, (int(bad[0]) if len(bad) else -1)
 
 
 def _vertex_roots(domain: Domain, pairs: Sequence[tuple[str, str]], tol_rel: float
