@@ -458,3 +458,15 @@ def test_triply_periodic_interpolation_converges_at_second_order():
 
     e1, e2 = error(6), error(12)
     assert math.log2(e1 / e2) == pytest.approx(2.0, abs=0.25)
+
+
+def test_wrap_coordinates_maps_the_image_sides_to_the_source_sides():
+    from femdiff.periodic import wrap_coordinates
+
+    d = mesh.rectangle(4, 4, 2.0, 1.0, comm=MPI.COMM_SELF)
+    p = mesh.periodic(d, BOTH)
+    pts = np.array([[2.0, 0.5, 0], [2.0, 1.0, 0], [0.5, 1.0, 0], [1.0, 0.5, 0], [0, 0, 0]])
+    assert np.array_equal(wrap_coordinates(p.mesh, pts),
+                          [[0, 0.5, 0], [0, 0, 0], [0.5, 0, 0], [1.0, 0.5, 0], [0, 0, 0]])
+    assert wrap_coordinates(d.mesh, pts) is pts  # not periodic: unchanged
+    assert [tuple(t) for t in p.translations] == [(2.0, 0.0), (0.0, 1.0)]
