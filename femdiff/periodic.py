@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from mpi4py import MPI
@@ -51,8 +52,8 @@ from dolfinx import mesh as dmesh
 
 from femdiff.mesh import Domain, MeshError, UnknownNameError
 
-__all__ = ["PeriodicDomain", "create_periodic", "for_output", "transfer_to_parent",
-           "wrap_coordinates"]
+__all__ = ["PeriodicDomain", "create_periodic", "for_output", "gmsh_set_periodic",
+           "transfer_to_parent", "wrap_coordinates"]
 
 # periodic mesh → [(translation, point on the image side, tolerance)], for
 # :func:`wrap_coordinates` (checkpoints key dofs by coordinates)
@@ -409,3 +410,40 @@ def for_output(functions: Sequence[fem.Function]
                 transfer_to_parent(f, g)
 
     return [g for _, g in pairs], sync
+
+
+def gmsh_set_periodic(model: Any, pairs: Sequence[Sequence[str]], tol: float = 1e-8) -> None:
+    """Ask Gmsh to mesh each pair of named boundaries alike (call before meshing, rank 0).
+
+    For each pair ``(a, b)`` every entity of physical group ``b`` is made the periodic copy
+    of the entity of ``a`` whose bounding box, translated by the pairs' bounding-box offset,
+    coincides with its own; :func:`create_periodic` then finds conforming sides.
+
+    Raises:
+        MeshError: a name is not a boundary group, or an entity of ``b`` has no partner.
+    """
+    dim = model.getDimension()
+    groups = {model.getPhysicalName(d, t): t for d, t in model.getPhysicalGroups(dim - 1)}
+
+    def entities(name: str) -> list[tuple[int, np.ndarray]]:
+        if name not in groups:
+            raise MeshError(f"unknown boundary name {name!r}; the Gmsh model has boundary "
+                            f"names: {', '.join(repr(n) for n in sorted(groups))}")
+        return [(int(e), np.array(model.getBoundingBox(dim - 1, e)))
+                for e in model.getEntitiesForPhysicalGroup(dim - 1, groups[name])]
+
+    for a, b in pairs:
+        ea, eb = entities(a), entities(b)
+        lo_a = np.min([box[:3] for _, box in ea], axis=0)
+        lo_b = np.min([box[:3] for _, box in eb], axis=0)
+        t = lo_b - lo_a
+        scale = float(np.max(np.ptp([box for _, box in ea + eb], axis=0))) or 1.0
+        affine = np.eye(4)
+        affine[:3, 3] = t
+        for tag_b, box_b in eb:
+            shifted = box_b - np.concatenate([t, t])
+            partner = [tag for tag, box in ea if np.allclose(box, shifted, atol=tol * scale)]
+            if not partner:
+                raise MeshError(f"periodic pair ({a!r}, {b!r}): entity {tag_b} of {b!r} has no "
+                                f"translate on {a!r}")
+            model.mesh.setPeriodic(dim - 1, [tag_b], [partner[0]], affine.ravel().tolist())
