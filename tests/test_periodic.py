@@ -74,6 +74,23 @@ def test_cube_corners_glued_in_3d():
     assert p.boundary_names == []
 
 
+@pytest.mark.mpi
+def test_interval_becomes_a_ring():
+    """1D: the two end points are one vertex; a periodic function's P1 interpolant has the
+    same nodal values as on the interval, hence the same L2 error (to round-off)."""
+    d = mesh.periodic(mesh.interval(32), [("left", "right")])
+    assert d.mesh.topology.index_map(0).size_global == 32 and d.boundary_names == []
+
+    def error(msh):
+        u = fem.Function(fem.functionspace(msh, ("Lagrange", 1)))
+        u.interpolate(lambda x: np.sin(2 * np.pi * x[0] + 0.3))
+        x = ufl.SpatialCoordinate(msh)
+        e = fem.assemble_scalar(fem.form((u - ufl.sin(2 * ufl.pi * x[0] + 0.3)) ** 2 * ufl.dx))
+        return math.sqrt(msh.comm.allreduce(e))
+
+    assert error(d.mesh) == pytest.approx(error(d.parent.mesh), rel=1e-10)
+
+
 # --- 1. Fourier-mode decay ---------------------------------------------------------------
 
 
