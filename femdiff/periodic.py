@@ -25,8 +25,8 @@ or corner) is moved by the sum of their translations, so a square's four corners
 cube's eight, become one vertex. Non-conforming boundaries fail with the first unmatched
 coordinate. The gather is the part that grows with the process count. Measured on this
 machine (serial / 2 ranks): 0.08 / 0.13 s for a 128² square (33k triangles), 1.9 / 2.0 s
-for 512² (524k), 0.6 / 1.4 s for a 32³ box (197k tetrahedra) with three pairs — about the
-cost of creating the mesh, and small beside a single time step of the solve.
+for 512² (524k), 0.6 / 1.4 s for a 32³ box (197k tetrahedra) with three pairs; for the
+squares that is about the time ``mesh.rectangle`` takes to create them (0.11 s, 2.2 s).
 
 Limits. Translations only (no rotations); Lagrange/DG elements whose dofs need no
 permutation (degree ≤ 2), which covers femdiff's spaces; the mesh needs at least two
