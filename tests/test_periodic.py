@@ -549,3 +549,22 @@ def test_elasticity_simple_shear_of_a_periodic_strip():
     strip = mesh.rectangle(16, 4, 1.0, 0.25)
     assert shear_error(mesh.periodic(strip, [("left", "right")])) < 1e-8
     assert shear_error(strip) > 1e-2
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("degree", [1, 2])
+def test_second_order_gmsh_geometry(degree):
+    """A quadratic-geometry Gmsh square (6-node triangles): the glued mesh keeps the
+    parent's curved-capable geometry, and a periodic function's P1/P2 interpolant equals
+    the parent's (same nodal values), so the L2 errors agree to round-off."""
+    d = mesh.periodic(geometry.build("box", h=0.1, order=2), BOTH)
+
+    def error(msh):
+        u = fem.Function(fem.functionspace(msh, ("Lagrange", degree)))
+        u.interpolate(lambda x: np.sin(2 * np.pi * x[0] + 0.3) * np.sin(2 * np.pi * x[1] + 0.5))
+        x = ufl.SpatialCoordinate(msh)
+        exact = ufl.sin(2 * ufl.pi * x[0] + 0.3) * ufl.sin(2 * ufl.pi * x[1] + 0.5)
+        return math.sqrt(msh.comm.allreduce(
+            fem.assemble_scalar(fem.form((u - exact) ** 2 * ufl.dx))))
+
+    assert error(d.mesh) == pytest.approx(error(d.parent.mesh), rel=1e-10)
