@@ -43,6 +43,8 @@ from mpi4py import MPI
 import numpy as np
 from dolfinx import fem
 
+from femdiff.periodic import wrap_coordinates
+
 _written = 0
 
 
@@ -96,7 +98,7 @@ def _layout(V: fem.FunctionSpace) -> list[dict[str, Any]]:
     for Vi, dofs in _subspaces(V):
         imap = Vi.dofmap.index_map
         n_local = imap.size_local + imap.num_ghosts
-        coords = Vi.tabulate_dof_coordinates()[:n_local]
+        coords = wrap_coordinates(V.mesh, Vi.tabulate_dof_coordinates()[:n_local])
         out.append({"dofs": dofs[:n_local], "keys": _keys(coords, lo, scale),
                     "owned": imap.size_local})
     return out

@@ -56,6 +56,8 @@ from mpi4py import MPI
 import numpy as np
 from dolfinx import fem, geometry, io
 
+from femdiff import periodic
+
 log = logging.getLogger("femdiff")
 
 
@@ -200,7 +202,8 @@ class FieldWriter:
         comm: the mesh communicator.
         stem: output path without suffix; files are ``stem_<family><degree>.bp`` (VTX) or
             ``stem.xdmf``.
-        functions: the (collapsed) Functions to write.
+        functions: the (collapsed) Functions to write. Functions on a periodic mesh
+            (:mod:`femdiff.periodic`) are written on its original, non-periodic mesh.
         format: ``"vtx"`` (default) or ``"xdmf"`` (XDMF interpolates into the mesh's P1).
     """
 
@@ -211,6 +214,7 @@ class FieldWriter:
         self.stem = Path(stem)
         self.comm = comm
         self.format = format
+        functions, self._sync = periodic.for_output(functions)
         on_root(comm, lambda: self.stem.parent.mkdir(parents=True, exist_ok=True),
                 self.stem.parent)
         self.paths: list[Path] = []
@@ -251,6 +255,7 @@ class FieldWriter:
         """
         needed = 2 * self._step_bytes + (self._mesh_bytes if self._written == 0 else 0)
         check_free_space(self.comm, self.stem.parent, needed + 16 * 1024, self.paths[0])
+        self._sync()
         try:
             if self.format == "vtx":
                 for w in self._writers:

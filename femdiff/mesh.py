@@ -7,7 +7,7 @@ so that users say ``"left"`` rather than ``3``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -407,3 +407,14 @@ def with_volumes(domain: Domain,
                         f"{', '.join(repr(v) for v in volumes)}")
     cell_tags = dmesh.meshtags(msh, tdim, cells, values)
     return Domain(msh, cell_tags, domain.facet_tags, groups)
+
+
+def periodic(domain: Domain, pairs: Sequence[Sequence[str]], tol: float = 1e-8) -> Domain:
+    """Glue boundary pairs, e.g. ``[("left", "right"), ("bottom", "top")]``.
+
+    See :func:`femdiff.periodic.create_periodic`; the result is a
+    :class:`~femdiff.periodic.PeriodicDomain` without the glued boundary names.
+    """
+    from femdiff.periodic import create_periodic
+
+    return create_periodic(domain, pairs, tol=tol)

@@ -257,7 +257,7 @@ class DiffusionSimulation(ProblemSimulation):
         self.species = sp["name"]
         self.problem = d.DiffusionProblem(
             domain, th.ChemicalPotential(setup.on_mesh(mesh, self.sigma_h)), setup.mobility,
-            initial=as_numpy(sp["initial"]),
+            initial=self._initial(sp["initial"], domain),
             time=time.control, bcs=bcs, degree=data["physics"]["degree"],
             petsc_options=data["solver"]["petsc_options"] or None,
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],

@@ -71,7 +71,11 @@ _SIZE_PARAMS = {"length", "radius", "width", "height", "lx", "ly", "lz", "notch_
 
 def validate_geometry(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
     """Check [geometry]; set the dimension and the boundary and volume names in ``ctx``."""
+    if isinstance(data, dict):
+        data = dict(data)  # the caller's table is left as given
+    periodic = data.pop("periodic", None) if isinstance(data, dict) else None
     g = _validate_mesh_source(data, ctx, base)
+    g["periodic"] = _validate_periodic(periodic, ctx)
     transform = g["transform"] or {}
     axes = "xyz"[: ctx.gdim or 3]
     checked = {}
@@ -86,6 +90,31 @@ def validate_geometry(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
         checked[axes.index(axis)] = check_value(value, Key("expr"), where, ctx)
     g["transform"] = checked
     return g
+
+
+def _validate_periodic(value: Any, ctx: Context) -> list[tuple[str, str]]:
+    """``periodic = [["left", "right"], ...]``: pairs of the geometry's boundary names."""
+    if value is None:
+        return []
+    where = "geometry.periodic"
+    if not isinstance(value, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(n, str) for n in p)
+            for p in value):
+        raise ctx.error(where, f"expected pairs of boundary names, e.g. [[\"left\", "
+                        f"\"right\"]], got {type_name(value)} {value!r}")
+    pairs = []
+    for i, (a, b) in enumerate(value):
+        for name in (a, b):
+            if name in ctx.periodic:
+                raise ctx.error(f"{where}[{i}]", f"boundary {name!r} is in two pairs")
+            ctx.check_boundary(name, f"{where}[{i}]")
+        if a == b:
+            raise ctx.error(f"{where}[{i}]", f"a boundary cannot be glued to itself ({a!r})")
+        ctx.periodic.update({a: b, b: a})
+        pairs.append((a, b))
+    if ctx.boundaries is not None:
+        ctx.boundaries = [n for n in ctx.boundaries if n not in ctx.periodic]
+    return pairs
 
 
 def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
@@ -181,6 +210,13 @@ def build_domain(case: Case, comm: Any) -> Any:
         points = x.T.copy()  # the original coordinates, shape (3, n)
         for axis, expr in g["transform"].items():
             x[:, axis] = expr.numpy(points)
+    if g["periodic"]:
+        from femdiff.mesh import MeshError
+
+        try:
+            domain = mesh.periodic(domain, g["periodic"])
+        except (MeshError, ValueError) as exc:  # not conforming, not a translation, ...
+            raise CaseError(case.path, "geometry.periodic", str(exc)) from None
     return domain
 
 
