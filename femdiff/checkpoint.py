@@ -195,7 +195,7 @@ def _write_file(path: Path, gathered: Mapping[str, Any], scalars: Mapping[str, f
 
     import h5py
 
-    from femdiff.io import _fault_write
+    from femdiff.collective import _fault_write
 
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as fh:
