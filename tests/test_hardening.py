@@ -44,7 +44,8 @@ def _femdiff(args: list[str], ranks: int = 1, timeout: float = 240, **env: str
     cmd = [sys.executable, "-m", "femdiff.cli", "-q", *args]
     if ranks > 1:
         cmd = [str(VENV_BIN / "mpirun"), "-n", str(ranks), *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, start_new_session=True,
+                          capture_output=True, text=True, timeout=timeout,
                           env=_env(**env), cwd=ROOT)
 
 
