@@ -676,6 +676,31 @@ def crack_tip(radius: float = 1.0, *, symmetric: bool = True, h: float | None = 
     return _finish(2, h, order, refine, boundaries)
 
 
+@declares(("surface", "x0", "y0", "z0"), ("particle",))
+def sphere_octant(radius: float = 1.0, *, h: float | None = None, order: int = 1,
+                  refine: Refinements = (), name: str = "sphere_octant") -> Any:
+    """The octant x, y, z ≥ 0 of a ball centred at the origin: a particle by symmetry.
+
+    Boundaries "surface" (the spherical part) and the symmetry planes "x0", "y0", "z0"
+    (x = 0, y = 0, z = 0); volume "particle". Default ``h``: radius/5.
+    """
+    _positive(radius=radius)
+    h = _common(h, radius / 5, order, 3)
+    refine = _refinements(refine, names(sphere_octant).boundaries)
+    _start(name)
+    occ = gmsh.model.occ
+    ball = occ.addSphere(0, 0, 0, radius)
+    cube = occ.addBox(0, 0, 0, 2 * radius, 2 * radius, 2 * radius)
+    (vol,), _ = occ.intersect([(3, ball)], [(3, cube)])
+    occ.synchronize()
+    planes = {f"{'xyz'[axis]}0": _entities_on(2, axis, 0.0, radius) for axis in range(3)}
+    flat = {t for tags in planes.values() for t in tags}
+    boundaries = {"surface": [t for _, t in gmsh.model.getEntities(2) if t not in flat],
+                  **planes}
+    _add_groups(3, boundaries, {"particle": [vol[1]]})
+    return _finish(3, h, order, refine, boundaries)
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "rod": rod,
     "box": box,
@@ -683,6 +708,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "plate_with_hole": plate_with_hole,
     "notched_bar": notched_bar,
     "sphere": sphere,
+    "sphere_octant": sphere_octant,
     "diffusion_couple": diffusion_couple,
     "t_shape": t_shape,
     "crack_tip": crack_tip,
