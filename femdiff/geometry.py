@@ -698,6 +698,7 @@ def sphere_octant(radius: float = 1.0, *, h: float | None = None, order: int = 1
     boundaries = {"surface": [t for _, t in gmsh.model.getEntities(2) if t not in flat],
                   **planes}
     _add_groups(3, boundaries, {"particle": [vol[1]]})
+    gmsh.model.mesh.setSize(gmsh.model.getEntities(0), h)  # OCC's point sizes are coarser
     return _finish(3, h, order, refine, boundaries)
 
 
