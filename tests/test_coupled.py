@@ -18,7 +18,7 @@ from dolfinx import geometry as dgeom
 from femdiff import geometry, mesh
 from femdiff.coupled import Coupled, free_rigid_modes
 from femdiff.diffusion import DiffusionProblem, Flux
-from femdiff.mechanics import Displacement, ElasticMaterial, Elasticity, Fixed
+from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial, Fixed
 from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
 from femdiff.timestepping import TimeControl
 
@@ -135,7 +135,8 @@ def one_way_errors(h: float, j: float, E: float, taus: list[float]) -> list[floa
     d = octant(h)
     mech = Elasticity(d, ElasticMaterial(E, NU), symmetry_bcs(), degree=2)
     diff = DiffusionProblem(d, ChemicalPotential([Ideal(T)]),
-                            Mobility.from_diffusivity(1.0, T), initial=C0, time=TimeControl(dt=0.005, scheme="bdf2"),
+                            Mobility.from_diffusivity(1.0, T), initial=C0,
+                            time=TimeControl(dt=0.005, scheme="bdf2"),
                             bcs=[Flux("surface", -j)])
     cp = Coupled(mech, diff, scheme="staggered", two_way=False, omega=OMEGA)
     scale = OMEGA * E / (3 * (1 - NU)) * j  # the stress scale ΩE/(3(1−ν)) · jR/D
