@@ -689,11 +689,16 @@ def sphere_octant(radius: float = 1.0, *, h: float | None = None, order: int = 1
     refine = _refinements(refine, names(sphere_octant).boundaries)
     _start(name)
     occ = gmsh.model.occ
-    ball = occ.addSphere(0, 0, 0, radius)
-    cube = occ.addBox(0, 0, 0, 2 * radius, 2 * radius, 2 * radius)
+    # built with radius 1 and scaled afterwards: OCC pads bounding boxes by ~1e-7, too
+    # coarse to tell the flat faces of a micrometre particle
+    ball = occ.addSphere(0, 0, 0, 1.0)
+    cube = occ.addBox(0, 0, 0, 2.0, 2.0, 2.0)
     (vol,), _ = occ.intersect([(3, ball)], [(3, cube)])
     occ.synchronize()
-    planes = {f"{'xyz'[axis]}0": _entities_on(2, axis, 0.0, radius) for axis in range(3)}
+    planes = {f"{'xyz'[axis]}0": _entities_on(2, axis, 0.0, 1.0) for axis in range(3)}
+    if radius != 1.0:
+        occ.dilate(gmsh.model.getEntities(3), 0, 0, 0, radius, radius, radius)
+        occ.synchronize()
     flat = {t for tags in planes.values() for t in tags}
     boundaries = {"surface": [t for _, t in gmsh.model.getEntities(2) if t not in flat],
                   **planes}
