@@ -677,13 +677,17 @@ def crack_tip(radius: float = 1.0, *, symmetric: bool = True, h: float | None = 
 
 
 @declares(("surface", "x0", "y0", "z0"), ("particle",))
-def sphere_octant(radius: float = 1.0, *, h: float | None = None, order: int = 1,
-                  refine: Refinements = (), name: str = "sphere_octant") -> Any:
+def sphere_octant(radius: float = 1.0, *, dim: int = 3, h: float | None = None,
+                  order: int = 1, refine: Refinements = (),
+                  name: str = "sphere_octant") -> Any:
     """The octant x, y, z ≥ 0 of a ball centred at the origin: a particle by symmetry.
 
     Boundaries "surface" (the spherical part) and the symmetry planes "x0", "y0", "z0"
-    (x = 0, y = 0, z = 0); volume "particle". Default ``h``: radius/5.
+    (x = 0, y = 0, z = 0); volume "particle". Default ``h``: radius/5. 3D only (``dim``
+    is there for the case files' dimension lookup).
     """
+    if dim != 3:
+        raise ValueError(f"sphere_octant is 3D: dim must be 3, got {dim!r}")
     _positive(radius=radius)
     h = _common(h, radius / 5, order, 3)
     refine = _refinements(refine, names(sphere_octant).boundaries)

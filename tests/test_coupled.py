@@ -396,3 +396,23 @@ def test_bad_scheme_and_initialised_problems():
     diff.initialise()
     with pytest.raises(RuntimeError, match="not initialised"):
         Coupled(mech, diff)
+
+
+# --- case files -------------------------------------------------------------------------------
+
+
+def test_case_file_two_way(tmp_path):
+    """cases/electrode_particle.toml validates; two_way without a 'stress' term, or with
+    model 'mechanics', is refused with the key path."""
+    from pathlib import Path
+
+    from femdiff import case
+
+    text = (Path(__file__).resolve().parent.parent / "cases"
+            / "electrode_particle.toml").read_text()
+    case.load(Path(__file__).resolve().parent.parent / "cases" / "electrode_particle.toml")
+    bad = tmp_path / "no_stress.toml"
+    bad.write_text(text.replace('{ type = "ideal" }, { type = "stress" }',
+                                '{ type = "ideal" }'))
+    with pytest.raises(Exception, match="mechanics.two_way.*needs a 'stress' term"):
+        case.load(bad)
