@@ -19,8 +19,13 @@ Two solution schemes give the same answer:
   near-nullspace on the displacement block, LU on the diffusion block (C, μ).
 * ``"staggered"``: per time step a fixed-point iteration. The mechanics is solved with
   ε*(C_k), σ_h (the StressCoupling's Function) is updated in place, and the diffusion
-  step is redone from the old state, until max|C_{k+1} − C_k| ≤ tol · max|C|. The
-  iterations of the last step are :attr:`Coupled.iterations`.
+  step is redone from the old state, until max|C̃_{k+1} − C_k| ≤ tol · max|C|, with
+  Aitken's dynamic relaxation (the plain iteration diverges once θC > 1, θ =
+  2Ω²E/(9(1−ν)RT)). The iterations of the last step are :attr:`Coupled.iterations`
+  (all steps: :attr:`Coupled.history_iterations`).
+
+Case files: ``two_way = true`` (and ``c_ref``) in [mechanics] with a ``stress`` term in
+[physics] runs the monolithic scheme (``cases/electrode_particle.toml``).
 
 ``two_way=False`` is the one-way limit: the stress follows C but does not act on the
 diffusion (no StressCoupling term; give ``omega=``).
