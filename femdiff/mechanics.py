@@ -78,7 +78,9 @@ class ElasticMaterial:
         if not _is_real(self.E) or not math.isfinite(self.E) or self.E <= 0:
             raise ValueError(f"Young's modulus E must be positive, got {self.E!r}")
         if not _is_real(self.nu) or not -1.0 < self.nu < 0.5:
-            raise ValueError(f"Poisson's ratio nu must lie in (-1, 0.5), got {self.nu!r}")
+            raise ValueError(f"Poisson's ratio nu must lie in (-1, 0.5), got {self.nu!r}"
+                             + (" (ν = 0.5 makes the bulk modulus E/(3(1 − 2ν)) infinite: "
+                                "incompressible, not supported)" if self.nu == 0.5 else ""))
         if self.model not in ("3d", "plane_strain", "plane_stress"):
             raise ValueError(
                 f"model must be '3d', 'plane_strain' or 'plane_stress', got {self.model!r}")

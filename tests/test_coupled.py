@@ -404,7 +404,7 @@ def test_symmetry_planes_remove_every_mode():
 
 def test_incompressible_nu_rejected():
     """ν = 0.5 makes the bulk modulus K = E/(3(1 − 2ν)) infinite."""
-    with pytest.raises(ValueError, match="nu must lie in"):
+    with pytest.raises(ValueError, match=r"nu must lie in .*bulk modulus .* infinite"):
         ElasticMaterial(10e9, 0.5)
 
 
