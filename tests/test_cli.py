@@ -271,7 +271,7 @@ def test_builder_names_match_geometry():
               "box": {"h": 0.5}, "beam": {"h": 0.1}, "plate_with_hole": {"h": 0.2},
               "notched_bar": {"h": 0.1}, "sphere": {"dim": 2, "h": 0.5},
               "diffusion_couple": {"h": 0.5}, "t_shape": {"h": 10.0},
-              "crack_tip": {"h": 0.25, "symmetric": False}}
+              "crack_tip": {"h": 0.25, "symmetric": False}, "sphere_octant": {"h": 0.5}}
     assert set(coarse) == set(geometry.BUILDERS), "add new builders to case.builder_names"
     for name, params in coarse.items():
         domain = geometry.build(name, **params)
