@@ -589,7 +589,13 @@ class Coupled:
 
     def run(self, t_end: float | None = None, *, times: Iterable[float] | None = None,
             callback: Callable[[Coupled, StepInfo], None] | None = None) -> list[StepInfo]:
-        """Step to ``t_end`` landing on each time in ``times`` (as MixedProblem.run)."""
+        """Step to ``t_end`` landing on each time in ``times`` (as MixedProblem.run).
+
+        Monolithic and one-way runs use the problem's own loop (growth, adaptivity,
+        milestones); two-way staggered runs step with the diffusion's requested Δt,
+        shortened only to land on the milestones. ``callback(coupled, info)`` runs after
+        every accepted step.
+        """
         self.initialise()
         if self.scheme == "monolithic" or not self.two_way:
             # the problem's own loop (milestones, growth, adaptivity); σ_h kept in sync
