@@ -99,6 +99,27 @@ def test_uniform_swelling(clamped, comm):
     assert c_err < 1e-9 * C0
 
 
+def test_thermal_and_compositional_eigenstrains_add():
+    """A clamped box at T = T_ref + ΔT with C = C_ref + ΔC: σ = −3K(αΔT + ΩΔC/3) I,
+    K = E/(3(1 − 2ν)) (both eigenstrains isotropic and uniform; exact in any FE space;
+    tolerance: the Krylov tolerance with margin, as above)."""
+    E, alpha, dT, dC = 10e9, 1e-5, 50.0, 2.0e3
+    d = mesh.box(2, 2, 2)
+    mech = Elasticity(d, ElasticMaterial(E, NU, alpha=alpha),
+                      [Fixed(n) for n in ("left", "right", "front", "back", "bottom", "top")],
+                      temperature=T + dT, T_ref=T)
+    diff = DiffusionProblem(d, ChemicalPotential([Ideal(T), StressCoupling(
+        OMEGA, sigma_h_function(d, 0))]), Mobility.from_diffusivity(1.0, T),
+        initial=C0 + dC, time=TimeControl(dt=0.1))
+    cp = Coupled(mech, diff, c_ref=C0, scheme="staggered")
+    cp.step()
+    expected = -E / (1 - 2 * NU) * (alpha * dT + OMEGA * dC / 3)
+    stress = cp.stress().x.array.reshape(-1, 3, 3)
+    err = MPI.COMM_WORLD.allreduce(float(np.abs(stress - expected * np.eye(3)).max()),
+                                   op=MPI.MAX)
+    assert err < 1e-7 * abs(expected), err
+
+
 # --- 2. one-way limit: Cheng & Verbrugge (2009) ------------------------------------------
 
 
