@@ -78,7 +78,9 @@ class ElasticMaterial:
         if not _is_real(self.E) or not math.isfinite(self.E) or self.E <= 0:
             raise ValueError(f"Young's modulus E must be positive, got {self.E!r}")
         if not _is_real(self.nu) or not -1.0 < self.nu < 0.5:
-            raise ValueError(f"Poisson's ratio nu must lie in (-1, 0.5), got {self.nu!r}")
+            raise ValueError(f"Poisson's ratio nu must lie in (-1, 0.5), got {self.nu!r}"
+                             + (" (ν = 0.5 makes the bulk modulus E/(3(1 − 2ν)) infinite: "
+                                "incompressible, not supported)" if self.nu == 0.5 else ""))
         if self.model not in ("3d", "plane_strain", "plane_stress"):
             raise ValueError(
                 f"model must be '3d', 'plane_strain' or 'plane_stress', got {self.model!r}")
@@ -358,6 +360,29 @@ class Elasticity:
         if not parts:
             return None
         return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+    def add_eigenstrain(self, extra: Any) -> None:
+        """Add a further stress-free strain (as ``eigenstrain=``) before :meth:`initialise`.
+
+        Used by :class:`femdiff.coupled.Coupled` for the compositional ε*(C), which needs
+        a concentration Function that exists only after the mechanics was built.
+
+        Raises:
+            RuntimeError: the forms were already built.
+        """
+        if self._initialised:
+            raise RuntimeError("add_eigenstrain must be called before initialise()/solve()")
+        old = self._extra_eigenstrain
+        if old is None:
+            self._extra_eigenstrain = extra
+        else:  # a scalar stands for e I: bring both to tensors if the shapes differ
+            I = ufl.Identity(self.domain.gdim)
+            def as_tensor(e: Any) -> Any:
+                shape = () if _is_real(e) else getattr(e, "ufl_shape", ())
+                return e * I if shape == () else e
+            same = (getattr(old, "ufl_shape", ()) == getattr(extra, "ufl_shape", ()))
+            self._extra_eigenstrain = old + extra if same else as_tensor(old) + as_tensor(extra)
+        self._eig = self._eigenstrain_parts()
 
     def eigenstrain(self) -> Any:
         """The in-plane (or 3D) stress-free strain ε* as a UFL tensor, or ``None``."""

@@ -280,7 +280,7 @@ def test_builder_names_match_geometry():
               "box": {"h": 0.5}, "beam": {"h": 0.1}, "plate_with_hole": {"h": 0.2},
               "notched_bar": {"h": 0.1}, "sphere": {"dim": 2, "h": 0.5},
               "diffusion_couple": {"h": 0.5}, "t_shape": {"h": 10.0},
-              "crack_tip": {"h": 0.25, "symmetric": False}}
+              "crack_tip": {"h": 0.25, "symmetric": False}, "sphere_octant": {"h": 0.5}}
     assert set(coarse) == set(geometry.BUILDERS), "add new builders to case.builder_names"
     for name, params in coarse.items():
         domain = geometry.build(name, **params)
@@ -453,6 +453,12 @@ DEMO_CASES = {
                           lambda g: [g["problem"].X[s] for s in ("A", "B", "S")]),
     "darken_couple.toml": (["--small"], ["geometry.params.n=300", "time.dt_max=37440.0"],
                            lambda g: [g["problem"].X[s] for s in ("C", "Si")]),
+    # the demo's last (two-way) particle: h = R/3, Δt = 50 s
+    "electrode_particle.toml": (["--small"], [
+        "geometry.h=1.6666666666666669e-06", "time.dt=50.0",  # R/3 in floating point
+        "output.times=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0, 800.0, 900.0]",
+        'output.profiles=[{name="axis", start=[0.0, 0.0, 0.0], end=[5.0e-6, 0.0, 0.0],'
+        ' n=41}]'], lambda g: g["cp"].C),
 }
 
 

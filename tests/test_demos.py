@@ -21,6 +21,9 @@ REGISTERED = {
     "demo_darken_couple.py": ["darken_couple.csv", "darken_couple.png", "fields_P1.bp"],
     "demo_spinodal.py": ["free_energy.csv", "free_energy.png", "final_c.png", "fields_P1.bp"],
     "demo_uphill.py": ["uphill.csv", "uphill.png", "fields_P1.bp"],
+    "demo_electrode_particle.py": ["one_way.csv", "two_way.csv", "electrode_particle.png",
+                                   "fields_two_way_P1.bp", "fields_two_way_P2.bp",
+                                   "fields_two_way_DG1.bp"],
 }
 
 
@@ -65,6 +68,15 @@ def test_demo_runs(demo, ranks, tmp_path):
         from femdiff.io import read_csv
 
         assert read_csv(out / "uphill.csv")["uphill_work"][-1] > 0
+    if demo == "demo_electrode_particle.py":
+        from femdiff.io import read_csv
+
+        one, two = read_csv(out / "one_way.csv"), read_csv(out / "two_way.csv")
+        # the same current inserts the same amount; the tensile core draws lithium in,
+        # so two-way the centre is richer and the surface hoop compression smaller
+        assert np.allclose(one["amount"], two["amount"], rtol=1e-9)
+        assert two["C_centre"][-1] > one["C_centre"][-1]
+        assert 0 > two["hoop_surface"][-1] > one["hoop_surface"][-1]
 
 
 @pytest.mark.skip_in_parallel

@@ -51,7 +51,8 @@ def global_mean(comm, values):
 
 def test_registry_lists_every_builder():
     assert set(geometry.BUILDERS) == {"rod", "box", "beam", "plate_with_hole", "notched_bar",
-                                      "sphere", "diffusion_couple", "t_shape", "crack_tip"}
+                                      "sphere", "diffusion_couple", "t_shape", "crack_tip",
+                                      "sphere_octant"}
 
 
 # --- names and measured sizes -----------------------------------------------------------
@@ -154,6 +155,7 @@ DECLARED = {
     "diffusion_couple": [dict(h=0.5), dict(dim=3, h=0.5)],
     "t_shape": [dict(h=10.0)],
     "crack_tip": [dict(h=0.25), dict(h=0.25, symmetric=False)],
+    "sphere_octant": [dict(h=0.5), dict(radius=5e-6, h=2e-6)],
 }
 
 

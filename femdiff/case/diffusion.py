@@ -221,6 +221,12 @@ class DiffusionModel:
                                 "give one per boundary")
         data["boundary"] = bcs
         data["mechanics"], material = validate_mechanics(raw.get("mechanics"), mat, ctx)
+        if data["mechanics"] is not None and data["mechanics"]["two_way"]:
+            from femdiff import thermodynamics as th
+
+            if not any(isinstance(t, th.StressCoupling) for t in built):
+                raise ctx.error("mechanics.two_way", "two-way coupling needs a 'stress' term "
+                                "in physics.terms (it gives Ω once, for both directions)")
         return DiffusionSetup(tuple(built), mobility, material)
 
     def build(self, case: Case, domain: Any) -> DiffusionSimulation:
@@ -262,6 +268,14 @@ class DiffusionSimulation(ProblemSimulation):
             petsc_options=data["solver"]["petsc_options"] or None,
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
             energy_stable=data["physics"]["energy_stable"], adaptive=time.adaptive)
+        mech = data["mechanics"]
+        if mech is not None and mech["two_way"]:  # (C, μ, u) in one Newton: femdiff.coupled
+            from femdiff.coupled import Coupled
+
+            self.coupled = Coupled(self.solid, self.problem, c_ref=mech["c_ref"],
+                                   petsc_options=data["solver"]["petsc_options"] or None)
+            self.coupled.initialise()
+            self.problem = self.coupled.problem  # a MixedProblem: steps, restarts as before
         try:
             self.problem.initialise()
         except ValueError as exc:  # formula data, checked node by node

@@ -30,6 +30,9 @@ MECHANICS = {
     "sigma_h": Key("choice", default="DG", choices=("DG", "CG")),
     "petsc_options": Key("options", default={}),
     "boundary": Key("table"),  # array, checked below
+    # two-way chemo-mechanics (femdiff.coupled, monolithic): ε* = (Ω/3)(C − c_ref) I
+    "two_way": Key("bool", default=False),
+    "c_ref": Key("number", doc="stress-free concentration; default: the initial one"),
 }
 MECH_BC = {
     "name": Key("string", doc="a boundary name"),
@@ -135,6 +138,12 @@ def solve_mechanics(mech: dict[str, Any] | None, material: Any, domain: Any
     if mech is None:
         return None, None
     solid = build_mechanics(mech, material, domain)
+    if mech.get("two_way"):  # solved with the diffusion by femdiff.coupled.Coupled
+        from dolfinx import fem
+
+        k = max(mech["degree"] - 1, 0)
+        V = fem.functionspace(domain.mesh, ("Discontinuous Lagrange", k))
+        return solid, fem.Function(V, name="sigma_h")
     solid.solve()
     return solid, solid.sigma_h(mech["sigma_h"])
 
@@ -155,6 +164,9 @@ class MechanicsModel:
             raise ctx.error("mechanics", "missing required section [mechanics]")
         data["mechanics"], material = validate_mechanics(raw["mechanics"], data["materials"],
                                                          ctx)
+        if data["mechanics"]["two_way"]:
+            raise ctx.error("mechanics.two_way", "two-way coupling needs a diffusion model "
+                            "(physics.model = 'diffusion' with a 'stress' term)")
         return material
 
     def build(self, case: Case, domain: Any) -> MechanicsSimulation:

@@ -51,6 +51,7 @@ from femdiff.geometry.builders import (
     plate_with_hole,
     rod,
     sphere,
+    sphere_octant,
     t_shape,
 )
 from femdiff.geometry.crack import crack_tip
@@ -68,7 +69,8 @@ log = logging.getLogger("femdiff")
 __all__ = ["BUILDERS", "DEFAULT_MAX_CELLS", "MAX_CELLS_ENV", "Names", "Refine", "beam", "box",
            "build", "check_mesh_size", "crack_tip", "declares", "diffusion_couple",
            "estimate_mesh_size", "initialize", "max_cells_limit", "meshsize", "names",
-           "notched_bar", "plate_with_hole", "rod", "sphere", "t_shape", "write_msh"]
+           "notched_bar", "plate_with_hole", "rod", "sphere", "sphere_octant", "t_shape",
+           "write_msh"]
 
 BUILDERS: dict[str, Callable[..., Any]] = {
     "rod": rod,
@@ -77,6 +79,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "plate_with_hole": plate_with_hole,
     "notched_bar": notched_bar,
     "sphere": sphere,
+    "sphere_octant": sphere_octant,
     "diffusion_couple": diffusion_couple,
     "t_shape": t_shape,
     "crack_tip": crack_tip,

@@ -1,0 +1,694 @@
+"""Two-way chemo-mechanics (Larché–Cahn): composition changes the stress that drives it.
+
+A solute of partial molar volume Ω swells the lattice. The mechanics then carries the
+compositional eigenstrain
+
+    ε*(C) = (Ω/3) (C − C_ref) I,
+
+and the hydrostatic stress σ_h = tr σ(u, C)/3 of that strain enters the chemical
+potential through :class:`~femdiff.thermodynamics.StressCoupling`, μ = ∂f/∂C − Ω σ_h.
+Ω is given once: :class:`Coupled` reads it from the diffusion's StressCoupling term (or
+takes ``omega=`` for a one-way run without that term) and refuses two different values.
+
+Two solution schemes give the same answer:
+
+* ``"monolithic"`` (default): (C, μ, u) in one Newton (:class:`MonolithicProblem`, a
+  :class:`~femdiff.diffusion.DiffusionProblem` whose mixed space adds the displacement;
+  σ_h is the UFL expression of (u, C), so Newton sees the full Jacobian). The linear
+  solver is FGMRES with a multiplicative fieldsplit: GAMG with the rigid-body
+  near-nullspace on the displacement block, LU on the diffusion block (C, μ).
+* ``"staggered"``: per time step a fixed-point iteration. The mechanics is solved with
+  ε*(C_k), σ_h (the StressCoupling's Function) is updated in place, and the diffusion
+  step is redone from the old state, until max|C̃_{k+1} − C_k| ≤ tol · max|C|, with
+  Aitken's dynamic relaxation (the plain iteration diverges once θC > 1, θ =
+  2Ω²E/(9(1−ν)RT)). The iterations of the last step are :attr:`Coupled.iterations`
+  (all steps: :attr:`Coupled.history_iterations`).
+
+Case files: ``two_way = true`` (and ``c_ref``) in [mechanics] with a ``stress`` term in
+[physics] runs the monolithic scheme (``cases/electrode_particle.toml``).
+
+``two_way=False`` is the one-way limit: the stress follows C but does not act on the
+diffusion (no StressCoupling term; give ``omega=``).
+
+Free energy. With Ψ the chemical free energy (the diffusion's terms without the
+StressCoupling one, which is the derivative of the elastic energy and not an energy of
+its own) the total is
+
+    F = ∫ Ψ(C) + G(∇C) + ½ σ : (ε(u) − ε*) dx,
+
+which never increases for closed particles with fixed or traction-free boundaries.
+
+Displacement degree. σ_h from P1 displacements is piecewise constant; the monolithic
+scheme uses it only inside the constitutive law (never differentiated), so P1 works,
+but P2 displacements (``Elasticity(..., degree=2)``) give a piecewise-linear σ_h and are
+what the tests and the demo use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem
+
+from femdiff import solvers
+from femdiff.diffusion import DiffusionProblem
+from femdiff.mechanics import Displacement, Elasticity, Fixed
+from femdiff.problem import global_min_max, interpolate_into
+from femdiff.thermodynamics import ChemicalPotential, StressCoupling
+from femdiff.timestepping import StepFailure, StepInfo
+
+log = logging.getLogger(__name__)
+
+Scheme = Literal["monolithic", "staggered"]
+
+__all__ = ["Coupled", "MonolithicProblem", "coupled_options", "free_rigid_modes"]
+
+
+def coupled_options() -> dict[str, Any]:
+    """Newton–Krylov options of the monolithic (C, μ, u) problem.
+
+    FGMRES on the whole Jacobian with a multiplicative fieldsplit: the displacement
+    block by one GAMG V-cycle (the rigid-body near-nullspace is attached by femdiff),
+    the diffusion block (C, μ) by LU, the solver of :class:`DiffusionProblem`.
+    """
+    return {
+        "snes_type": "newtonls",
+        "snes_linesearch_type": "bt",
+        "snes_rtol": 1.0e-10,
+        "snes_atol": 1.0e-12,
+        "snes_stol": 0.0,
+        "snes_max_it": 25,
+        "ksp_type": "fgmres",
+        "ksp_rtol": 1.0e-10,
+        "ksp_atol": 1.0e-14,
+        "ksp_max_it": 200,
+        "ksp_gmres_restart": 100,
+        "pc_type": "fieldsplit",
+        "pc_fieldsplit_type": "multiplicative",
+        # one GAMG V-cycle: CG to 1e-4 inside took 2× the time for 3× fewer outer
+        # iterations (benchmarks/bench_coupled.py)
+        "fieldsplit_u_ksp_type": "preonly",
+        "fieldsplit_u_pc_type": "gamg",
+        "fieldsplit_u_pc_gamg_type": "agg",
+        "fieldsplit_u_pc_gamg_coarse_eq_limit": 1000,
+        "fieldsplit_u_mg_levels_ksp_type": "chebyshev",
+        "fieldsplit_u_mg_levels_pc_type": "jacobi",
+        "fieldsplit_diffusion_ksp_type": "preonly",
+        "fieldsplit_diffusion_pc_type": "lu",
+        "fieldsplit_diffusion_pc_factor_mat_solver_type": solvers.direct_solver_package(),
+    }
+
+
+# --- rigid-body modes ------------------------------------------------------------------
+
+
+def _rigid_modes(x: np.ndarray, comp: np.ndarray, gdim: int) -> np.ndarray:
+    """Rigid-body modes at dofs with coordinates x (n × 3) and components ``comp``."""
+    n = len(comp)
+    modes = []
+    for i in range(gdim):  # translations
+        modes.append((comp == i).astype(float))
+    rotations = [(0, 1)] if gdim == 2 else [(0, 1), (0, 2), (1, 2)]
+    for a, b in rotations:  # rotation in the (a, b) plane: u_a = −x_b, u_b = x_a
+        m = np.zeros(n)
+        m[comp == a] = -x[comp == a, b]
+        m[comp == b] = x[comp == b, a]
+        modes.append(m)
+    return np.array(modes).T  # n × n_modes
+
+
+def free_rigid_modes(V: fem.FunctionSpace, bcs: list[fem.DirichletBC]) -> int:
+    """How many rigid-body modes of ``V`` no Dirichlet condition in ``bcs`` removes.
+
+    A rigid mode r is removed when r vanishes nowhere on the constrained dofs; the count
+    is the dimension of the null space of R (rows: constrained dofs, columns: modes).
+    """
+    gdim = V.mesh.geometry.dim
+    bs = V.dofmap.index_map_bs
+    n_owned = V.dofmap.index_map.size_local * bs
+    dofs = np.unique(np.concatenate(
+        [bc.dof_indices()[0] for bc in bcs] or [np.zeros(0, dtype=np.int32)]))
+    dofs = dofs[dofs < n_owned]
+    x = V.tabulate_dof_coordinates()
+    R = _rigid_modes(x[dofs // bs], dofs % bs, gdim)
+    L = V.mesh.comm.allreduce(
+        float(np.abs(x).max()) if x.size else 0.0, op=MPI.MAX) or 1.0
+    R[:, gdim:] /= L
+    gram = V.mesh.comm.allreduce(R.T @ R, op=MPI.SUM)
+    eig = np.linalg.eigvalsh(gram)
+    scale = max(float(np.trace(gram)), 1e-300)
+    return int(np.sum(eig <= 1e-10 * scale))
+
+
+# --- the monolithic problem ----------------------------------------------------------------
+
+
+class MonolithicProblem(DiffusionProblem):
+    """(C, μ, u) in one mixed space and one Newton: the monolithic Larché–Cahn problem.
+
+    Built by :class:`Coupled` from a :class:`DiffusionProblem` (its model, boundary
+    conditions, time control) and an :class:`Elasticity` (material, loads, Dirichlet
+    conditions, other eigenstrains). The StressCoupling term's σ_h is replaced by the UFL
+    σ_h(u, C), and the residual gains the equilibrium ∫ σ(u, C) : ε(v) dx − loads. The
+    displacement is stored scaled, û = u/L (L the domain size), and its equation is
+    divided by E L^(d−1), so both blocks of the residual are O(h^d/L^d).
+    """
+
+    def __init__(self, diffusion: DiffusionProblem, mechanics: Elasticity,
+                 C_mech: fem.Function, petsc_options: dict[str, Any] | None,
+                 two_way: bool, sigma_h: fem.Function | None = None) -> None:
+        d = diffusion
+        options = solvers.merge(coupled_options(), d.user_petsc_options)
+        options = solvers.merge(options, petsc_options)
+        super().__init__(d.domain, d.potential, d.mobility, initial=d.initial, time=d.time,
+                         bcs=d.bcs, degree=d.degree, petsc_options=None,
+                         concentration_scale=d._concentration_scale, lumped=d.lumped,
+                         energy_stable=d.energy_stable, adaptive=d.adaptive,
+                         source=d.source, name="coupled")
+        self.petsc_options = options
+        self.user_petsc_options = dict(petsc_options or {})
+        self.mechanics = mechanics
+        self.C_mech = C_mech
+        self.two_way = two_way
+        self.sigma_h_function = sigma_h
+        self._original_terms = list(d.potential.terms)
+
+    # -- hooks ---------------------------------------------------------------------------
+
+    def _create_function_spaces(self) -> None:
+        mesh = self.domain.mesh
+        self._create_measures()
+        P = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree)
+        U = basix.ufl.element("Lagrange", mesh.basix_cell(), self.mechanics.degree,
+                              shape=(self.domain.gdim,))
+        self._create_states(fem.functionspace(mesh, basix.ufl.mixed_element([P, P, U])))
+        self.V_c, self.dofs_c = self.W.sub(0).collapse()
+        self.V_mu, self.dofs_mu = self.W.sub(1).collapse()
+        self.V_u, dofs_u = self.W.sub(2).collapse()
+        self.dofs_u = np.asarray(dofs_u).ravel()  # unrolled: node * gdim + component
+        self.C = fem.Function(self.V_c, name="C")
+        self.mu = fem.Function(self.V_mu, name="mu")
+        self.displacement = fem.Function(self.V_u, name="displacement")
+        self.u_scale = self.domain.characteristic_length()
+        mech = self.mechanics
+        self.e_scale = float(mech._parameter("E")) if mech.fields is None else 1.0e9
+        # σ_h of the mixed state, as UFL: the mechanics' own expression with its
+        # displacement and its concentration Function replaced by the unknowns
+        c, _, u_hat = ufl.split(self.u)
+        self._u_phys = self.u_scale * u_hat
+        self._c_hat = c
+
+    def _sigma_h_ufl(self, C: Any) -> Any:
+        mech = self.mechanics
+        return ufl.replace(mech.trace_sigma(mech.u) / 3,
+                           {mech.u: self._u_phys, self.C_mech: C})
+
+    def _create_initial_state(self) -> None:
+        super()._create_initial_state()  # C, scales, a first μ (with u = 0)
+        C = self.c_scale * self._c_hat
+        self.sigma_h_ufl = self._sigma_h_ufl(C)
+        if self.two_way:
+            terms = [dataclasses.replace(t, sigma_h=self.sigma_h_ufl)
+                     if isinstance(t, StressCoupling) else t for t in self.potential.terms]
+            self.potential = ChemicalPotential(terms, self.potential.energy_scale)
+        # mechanical equilibrium with ε*(C₀), then μ(t₀) consistent with its σ_h
+        self.C_mech.interpolate(self.C)
+        self.mechanics.solve()
+        self.displacement.interpolate(self.mechanics.u)
+        self.u.x.array[self.dofs_u] = self.displacement.x.array / self.u_scale
+        self._project_initial_potential()
+        self._start_from_current()
+
+    def _create_dirichlet_bcs(self) -> None:
+        super()._create_dirichlet_bcs()
+        fdim = self.domain.tdim - 1
+        sub = self.W.sub(2)
+        for bc in self.mechanics.bcs:
+            facets = (self.domain.facets(bc.boundary)
+                      if isinstance(bc, Fixed | Displacement) else None)
+            if isinstance(bc, Fixed):
+                g = fem.Function(self.V_u)
+                dofs = fem.locate_dofs_topological((sub, self.V_u), fdim, facets)
+                self.dirichlet.append(fem.dirichletbc(g, dofs, sub))
+            elif isinstance(bc, Displacement):
+                for comp, value in bc.components.items():
+                    Vi, _ = sub.sub(comp).collapse()
+                    g = fem.Function(Vi)
+                    if callable(value):
+                        g.interpolate(value)
+                    else:
+                        g.x.array[:] = float(value)
+                    g.x.array[:] /= self.u_scale
+                    dofs = fem.locate_dofs_topological((sub.sub(comp), Vi), fdim, facets)
+                    self.dirichlet.append(fem.dirichletbc(g, dofs, sub.sub(comp)))
+
+    def _create_formulation(self) -> None:
+        super()._create_formulation()
+        mech = self.mechanics
+        v = ufl.TestFunctions(self.W)[2]
+        a_args = mech.a.arguments()
+        test = next(a for a in a_args if a.number() == 0)
+        trial = next(a for a in a_args if a.number() == 1)
+        C = self.c_scale * self._c_hat
+        # the equilibrium of the mechanics (its bilinear form at u, its loads incl. the
+        # eigenstress C : ε*(C)), divided by E L^(d−1)
+        w = v / (self.e_scale * self.length ** (self.domain.tdim - 1))
+        F_u = (ufl.replace(mech.a, {trial: self._u_phys, test: w})
+               - ufl.replace(mech.L, {test: w, self.C_mech: C}))
+        self.residual += self._plain_cells(F_u)
+
+    def _plain_cells(self, form: ufl.Form) -> ufl.Form:
+        """The form with its whole-domain cell integrals over the diffusion's ``dx``.
+
+        UFL forms may not mix measures with different subdomain data; the mechanics
+        integrates over the tagged ``domain.dx()``, the diffusion over a plain one.
+        """
+        out = None
+        for itg in form.integrals():
+            if itg.integral_type() == "cell":
+                if itg.subdomain_id() not in ("everywhere", "otherwise"):
+                    raise NotImplementedError("monolithic coupling: the mechanics has cell "
+                                              "integrals over subdomains")
+                part = itg.integrand() * self.dx(metadata=itg.metadata())
+            else:
+                part = ufl.Form([itg])
+            out = part if out is None else out + part
+        return out
+
+    def _create_solver(self) -> None:
+        super()._create_solver()
+        if self.petsc_options.get("pc_type") == "fieldsplit" and self._split_sets:
+            name, is_u = self._split_sets[0]
+            if name == "u":  # PCFieldSplit attaches a near-nullspace composed on its IS
+                self._nullspace = self._near_nullspace(is_u)
+                is_u.compose("nearnullspace", self._nullspace)
+
+    def _near_nullspace(self, is_u: PETSc.IS) -> PETSc.NullSpace:
+        """The rigid-body modes in the ordering of the u block of the fieldsplit."""
+        n_owned = self.W.dofmap.index_map.size_local
+        dofs_u = np.asarray(self.dofs_u)
+        bs = self.V_u.dofmap.index_map_bs
+        k = np.arange(len(dofs_u))
+        owned = dofs_u < n_owned
+        order = np.argsort(dofs_u[owned])  # the IS holds the owned W dofs sorted
+        k = k[owned][order]
+        x = self.V_u.tabulate_dof_coordinates()[k // bs]
+        modes = _rigid_modes(x, k % bs, self.domain.gdim)
+        vecs = []
+        for j in range(modes.shape[1]):
+            vec = PETSc.Vec().createMPI((len(k), PETSc.DETERMINE), comm=self.domain.comm)
+            vec.array[:] = modes[:, j]
+            vecs.append(vec)
+        for i, vi in enumerate(vecs):  # modified Gram–Schmidt
+            for vj in vecs[:i]:
+                vi.axpy(-vi.dot(vj), vj)
+            vi.normalize()
+        return PETSc.NullSpace().create(vectors=vecs, comm=self.domain.comm)
+
+    def field_blocks(self) -> list[tuple[str, Any]]:
+        """The displacement and diffusion (C, μ) blocks: ``fieldsplit_{u,diffusion}_*``."""
+        return [("u", self.dofs_u),
+                ("diffusion", np.concatenate([np.asarray(self.dofs_c).ravel(),
+                                              np.asarray(self.dofs_mu).ravel()]))]
+
+    def scaled_blocks(self) -> list[tuple[str, float, Any]]:
+        """ĉ, μ̂ and û = u/L."""
+        return [*super().scaled_blocks(), ("u_scale", self.u_scale, self.dofs_u)]
+
+    def _sync_outputs(self) -> None:
+        super()._sync_outputs()
+        self.displacement.x.array[:] = self.u.x.array[self.dofs_u] * self.u_scale
+        # keep the mechanics' own fields (stress, von Mises, σ_h) on the current state
+        self.mechanics.u.interpolate(self.displacement)
+        self.C_mech.interpolate(self.C)
+        if self.sigma_h_function is not None:  # the StressCoupling's Function, for output
+            mech, V = self.mechanics, self.sigma_h_function.function_space
+            self.sigma_h_function.interpolate(fem.Expression(
+                mech.trace_sigma(mech.u) / 3, V.element.interpolation_points))
+
+    def elastic_energy(self) -> float:
+        """∫ ½ σ : (ε(u) − ε*) dx [J] of the current state."""
+        mech = self.mechanics
+        eig = mech.eigenstrain()
+        eps = mech.epsilon(mech.u)
+        return self.integrate(0.5 * ufl.inner(mech.sigma(mech.u),
+                                              eps - eig if eig is not None else eps) * self.dx)
+
+    def free_energy(self) -> float:
+        """F = ∫ Ψ(C) + G(∇C) dx + the elastic energy (Ψ: the terms but StressCoupling)."""
+        self.initialise()
+        terms = [t for t in self._original_terms if not isinstance(t, StressCoupling)]
+        pot = ChemicalPotential(terms, self.potential.energy_scale)
+        return (self.integrate(pot.energy_density(self.C) * self.domain.dx())
+                + self.elastic_energy())
+
+
+# --- the user-facing coupling ---------------------------------------------------------------
+
+
+class Coupled:
+    """Two-way (or one-way) coupling of an :class:`Elasticity` and a diffusion problem.
+
+    Args:
+        mechanics: the elasticity problem (loads, Dirichlet conditions, material); not yet
+            initialised. The compositional eigenstrain is added to it here.
+        diffusion: the :class:`DiffusionProblem` (model, boundary conditions, time
+            control). For ``two_way=True`` its potential has a
+            :class:`~femdiff.thermodynamics.StressCoupling` term whose ``sigma_h`` is a
+            ``fem.Function``; that Function is kept up to date with the coupled σ_h.
+        scheme: ``"monolithic"`` (default) or ``"staggered"``.
+        omega: partial molar volume Ω [m³/mol]; read from the StressCoupling term when
+            omitted, and it must equal that term's Ω when both are given.
+        c_ref: the stress-free concentration C_ref of ε* = (Ω/3)(C − C_ref) I (default:
+            the initial concentration, when that is a number).
+        two_way: whether σ_h acts on the diffusion (False: the one-way limit).
+        tol: staggered: relative tolerance of the fixed point, max|ΔC| ≤ tol·max|C|.
+        max_iterations: staggered: at most this many fixed-point iterations per step.
+        relaxation: staggered: the first relaxation factor ω₀ of each step.
+        aitken: staggered: update ω by Aitken's Δ² rule (else keep ω₀; ω₀ = 1 and
+            ``aitken=False`` is the plain fixed point).
+        petsc_options: monolithic: options over :func:`coupled_options` (e.g. LU on the
+            whole system: ``{"pc_type": "lu", "ksp_type": "preonly"}``).
+
+    Public API: :meth:`initialise`, :meth:`step`, :meth:`run`, :attr:`current_time`,
+    :attr:`C`, :attr:`mu`, :attr:`displacement`, :attr:`sigma_h`, :meth:`von_mises`,
+    :meth:`elastic_energy`, :meth:`chemical_energy`, :meth:`free_energy`,
+    :meth:`amount`, :attr:`iterations`, :attr:`problem` (the MixedProblem that steps).
+    """
+
+    def __init__(self, mechanics: Elasticity | None, diffusion: DiffusionProblem, *,
+                 scheme: Scheme = "monolithic", omega: float | None = None,
+                 c_ref: float | None = None, two_way: bool = True, tol: float = 1e-8,
+                 max_iterations: int = 50, relaxation: float = 0.5, aitken: bool = True,
+                 petsc_options: dict[str, Any] | None = None) -> None:
+        if mechanics is None:
+            raise ValueError("chemo-mechanical coupling needs a mechanics problem "
+                             "(femdiff.mechanics.Elasticity); got None")
+        if not isinstance(mechanics, Elasticity):
+            raise TypeError("mechanics must be a femdiff.mechanics.Elasticity")
+        if not isinstance(diffusion, DiffusionProblem) or isinstance(diffusion,
+                                                                      MonolithicProblem):
+            raise TypeError("diffusion must be a femdiff.diffusion.DiffusionProblem")
+        if scheme not in ("monolithic", "staggered"):
+            raise ValueError(f"scheme must be 'monolithic' or 'staggered', got {scheme!r}")
+        if not (isinstance(tol, float | int) and 0 < tol < 1):
+            raise ValueError(f"tol must lie in (0, 1), got {tol!r}")
+        if not (isinstance(max_iterations, int) and max_iterations >= 1):
+            raise ValueError(f"max_iterations must be a positive integer, got "
+                             f"{max_iterations!r}")
+        if getattr(diffusion, "_initialised", False) or getattr(mechanics, "_initialised",
+                                                                 False):
+            raise RuntimeError("pass Coupled problems that are not initialised yet (the "
+                               "compositional eigenstrain must enter their forms)")
+        if diffusion.domain.mesh is not mechanics.domain.mesh:
+            raise ValueError("mechanics and diffusion must share one mesh")
+        couplings = [t for t in diffusion.potential.terms if isinstance(t, StressCoupling)]
+        if len(couplings) > 1:
+            raise ValueError("the diffusion potential has several StressCoupling terms; "
+                             "give one")
+        if two_way and not couplings:
+            raise ValueError("two_way=True needs a StressCoupling(omega, sigma_h) term in "
+                             "the diffusion's potential (or use two_way=False)")
+        if couplings:
+            term_omega = float(couplings[0].omega)
+            if omega is not None and not math.isclose(float(omega), term_omega,
+                                                      rel_tol=1e-12):
+                raise ValueError(f"Ω is given twice with different values: omega={omega!r} "
+                                 f"and StressCoupling.omega={term_omega!r}; give it once")
+            omega = term_omega
+            if not two_way:
+                raise ValueError("two_way=False but the diffusion has a StressCoupling term: "
+                                 "drop the term for the one-way limit")
+        if omega is None:
+            raise ValueError("one-way coupling needs omega=Ω (there is no StressCoupling "
+                             "term to read it from)")
+        if not math.isfinite(omega) or omega == 0:
+            raise ValueError(f"omega must be a nonzero finite number, got {omega!r}")
+        if c_ref is None:
+            if not isinstance(diffusion.initial, int | float):
+                raise ValueError("c_ref (the stress-free concentration) is needed when the "
+                                 "initial concentration is not a number")
+            c_ref = float(diffusion.initial)
+        self.sigma_h_function: fem.Function | None = None
+        if couplings:
+            s = couplings[0].sigma_h
+            if not isinstance(s, fem.Function) or s.function_space.value_shape != ():
+                raise TypeError("StressCoupling.sigma_h must be a scalar fem.Function: "
+                                "Coupled updates it in place with the coupled σ_h")
+            self.sigma_h_function = s
+        self.mechanics = mechanics
+        self.diffusion = diffusion
+        self.scheme: Scheme = scheme
+        self.omega = float(omega)
+        self.c_ref = float(c_ref)
+        self.two_way = bool(two_way)
+        self.tol = float(tol)
+        self.max_iterations = max_iterations
+        if not 0 < relaxation <= 1:
+            raise ValueError(f"relaxation must lie in (0, 1], got {relaxation!r}")
+        self.relaxation = float(relaxation)
+        self.aitken = bool(aitken)
+        self.petsc_options = dict(petsc_options or {})
+        self.iterations = 0
+        self.history_iterations: list[int] = []
+        self._initialised = False
+        self._mech_stale = True
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def initialise(self) -> None:
+        """Add ε*(C) to the mechanics, check its supports, build the problem(s)."""
+        if self._initialised:
+            return
+        mech, diff = self.mechanics, self.diffusion
+        mesh = diff.domain.mesh
+        Vc = fem.functionspace(mesh, ("Lagrange", diff.degree))
+        self.C_mech = fem.Function(Vc, name="C_mechanics")
+        interpolate_into(self.C_mech, diff.initial)
+        mech.add_eigenstrain(self.omega / 3 * (self.C_mech - self.c_ref))
+        mech.initialise()
+        free = free_rigid_modes(mech.V, mech.dirichlet)
+        if free:
+            raise ValueError(
+                f"the mechanics leaves {free} rigid-body mode(s) free (no Dirichlet "
+                "condition removes them): the coupled system would be singular. Fix a "
+                "boundary, or use symmetry planes (Displacement(boundary, {axis: 0}))")
+        if self.scheme == "monolithic":
+            self.problem = MonolithicProblem(diff, mech, self.C_mech, self.petsc_options,
+                                             self.two_way, self.sigma_h_function)
+            self.problem.initialise()
+            self._mech_stale = False
+        else:
+            self.problem = diff
+            mech.solve()
+            self._update_sigma_h()
+            diff.initialise()
+            self.C_mech.interpolate(diff.C)
+            self._mech_stale = False
+        self._update_sigma_h()
+        self._initialised = True
+
+    def _update_sigma_h(self) -> None:
+        if self.sigma_h_function is not None:
+            mech = self.mechanics
+            V = self.sigma_h_function.function_space
+            self.sigma_h_function.interpolate(
+                fem.Expression(mech.trace_sigma(mech.u) / 3, V.element.interpolation_points))
+
+    def _ensure_mechanics(self) -> None:
+        """One-way staggered runs solve the mechanics only when a stress is asked for."""
+        self.initialise()
+        if self._mech_stale:
+            self.C_mech.interpolate(self.diffusion.C)
+            self.mechanics.solve()
+            self._update_sigma_h()
+            self._mech_stale = False
+
+    # -- stepping -------------------------------------------------------------------------
+
+    def step(self, dt: float | None = None) -> StepInfo:
+        """One coupled time step (Δt = ``dt`` or the problem's requested one)."""
+        self.initialise()
+        if self.scheme == "monolithic":
+            info = self.problem.step(dt)
+            self.iterations = 1
+        elif not self.two_way:
+            info = self.diffusion.step(dt)
+            self.iterations = 1
+            self._mech_stale = True
+        else:
+            info = self._staggered_step(dt)
+        self.history_iterations.append(self.iterations)
+        return info
+
+    def _staggered_step(self, dt: float | None) -> StepInfo:
+        """Fixed point C_k → mechanics(ε*(C_k)) → σ_h → diffusion step from Cⁿ → C̃_{k+1}.
+
+        The plain iteration contracts only while θC < 1 (θ = 2Ω²E/(9(1−ν)RT) for a free
+        sphere: the frozen-stress update over-corrects by −θC δC); Aitken's dynamic
+        relaxation C_{k+1} = C_k + ω_k (C̃_{k+1} − C_k) (Irons & Tuck 1969; Küttler &
+        Wall 2008) makes it converge beyond that. Stop when max|C̃_{k+1} − C_k| ≤
+        tol · max|C|; the accepted state is the diffusion's C̃_{k+1}.
+        """
+        diff, mech, comm = self.diffusion, self.mechanics, self.diffusion.domain.comm
+        saved = diff.state_dict()
+        dt = diff._dt_request if dt is None else float(dt)
+        if not hasattr(self, "_C_iter"):
+            self._C_iter = fem.Function(diff.V_c)
+        C_it = self._C_iter
+        C_it.x.array[:] = diff.C.x.array
+        n_owned = diff.V_c.dofmap.index_map.size_local
+        newton = krylov = 0
+        r_prev, omega = None, self.relaxation
+        for k in range(1, self.max_iterations + 1):
+            if k > 1:  # (at k = 1 the mechanics is already on Cⁿ)
+                self.C_mech.interpolate(C_it)
+                mech.solve()
+                self._update_sigma_h()
+                diff.load_state(*saved)
+            info = diff.step(dt)
+            newton += info.newton_iterations
+            krylov += info.krylov_iterations + (mech.iterations if k > 1 else 0)
+            if not math.isclose(info.dt, dt, rel_tol=1e-12):
+                raise StepFailure(f"staggered step: the diffusion step shrank from dt={dt:g} "
+                                  f"to {info.dt:g}; use a smaller time step")
+            r = diff.C.x.array - C_it.x.array
+            ro = r[:n_owned]
+            change = comm.allreduce(float(np.abs(ro).max()) if ro.size else 0.0, op=MPI.MAX)
+            _, cmax = global_min_max(comm, np.abs(diff.C.x.array[:n_owned]))
+            if change <= self.tol * max(cmax, 1e-300):
+                break
+            if r_prev is not None and self.aitken:
+                dr = ro - r_prev[:n_owned]
+                num = comm.allreduce(float(r_prev[:n_owned] @ dr), op=MPI.SUM)
+                den = comm.allreduce(float(dr @ dr), op=MPI.SUM)
+                if den > 0:
+                    omega = -omega * num / den
+            C_it.x.array[:] += omega * r
+            r_prev = r
+        else:
+            raise StepFailure(f"staggered iteration did not converge in {self.max_iterations} "
+                              f"iterations at t={diff.current_time:g} (last relative change "
+                              f"{change / max(cmax, 1e-300):.3g} > tol={self.tol:g})")
+        self.iterations = k
+        # leave the mechanics on the accepted C
+        self.C_mech.interpolate(diff.C)
+        mech.solve()
+        self._update_sigma_h()
+        return dataclasses.replace(info, newton_iterations=newton, krylov_iterations=krylov)
+
+    def run(self, t_end: float | None = None, *, times: Iterable[float] | None = None,
+            callback: Callable[[Coupled, StepInfo], None] | None = None) -> list[StepInfo]:
+        """Step to ``t_end`` landing on each time in ``times`` (as MixedProblem.run).
+
+        Monolithic and one-way runs use the problem's own loop (growth, adaptivity,
+        milestones); two-way staggered runs step with the diffusion's requested Δt,
+        shortened only to land on the milestones. ``callback(coupled, info)`` runs after
+        every accepted step.
+        """
+        self.initialise()
+        if self.scheme == "monolithic" or not self.two_way:
+            # the problem's own loop (milestones, growth, adaptivity); σ_h kept in sync
+            def cb(_: Any, info: StepInfo) -> None:
+                if self.scheme != "monolithic":
+                    self._mech_stale = True
+                self.history_iterations.append(1)
+                if callback is not None:
+                    callback(self, info)
+            return self.problem.run(t_end, times=times, callback=cb)
+        milestones = sorted({float(t) for t in (times or ())})
+        if t_end is None:
+            t_end = milestones[-1]
+        targets = [t for t in milestones if t < t_end] + [float(t_end)]
+        out = []
+        dt = self.diffusion._dt_request
+        for target in targets:
+            while self.current_time < target * (1 - 1e-12):
+                info = self.step(min(dt, target - self.current_time))
+                out.append(info)
+                if callback is not None:
+                    callback(self, info)
+        return out
+
+    # -- fields and diagnostics ------------------------------------------------------------
+
+    @property
+    def current_time(self) -> float:
+        """Time of the last accepted state."""
+        return (self.problem if self._initialised else self.diffusion).current_time
+
+    @property
+    def C(self) -> fem.Function:
+        """The concentration."""
+        self.initialise()
+        return self.problem.C
+
+    @property
+    def mu(self) -> fem.Function:
+        """The chemical potential."""
+        self.initialise()
+        return self.problem.mu
+
+    @property
+    def displacement(self) -> fem.Function:
+        """The displacement [m] (the mechanics' Function)."""
+        self._ensure_mechanics()
+        return self.mechanics.u
+
+    @property
+    def sigma_h(self) -> fem.Function:
+        """σ_h [Pa] (the StressCoupling's Function; for one-way runs a new DG Function)."""
+        self._ensure_mechanics()
+        if self.sigma_h_function is not None:
+            return self.sigma_h_function
+        return self.mechanics.sigma_h()
+
+    def von_mises(self) -> fem.Function:
+        """Von Mises stress [Pa] of the current state (DG(k−1))."""
+        self._ensure_mechanics()
+        return self.mechanics.von_mises()
+
+    def stress(self) -> fem.Function:
+        """The stress tensor [Pa] of the current state (DG(k−1))."""
+        self._ensure_mechanics()
+        return self.mechanics.stress()
+
+    def _integrate(self, expr: Any) -> float:
+        return self.diffusion.domain.comm.allreduce(
+            fem.assemble_scalar(fem.form(expr)), op=MPI.SUM)
+
+    def elastic_energy(self) -> float:
+        """∫ ½ σ : (ε(u) − ε*) dx [J] (3D; a 2D model: per unit thickness, in-plane)."""
+        self._ensure_mechanics()
+        mech = self.mechanics
+        eps = mech.epsilon(mech.u)
+        eig = mech.eigenstrain()
+        el = eps - eig if eig is not None else eps
+        return self._integrate(0.5 * ufl.inner(mech.sigma(mech.u), el)
+                               * self.diffusion.domain.dx())
+
+    def chemical_energy(self) -> float:
+        """∫ Ψ(C) + G(∇C) dx: the diffusion's free energy without the StressCoupling term."""
+        self.initialise()
+        terms = [t for t in self.diffusion.potential.terms if not isinstance(t, StressCoupling)]
+        pot = ChemicalPotential(terms, self.diffusion.potential.energy_scale)
+        return self._integrate(pot.energy_density(self.problem.C) * self.diffusion.domain.dx())
+
+    def free_energy(self) -> float:
+        """The total F = chemical + elastic energy [J]."""
+        return self.chemical_energy() + self.elastic_energy()
+
+    def amount(self) -> float:
+        """∫ C dx."""
+        self.initialise()
+        return self.problem.amount()
