@@ -497,3 +497,84 @@ def test_materials_assignment_object_accepted():
     p.initialise()
     assert p.broken
     assert isinstance(Arrhenius(1.0, 1e4)(T0), float)
+
+
+# --- case files ----------------------------------------------------------------------------
+
+CASE = """
+[geometry]
+builder = "diffusion_couple"
+params = {{ length = 2.0e-3, height = 0.5e-3 }}
+h = 0.25e-3
+
+[[materials]]
+name = "coating"
+regions = ["A"]
+D0 = 1.0e-8
+S0 = 1.0
+E_S = 1.0e4
+
+[[materials]]
+name = "steel"
+regions = ["B"]
+D0 = 5.0e-8
+S0 = 8.0
+E_S = 2.0e4
+
+[thermal]
+T = "{T}"
+{extra}
+
+[physics]
+terms = [{{ type = "ideal" }}]
+
+[[species]]
+name = "H"
+initial = 0.5
+
+[time]
+t_end = 2.0
+dt = 0.5
+"""
+
+
+def test_case_file_materials_and_thermal(tmp_path):
+    """``[[materials]]`` with regions and a ``[thermal]`` T formula build a broken
+    multi-material problem; after a few steps the interface values keep the partition
+    ratio S_A(T_i)/S_B(T_i) at T_i = 600 K (nodal, to 1e-10)."""
+    from femdiff.case import load
+
+    path = tmp_path / "couple.toml"
+    path.write_text(CASE.format(T="500 + 1.0e5*x", extra="heat_of_transport = 1.0e4"))
+    case = load(path)
+    sim = case.build(MPI.COMM_WORLD)
+    p = sim.problem
+    assert p.broken
+    p.run(2.0)
+    x, c = p.owned_concentration()
+    at = np.isclose(x[:, 0], 1.0e-3)
+    SA = 1.0 * math.exp(-1.0e4 / (R_GAS * 600.0))
+    SB = 8.0 * math.exp(-2.0e4 / (R_GAS * 600.0))
+    # each interface node carries one value per adjacent cell: the coating cells' and
+    # the steel cells' values, whose ratio is S_B/S_A
+    pairs = {}
+    for xy, value in zip(x[at, :2].round(12).tolist(), c[at], strict=True):
+        pairs.setdefault(tuple(xy), []).append(value)
+    ratios = [max(v) / min(v) for v in pairs.values() if len(v) >= 2]
+    assert ratios and np.allclose(ratios, max(SA, SB) / min(SA, SB), rtol=1e-10)
+
+
+@pytest.mark.parametrize("T, extra, key, message", [
+    ("-5.0", "", "thermal.T", "temperature must be positive"),
+    ("600", "heat_of_transport = 0.3", "thermal.heat_of_transport", "implausible"),
+    ("600", "bogus = 1", "thermal.bogus", "unknown key 'bogus'"),
+])
+def test_case_file_bad_materials_input(tmp_path, T, extra, key, message):
+    from femdiff.case import load
+    from femdiff.case.schema import CaseError
+
+    path = tmp_path / "couple.toml"
+    text = CASE.format(T=T, extra=extra).replace('T = "-5.0"', "T = -5.0")
+    path.write_text(text)
+    with pytest.raises(CaseError, match=f"{key}: .*{message}"):
+        load(path)
