@@ -225,7 +225,8 @@ class DiffusionProblem(MixedProblem):
         if T is None:
             return potential
         terms = [dataclasses.replace(t, T=T) if dataclasses.is_dataclass(t)
-                 and hasattr(t, "T") else t for t in potential.terms]
+                 and not isinstance(t, type) and hasattr(t, "T") else t
+                 for t in potential.terms]
         return dataclasses.replace(potential, terms=terms)
 
     def chemical_potential_law(self, C: Any, T: Any = None) -> Any:
@@ -294,7 +295,7 @@ class DiffusionProblem(MixedProblem):
             Tbar = float(T.value)
         else:
             Tbar = self._T_mean
-        return gas_constant(units) * Tbar
+        return gas_constant(units) * Tbar  # type: ignore[arg-type]
 
     # -- the hooks of MixedProblem -------------------------------------------------------
 
@@ -427,6 +428,7 @@ class DiffusionProblem(MixedProblem):
             else:
                 continue
             if self.broken:  # μ is the continuous unknown: impose μ_m(C_b)
+                assert isinstance(bc, FixedConcentration)
                 self.dirichlet.append(self._broken_dirichlet(bc))
                 continue
             self.dirichlet.append(self._dirichlet_on(0, self.V_c, value, bc.boundary,
