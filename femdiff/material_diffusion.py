@@ -33,6 +33,14 @@ one law), so the broken C equals the P_k C of the single-material problem: the r
 C space unless the materials differ (``broken=None``: broken for two or more materials),
 and the single-material forms are unchanged.
 
+Practicalities of the broken space: an initial C given as a callable of x gives an
+interface node one side's value in both cells (an O(h) mass error); give the initial C
+per material instead (``initial={"coating": ..., "steel": ...}``). Newton is the plain
+line-search Newton, not the bound-constrained one: the C dofs carry the constitutive
+rows, and a C projected onto the bound C = 0 would make the cell's mobility M ∝ C vanish
+(a spurious, blocking solution of the variational inequality); the backtracking line
+search rejects steps that leave the domain of ln C instead (the residual is NaN there).
+
 A gradient-energy term needs C ∈ H¹; a broken C has no such gradient across an
 interface, so gradient energy on a broken space is rejected (it is allowed on a
 single-material mesh, where C stays P_k). Fixed-C boundaries on a broken space are

@@ -311,6 +311,71 @@ def test_soret_closed_bar_steady_profile(n, tol):
     assert math.log2(errs[0] / errs[1]) > 1.8
 
 
+def soret_reference(n, t_end, steps, Lx, D, Q, T_of, C0):
+    """An independent 1D reference for the closed Soret bar: with φ = C exp(−Q*/RT) the
+    flux is J = −D∇C − D C Q*∇T/(RT²) = −D e^{Q*/RT} ∇φ, so
+
+        e^{Q*/RT} ∂φ/∂t = ∂/∂x (D e^{Q*/RT} ∂φ/∂x),  no flux at both ends,
+
+    solved by cell-centred finite volumes (face weights at the face temperature) and
+    Crank–Nicolson after four backward-Euler quarter steps. Returns centres and C."""
+    h = Lx / n
+    xc = (np.arange(n) + 0.5) * h
+    xf = np.arange(1, n) * h
+    S = np.exp(Q / (R_GAS * T_of(xc)))
+    Pf = D * np.exp(Q / (R_GAS * T_of(xf)))
+    main = np.zeros(n)
+    main[:-1] += Pf
+    main[1:] += Pf
+    A = np.zeros((3, n))
+    A[0, 1:] = -Pf
+    A[1, :] = main
+    A[2, :-1] = -Pf
+    A /= h * h
+    dt = t_end / steps
+    phi = C0 / S
+    be = A * (dt / 4)
+    be[1] += S
+    for _ in range(4):
+        phi = solve_banded((1, 1), be, S * phi)
+    lhs = A * (0.5 * dt)
+    lhs[1] += S
+    for _ in range(steps - 1):
+        Kphi = A[1] * phi
+        Kphi[:-1] += A[0, 1:] * phi[1:]
+        Kphi[1:] += A[2, :-1] * phi[:-1]
+        phi = solve_banded((1, 1), lhs, S * phi - 0.5 * dt * Kphi)
+    return xc, S * phi
+
+
+def test_soret_transient_against_finite_volumes():
+    """The closed Soret bar (uniform C₀ at t = 0, T linear 500 → 700 K, Q* = 20 kJ/mol)
+    at t = 0.1 s ≈ τ/10, mid-way to the exp(Q*/RT) profile: nodal C against a 4000-cell
+    finite-volume solve of the same flux law written in φ = C e^{−Q*/RT}
+    (:func:`soret_reference`; its own error ~1e-7). Second order in h: the max nodal
+    error falls by ≥ 3.5 from n = 40 to 80 (measured 4.0) and is < 1e-3 C₀ at n = 80."""
+    Lx, D, Q, C0, t_end = 1.0e-3, 1.0e-7, 2.0e4, 1.0, 0.1
+
+    def T_of(x):
+        return 500.0 + 200.0 * x / Lx
+
+    xr, Cr = soret_reference(4000, t_end, 2000, Lx, D, Q, T_of, C0)
+    errors = []
+    for n in (40, 80):
+        d = mesh.with_volumes(mesh.interval(n, Lx, comm=MPI.COMM_SELF),
+                              {"bar": lambda x: x[0] > -1})
+        T = linear_T(d, 500.0, 700.0, Lx)
+        p = DiffusionProblem(d, ChemicalPotential([Ideal(T0)]), None,
+                             materials=[Material("fe", ("bar",), D0=D, S0=1.0)],
+                             temperature=T, heat_of_transport=Q, initial=C0,
+                             time=TimeControl(dt=t_end / 200, scheme="bdf2"))
+        p.run(t_end)
+        x, c = p.owned_concentration()
+        errors.append(np.max(np.abs(c - _interp_extrap(x[:, 0], xr, Cr))) / C0)
+    assert errors[1] < 1e-3
+    assert errors[0] / errors[1] > 3.5
+
+
 def test_soret_two_materials_steady():
     """Two materials in a linear T and a closed bar: within each, C ∝ exp(Q*_m/(RT));
     at the interface, C_A/C_B = S_A(T_i)/S_B(T_i) (μ continuous at the local T). The
