@@ -23,6 +23,7 @@ REGISTERED = {
     "demo_uphill.py": ["uphill.csv", "uphill.png", "fields_P1.bp"],
     "demo_coated_steel.py": ["coated_steel.csv", "coated_steel_profiles.png",
                              "coated_steel_flux.png", "fields_P1.bp", "fields_DG1.bp"],
+    "demo_hot_pipe_wall.py": ["hot_pipe_wall.csv", "hot_pipe_wall.png", "fields_P1.bp"],
 }
 
 
@@ -73,6 +74,15 @@ def test_demo_runs(demo, ranks, tmp_path):
         # the steady flux against the series formula; with 4 cells across the coating
         # the O(h²) discretisation error is ≈ (ln 10/4)²/12 ≈ 3 % (the demo's note)
         assert abs(series["flux_mean"][-1] / series["flux_series"][-1] - 1) < 0.05
+    if demo == "demo_hot_pipe_wall.py":
+        from femdiff.io import read_csv
+
+        series = read_csv(out / "hot_pipe_wall.csv")
+        amount = series["amount"]
+        # closed wall: the amount is conserved to round-off
+        assert abs(amount.max() - amount.min()) / amount[0] < 1e-10
+        # stress and Soret both drive hydrogen to the cold outer face
+        assert series["C_outer"][-1] > 1.5 * series["C_inner"][-1]
 
 
 @pytest.mark.skip_in_parallel
