@@ -88,7 +88,8 @@ def test_demo_runs(demo, ranks, tmp_path):
 @pytest.mark.skip_in_parallel
 @pytest.mark.parametrize("ranks", [1, 2])
 @pytest.mark.parametrize("extra", [["--domain", "tshape"], ["--domain", "cube"],
-                                   ["--dim", "2"]], ids=["tshape", "cube", "uphill2d"])
+                                   ["--domain", "periodic"], ["--dim", "2"]],
+                         ids=["tshape", "cube", "periodic", "uphill2d"])
 def test_demo_variants_run(extra, ranks, tmp_path):
     """The Gmsh T-shape and the 3D cube of the spinodal demo; the 2D uphill demo."""
     demo = "demo_uphill.py" if extra[0] == "--dim" else "demo_spinodal.py"
