@@ -201,7 +201,7 @@ def test_two_layer_transient_against_finite_volumes():
     """Coating|steel, C = C_L switched on at x = 0, C_R fixed: C(x, t) at t ≈ 0.1 L²/D
     against a 4000-cell Crank–Nicolson finite-volume solve (its error is ~1e-6 of the
     FE errors measured here). The nodal FE error (max over the nodes, both interface
-    values included) must fall by ≥ 3.5 on halving h (second order: 4; measured 3.9) and
+    values included) must fall by ≥ 3.5 on halving h (second order: 4; measured 3.8) and
     be below 1e-3 of C_L at n = 80 (measured 4e-4). The initial C is given per material:
     a callable of x would give the interface node one side's value in both cells, an
     O(h) mass error that caps the rate near 1.5."""
