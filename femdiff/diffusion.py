@@ -20,6 +20,15 @@ give badly scaled Newton systems, so the unknowns are stored nondimensionally,
 ĉ = C/C_s and μ̂ = μ/μ_s (C_s: mean |initial C|; μ_s: R T of the ideal term), and each
 equation is divided by L^d (L: domain size). Users see and give physical values only.
 
+Materials and temperature. ``materials=`` assigns :class:`~femdiff.materials.Material`
+parameters to named volumes (solubility S(T) or μ°, diffusivity D(T)), ``temperature=``
+makes T a number, a Constant or a field (R T(x) ln C, Arrhenius laws of T(x)), and
+``heat_of_transport=`` adds the Soret flux. With two or more materials μ stays the one
+continuous unknown and C moves to a broken (discontinuous) space, so that C jumps at an
+interface by the partition ratio; see :mod:`femdiff.material_diffusion` for the
+representation, the swapped test spaces and the thermodynamically consistent
+non-isothermal flux J = −M(∇μ − (∂μ/∂T)|_C ∇T + Q* ∇T/T).
+
 Positivity. Terms such as R T ln C need C in an open interval. The initial data are
 checked, and Newton runs as a bound-constrained SNES (``vinewtonrsls``) that keeps the
 nodal ĉ inside the interval, so the logarithm is never evaluated outside its domain.
@@ -27,9 +36,10 @@ nodal ĉ inside the interval, so the logarithm is never evaluated outside its do
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from petsc4py import PETSc
@@ -50,6 +60,8 @@ from femdiff.boundary import (
     Value,
     check_boundary_types,
 )
+from femdiff.material_diffusion import DiffusionLaw, check_temperature_value, is_field
+from femdiff.materials import Material, MaterialFields
 from femdiff.mesh import Domain
 from femdiff.problem import (
     MixedProblem,
@@ -58,7 +70,7 @@ from femdiff.problem import (
     newton_solve,
     set_step_constants,
 )
-from femdiff.thermodynamics import ChemicalPotential, Mobility
+from femdiff.thermodynamics import ChemicalPotential, Mobility, gas_constant, is_number
 from femdiff.timestepping import Adaptive, StepInfo, TimeControl
 
 log = logging.getLogger(__name__)
@@ -77,7 +89,9 @@ class DiffusionProblem(MixedProblem):
         domain: the mesh with named boundaries.
         potential: the chemical-potential model (sum of free-energy terms).
         mobility: M(C) in J = −M(C) ∇μ.
-        initial: initial C: a number, a callable ``x -> values``, a Function or UFL expr.
+        initial: initial C: a number, a callable ``x -> values``, a Function or UFL expr;
+            with materials also a mapping material name → one of those (each on its own
+            cells, so a broken C starts with each side's value at an interface).
         time: time-step settings (Δt, scheme, retries).
         bcs: boundary conditions by name; unlisted boundaries are no-flux.
         degree: polynomial degree of both fields (1 or 2).
@@ -102,6 +116,19 @@ class DiffusionProblem(MixedProblem):
             ``(x, t) -> UFL`` of the spatial coordinate and the time Constant (evaluated at
             the new time level; at the midpoint for Crank–Nicolson).
         name: the options-prefix stem (each instance gets a unique prefix).
+        materials: :class:`~femdiff.materials.Material` s (or their
+            :class:`~femdiff.materials.MaterialFields` assignment) filling the named
+            volumes. A material's solubility S₀, E_S (or μ°) adds μ°_m(T) = −R T ln S_m(T)
+            to μ; its D₀, E_D (or M) gives the mobility M = D_m(T) C/(R T) (then pass
+            ``mobility=None``). Two or more materials put C in a broken space (C jumps at
+            interfaces, μ is continuous); see :mod:`femdiff.material_diffusion`.
+        temperature: T [K]: a number, ``fem.Constant`` or field (``fem.Function``, UFL).
+            It replaces the T of every term of ``potential`` that has one and is the T of
+            the materials' Arrhenius laws. Default: the T of the potential's terms.
+        heat_of_transport: Soret heat of transport Q* [J/mol] (a number, or material
+            name → number); needs a temperature field to have an effect.
+        broken: C in the discontinuous space (True) or in P_k (False); default: broken
+            for two or more materials.
 
     The lifecycle, stepping, restart and diagnostics are :class:`MixedProblem`'s; this
     class adds the spaces (C, μ), the initial μ, its boundary conditions and the weak
@@ -112,7 +139,7 @@ class DiffusionProblem(MixedProblem):
         self,
         domain: Domain,
         potential: ChemicalPotential,
-        mobility: Mobility,
+        mobility: Mobility | None,
         *,
         initial: Value,
         time: TimeControl,
@@ -125,11 +152,37 @@ class DiffusionProblem(MixedProblem):
         adaptive: Adaptive | None = None,
         source: Callable[[Any, Any], Any] | None = None,
         name: str = "diffusion",
+        materials: Sequence[Material] | MaterialFields | None = None,
+        temperature: Any = None,
+        heat_of_transport: float | dict[str, float] | None = None,
+        broken: bool | None = None,
     ) -> None:
         if not isinstance(potential, ChemicalPotential):
             raise TypeError("potential must be a femdiff.thermodynamics.ChemicalPotential")
-        if not isinstance(mobility, Mobility):
+        self.law = None if materials is None else DiffusionLaw(domain, materials,
+                                                                heat_of_transport)
+        if mobility is None and (self.law is None or not self.law.has_mobility):
+            raise TypeError("mobility must be a femdiff.thermodynamics.Mobility (or None "
+                            "with materials that set D0 or M)")
+        if mobility is not None and not isinstance(mobility, Mobility):
             raise TypeError("mobility must be a femdiff.thermodynamics.Mobility")
+        if mobility is not None and self.law is not None and self.law.has_mobility:
+            raise ValueError("give either mobility= or materials with D0/M, not both")
+        if heat_of_transport is not None and self.law is None:
+            raise ValueError("heat_of_transport needs materials= (Q* per material)")
+        check_temperature_value(temperature)
+        self.broken = (self.law is not None and self.law.distinct()) if broken is None \
+            else bool(broken)
+        if self.broken and potential.G(ufl.grad(ufl.SpatialCoordinate(domain.mesh)[0]))\
+                is not None:
+            raise ValueError(
+                "gradient energy across a material interface is not supported: it needs "
+                "C in H1, but C jumps there; use one material (C stays continuous) or "
+                "drop GradientEnergy")
+        self.temperature = self._resolve_temperature(potential, temperature)
+        if self.law is not None and self.law.needs_temperature and self.temperature is None:
+            raise ValueError("the materials' laws depend on T: pass temperature= (or a "
+                             "potential term with T)")
         check_boundary_types(bcs)
         domain.check_boundaries([bc.boundary for bc in bcs])
         if concentration_scale is not None and not concentration_scale > 0:
@@ -145,13 +198,104 @@ class DiffusionProblem(MixedProblem):
             raise TypeError("source must be a callable (x, t) -> UFL expression")
         super().__init__(domain, time=time, adaptive=adaptive, degree=degree,
                          petsc_options=petsc_options, lumped=lumped, name=name)
-        self.potential = potential
+        self.potential = self._with_temperature(potential, temperature)
         self.mobility = mobility
+        self._temperature_given = temperature is not None
         self.initial = initial
         self.bcs = list(bcs)
         self._concentration_scale = concentration_scale
         self.energy_stable = bool(energy_stable)
         self.source = source
+
+    # -- temperature and materials -------------------------------------------------------
+
+    @staticmethod
+    def _resolve_temperature(potential: ChemicalPotential, temperature: Any) -> Any:
+        """The problem's T: ``temperature``, else the T of the potential's terms (or None)."""
+        if temperature is not None:
+            return temperature
+        for t in potential.terms:
+            if getattr(t, "T", None) is not None:
+                return t.T
+        return None
+
+    @staticmethod
+    def _with_temperature(potential: ChemicalPotential, T: Any) -> ChemicalPotential:
+        """The potential with every term's T replaced by ``T`` (unchanged for None)."""
+        if T is None:
+            return potential
+        terms = [dataclasses.replace(t, T=T) if dataclasses.is_dataclass(t)
+                 and not isinstance(t, type) and hasattr(t, "T") else t
+                 for t in potential.terms]
+        return dataclasses.replace(potential, terms=terms)
+
+    def chemical_potential_law(self, C: Any, T: Any = None) -> Any:
+        """μ(C, x, T) [J/mol]: ∂f/∂C of the terms plus the materials' μ°_m(T).
+
+        ``T`` (default: the problem's temperature) may be a ``ufl.variable`` to
+        differentiate with respect to it.
+        """
+        T = self.temperature if T is None else T
+        potential = self.potential
+        if T is not self.temperature:
+            potential = self._with_temperature(potential, T)
+        mu = potential.dfdc(C)
+        if self.law is not None and self.law.has_reference:
+            mu = mu + self.law.reference_potential(T)
+        return mu
+
+    def mobility_of(self, C: Any) -> Any:
+        """M(C) (the given Mobility, or the materials' D_m(T) C/(R T))."""
+        if self.mobility is not None:
+            return self.mobility(C)
+        assert self.law is not None
+        return self.law.mobility(C, self.temperature)
+
+    def _thermal_drive(self, C: Any) -> Any:
+        """(Q* − T ∂μ/∂T|_C) ∇T / T, the non-isothermal part of the driving force, or None.
+
+        None when T is uniform (a number or Constant): ∇T = 0.
+        """
+        T = self.temperature
+        if not is_field(T):
+            return None
+        Tv = ufl.variable(T)
+        dmudT = ufl.diff(self.chemical_potential_law(C, Tv), Tv)
+        Q = None if self.law is None else self.law.heat_of_transport()
+        coef = -T * dmudT if Q is None else Q - T * dmudT
+        return coef * ufl.grad(T) / T
+
+    def _check_temperature_field(self) -> None:
+        """Reject a temperature field that is not positive at some node."""
+        T = self.temperature
+        if not is_field(T):
+            return
+        V = self.V_mu
+        f = fem.Function(V)
+        interpolate_into(f, T)
+        n = V.dofmap.index_map.size_local
+        lo, _ = global_min_max(self.domain.comm, f.x.array[:n])
+        if not lo > 0:
+            raise ValueError(f"temperature must be positive [K] everywhere; its minimum on "
+                             f"the mesh is {lo:g}")
+        self._T_mean = self.integrate(T * ufl.dx(domain=self.domain.mesh)) \
+            / self.domain.volume()
+
+    def _energy_scale(self) -> float:
+        """μ_s: the potential's energy scale, or R T̄ with the problem's temperature."""
+        if self.potential.energy_scale is not None:
+            return float(self.potential.energy_scale)
+        T = self.temperature
+        if T is None or (not self._temperature_given and is_number(T)):
+            return float(self.potential.scale)
+        units = next((t.units for t in self.potential.terms if hasattr(t, "units")), "molar")
+        if is_number(T):
+            Tbar = float(T)
+        elif isinstance(T, fem.Constant):
+            Tbar = float(T.value)
+        else:
+            Tbar = self._T_mean
+        return gas_constant(units) * Tbar  # type: ignore[arg-type]
 
     # -- the hooks of MixedProblem -------------------------------------------------------
 
@@ -159,7 +303,10 @@ class DiffusionProblem(MixedProblem):
         mesh = self.domain.mesh
         self._create_measures()
         P = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree)
-        self._create_states(fem.functionspace(mesh, basix.ufl.mixed_element([P, P])))
+        # broken: C discontinuous (jumps at interfaces), μ the continuous unknown
+        Pc = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree,
+                               discontinuous=True) if self.broken else P
+        self._create_states(fem.functionspace(mesh, basix.ufl.mixed_element([Pc, P])))
         self.V_c, self.dofs_c = self.W.sub(0).collapse()
         self.V_mu, self.dofs_mu = self.W.sub(1).collapse()
         self.C = fem.Function(self.V_c, name="C")
@@ -167,7 +314,11 @@ class DiffusionProblem(MixedProblem):
 
     def _create_initial_state(self) -> None:
         comm = self.domain.comm
-        interpolate_into(self.C, self.initial)
+        self._check_temperature_field()
+        if isinstance(self.initial, Mapping):
+            self._initial_per_material(self.initial)
+        else:
+            interpolate_into(self.C, self.initial)
         n_owned = self.V_c.dofmap.index_map.size_local * self.V_c.dofmap.index_map_bs
         cmin, cmax = global_min_max(comm, self.C.x.array[:n_owned])
         if not (math.isfinite(cmin) and math.isfinite(cmax)):
@@ -184,12 +335,33 @@ class DiffusionProblem(MixedProblem):
             self.c_scale = mean if mean > 0 else max(abs(cmin), abs(cmax), 1.0)
         else:
             self.c_scale = float(self._concentration_scale)
-        self.mu_scale = float(self.potential.scale)
+        self.mu_scale = self._energy_scale()
         self.length = self.domain.characteristic_length()
 
         self.u.x.array[self.dofs_c] = self.C.x.array / self.c_scale
         self._project_initial_potential()
         self._start_from_current()
+
+    def _initial_per_material(self, values: Mapping[str, Value]) -> None:
+        """Initial C per material (name → value): each value on its material's cells.
+
+        On a broken C space an interface node then carries each side's own value (a
+        callable of x alone cannot tell the two sides apart there).
+        """
+        if self.law is None:
+            raise ValueError("initial given per material needs materials=")
+        names = [m.name for m in self.law.materials]
+        if set(values) != set(names):
+            raise ValueError(f"initial per material must name exactly the materials "
+                             f"{', '.join(repr(n) for n in names)}; got "
+                             f"{', '.join(repr(n) for n in values)}")
+        for m in self.law.materials:
+            cells = np.concatenate([self.domain.cells(r) for r in m.regions]).astype(np.int32)
+            tmp = fem.Function(self.V_c)
+            interpolate_into(tmp, values[m.name])
+            dofs = np.unique(self.V_c.dofmap.list[cells].ravel())
+            self.C.x.array[dofs] = tmp.x.array[dofs]
+        self.C.x.scatter_forward()
 
     def _warn_if_ill_posed(self, n_owned: int) -> None:
         """Warn when κ = 0 and the initial data reach a spinodal region (∂²f/∂C² < 0).
@@ -225,7 +397,7 @@ class DiffusionProblem(MixedProblem):
         """μ(t₀) from the constitutive law, by L2 projection (a consistent initial state)."""
         mu, v = ufl.TrialFunction(self.V_mu), ufl.TestFunction(self.V_mu)
         C = self.C
-        rhs = self.potential.dfdc(C) / self.mu_scale * v * self.dx_mu
+        rhs = self.chemical_potential_law(C) / self.mu_scale * v * self.dx_mu
         dGdg = self.potential.dGdg(ufl.grad(C))
         if dGdg is not None:
             rhs += ufl.inner(dGdg, ufl.grad(v)) / self.mu_scale * self.dx
@@ -242,18 +414,78 @@ class DiffusionProblem(MixedProblem):
             if isinstance(bc, FixedConcentration):
                 value = bc.value
                 self._check_boundary_values(value, bc.boundary)
+            elif isinstance(bc, FixedPotential) and self.broken:
+                self.dirichlet.append(self._dirichlet_on(1, self.V_mu, bc.value,
+                                                         bc.boundary, self.mu_scale))
+                continue
             elif isinstance(bc, FixedPotential):
                 if not local:
                     raise ValueError(
                         f"FixedPotential on {bc.boundary!r}: a reservoir chemical potential "
                         "needs a local free energy; with gradient energy fix C instead")
                 value = self.invert_potential(bc.value, bc.boundary, self.V_c,
-                                              self.potential.dfdc, self.C,
+                                              self.chemical_potential_law, self.C,
                                               self.potential.domain)
             else:
                 continue
+            if self.broken:  # μ is the continuous unknown: impose μ_m(C_b)
+                assert isinstance(bc, FixedConcentration)
+                self.dirichlet.append(self._broken_dirichlet(bc))
+                continue
             self.dirichlet.append(self._dirichlet_on(0, self.V_c, value, bc.boundary,
                                                      self.c_scale))
+
+    def _broken_dirichlet(self, bc: FixedConcentration) -> fem.DirichletBC:
+        """μ = μ_m(C_b) on a fixed-C boundary (broken C): the law gives C = C_b there.
+
+        μ_m(C_b) is evaluated in the cells next to the boundary; at a node shared with
+        an interface it takes the value of one of the adjacent materials.
+        """
+        from dolfinx import mesh as dmesh
+
+        msh = self.domain.mesh
+        tdim = self.domain.tdim
+        gC = fem.Function(self.V_mu)
+        interpolate_into(gC, bc.value)
+        n = self.V_mu.dofmap.index_map.size_local
+        lo, _ = global_min_max(self.domain.comm, gC.x.array[:n])
+        dom_lo, _ = self.potential.domain
+        if not lo > dom_lo:
+            raise ValueError(f"FixedConcentration on {bc.boundary!r}: C must lie above "
+                             f"{dom_lo:g} for this chemical potential, got min {lo:g}")
+        facets = self.domain.facets(bc.boundary)
+        msh.topology.create_connectivity(tdim - 1, tdim)
+        cells = dmesh.compute_incident_entities(msh.topology, facets, tdim - 1, tdim)
+        g = fem.Function(self.V_mu)
+        expr = fem.Expression(self.chemical_potential_law(gC),
+                              self.V_mu.element.interpolation_points)
+        cells = np.asarray(cells, dtype=np.int32)
+        g.interpolate(expr, cells0=cells)
+        g.x.scatter_forward()
+        self._start_broken_at(bc, cells)
+        return self._dirichlet_on(1, self.V_mu, g, bc.boundary, self.mu_scale)
+
+    def _start_broken_at(self, bc: FixedConcentration, cells: np.ndarray) -> None:
+        """Set the initial broken C to C_b at the nodes of a fixed-C boundary.
+
+        The P_k problem imposes C_b on the initial state too (the Dirichlet set); here C
+        follows from μ only after the first step, and the old value C_n at those nodes
+        would enter the consistent mass of the neighbouring rows as an O(h) spurious
+        source. DG_k and P_k share their nodes cell by cell, so the broken dofs at the
+        boundary nodes are found through the P_k dofs of the same local index.
+        """
+        on = np.zeros(self.V_mu.dofmap.index_map.size_local
+                      + self.V_mu.dofmap.index_map.num_ghosts, dtype=bool)
+        on[fem.locate_dofs_topological(self.V_mu, self.domain.tdim - 1,
+                                       self.domain.facets(bc.boundary))] = True
+        value = fem.Function(self.V_c)
+        interpolate_into(value, bc.value)
+        for cell in cells:
+            local = on[self.V_mu.dofmap.cell_dofs(cell)]
+            dofs = self.V_c.dofmap.cell_dofs(cell)[local]
+            self.u.x.array[np.asarray(self.dofs_c).ravel()[dofs]] = (value.x.array[dofs]
+                                                                     / self.c_scale)
+        self.u.x.scatter_forward()
 
     def _check_boundary_values(self, value: Any, boundary: str) -> None:
         """Fixed C must be finite and inside the model's domain at every boundary node.
@@ -299,6 +531,10 @@ class DiffusionProblem(MixedProblem):
         c_nn = ufl.split(self.u_nn)[0]
         # dividing by L^d makes residual entries O(h^d/L^d) whatever the length unit
         q, v = (self.length ** -self.domain.tdim * w for w in ufl.TestFunctions(self.W)[:2])
+        if self.broken:
+            # C broken: conservation is tested with the continuous v, the constitutive
+            # law with the broken w (see femdiff.material_diffusion)
+            q, v = v, q
         Cs, Ms = self.c_scale, self.mu_scale
         C, C_n = Cs * c, Cs * c_n
         a0, a1, a2 = self.bdf
@@ -308,9 +544,15 @@ class DiffusionProblem(MixedProblem):
         # conservation, divided by C_s: ∫ ∂ĉ/∂t q + (μ_s/C_s) M ∇μ̂·∇q = 0 (times Δt)
         # terms a scheme does not use are left out of the form, not multiplied by zero,
         # so backward Euler pays for neither the old flux nor the second history level
-        flux = self.mobility(C) * ufl.grad(mu)
+        flux = self.mobility_of(C) * ufl.grad(mu)
         if cn:
-            flux = θ * flux + (1 - θ) * self.mobility(C_n) * ufl.grad(mu_n)
+            flux = θ * flux + (1 - θ) * self.mobility_of(C_n) * ufl.grad(mu_n)
+        # non-isothermal: J = −M(∇μ − ∂μ/∂T|_C ∇T + Q*∇T/T), in units of μ_s
+        drive, drive_n = self._thermal_drive(C), self._thermal_drive(C_n)
+        if drive is not None:
+            flux += (θ if cn else 1.0) * self.mobility_of(C) * drive / Ms
+            if cn:
+                flux += (1 - θ) * self.mobility_of(C_n) * drive_n / Ms
         history = a1 * c_n + a2 * c_nn if self.time.scheme == "bdf2" else a1 * c_n
         F_c = (a0 * c + history) * q * dx
         F_c += self.dt * (Ms / Cs) * ufl.inner(flux, ufl.grad(q)) * dx
@@ -322,7 +564,7 @@ class DiffusionProblem(MixedProblem):
             F_c -= self.dt / Cs * self.source(ufl.SpatialCoordinate(mesh), t_src) * q * dx
 
         # constitutive law, divided by μ_s
-        F_mu = (mu - self.potential.dfdc(C) / Ms) * v * self.dx_mu
+        F_mu = (mu - self.chemical_potential_law(C) / Ms) * v * self.dx_mu
         if self.energy_stable:
             S = self.potential.concave_bound
             F_mu -= S * (C - C_n) / Ms * v * self.dx_mu
@@ -333,12 +575,22 @@ class DiffusionProblem(MixedProblem):
         self.residual = F_c + F_mu
 
         # diagnostics: physical fields as UFL
-        self.flux_ufl = -self.mobility(C) * Ms * ufl.grad(mu)
+        self.flux_ufl = -self.mobility_of(C) * Ms * ufl.grad(mu)
+        if drive is not None:
+            self.flux_ufl -= self.mobility_of(C) * drive
         self.C_ufl, self.mu_ufl = C, Ms * mu
 
     @property
     def bounded(self) -> bool:  # type: ignore[override]
-        """Whether the potential's domain is bounded (ln C): Newton keeps C inside."""
+        """Whether the potential's domain is bounded (ln C): Newton keeps C inside.
+
+        Not on a broken C space: there the C dofs carry the constitutive rows, and a C
+        projected onto its bound makes its cell's mobility M ∝ C vanish (a singular
+        Jacobian); the plain Newton's backtracking line search instead rejects a step
+        that leaves the domain (the residual is then NaN), so C stays inside as well.
+        """
+        if self.broken:
+            return False
         lo, hi = self.potential.domain
         return math.isfinite(lo) or math.isfinite(hi)
 
@@ -379,6 +631,9 @@ class DiffusionProblem(MixedProblem):
 
     def schur_alpha(self) -> float:
         """α = κ Δt M₀ / a₀ of the Cahn–Hilliard Schur approximation H = M + √α K."""
+        if self.mobility is None:
+            raise NotImplementedError("the Schur preconditioner needs a Mobility (not "
+                                      "materials with D0)")
         M0 = self.mobility.typical(self.c_scale)
         a0 = float(self.bdf[0].value)
         kappa = 0.0

@@ -47,6 +47,25 @@ def _check_positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
+def _check_temperature(T: Any) -> None:
+    """A temperature [K]: a positive number, or a field (Constant, Function, UFL expr).
+
+    A field's values are checked where it is used (e.g. by the diffusion problem, which
+    rejects a non-positive temperature anywhere on the mesh).
+    """
+    if isinstance(T, ufl.core.expr.Expr):
+        value = getattr(T, "value", None)  # a fem.Constant: check its value now
+        if value is not None and not (math.isfinite(float(value)) and float(value) > 0):
+            raise ValueError(f"temperature T [K] must be positive, got {float(value)!r}")
+        return
+    _check_positive("temperature T [K]", T)
+
+
+def is_number(value: Any) -> bool:
+    """A plain real number (not a field)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @runtime_checkable
 class Term(Protocol):
     """One contribution to the free energy.
@@ -111,19 +130,22 @@ class Ideal(_LocalTerm):
     D = M₀ R T (Einstein relation; k_B instead of R in atomic units).
 
     Attributes:
-        T: temperature [K].
+        T: temperature [K]: a number, or a field (``fem.Constant``, ``fem.Function``, UFL
+            expression; e.g. the T of :class:`femdiff.thermal.HeatConduction`). A field
+            gives R T(x) ln C; :class:`~femdiff.diffusion.DiffusionProblem` then also
+            uses ∂μ/∂T for the isothermal gradient of its Soret flux.
         mu0: reference chemical potential μ° [J/mol or J].
         c_ref: reference concentration C_ref [same units as C].
         units: ``"molar"`` (R) or ``"atomic"`` (k_B).
     """
 
-    T: float
+    T: Any  # [K]: a number or a field (see Ideal)
     mu0: float = 0.0
     c_ref: float = 1.0
     units: Units = "molar"
 
     def __post_init__(self) -> None:
-        _check_positive("temperature T [K]", self.T)
+        _check_temperature(self.T)
         _check_positive("reference concentration c_ref", self.c_ref)
         gas_constant(self.units)
 
@@ -225,13 +247,13 @@ class LatticeSaturation(_LocalTerm):
             against them.
     """
 
-    T: float
+    T: Any  # [K]: a number or a field (see Ideal)
     n_sites: float
     mu0: float = 0.0
     units: Units = "molar"
 
     def __post_init__(self) -> None:
-        _check_positive("temperature T [K]", self.T)
+        _check_temperature(self.T)
         gas_constant(self.units)
         _check_positive("lattice site density n_sites", self.n_sites)
         lo, hi = _SITES_RANGE[self.units]
@@ -275,13 +297,13 @@ class RegularSolution(_LocalTerm):
         c_sites: site density, so that X = c/c_sites (1 for c given as a fraction).
     """
 
-    T: float
+    T: Any  # [K]: a number or a field (see Ideal)
     omega_mix: float
     units: Units = "molar"
     c_sites: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_positive("temperature T [K]", self.T)
+        _check_temperature(self.T)
         _check_positive("site density c_sites", self.c_sites)
         if not math.isfinite(self.omega_mix):
             raise ValueError(f"omega_mix must be finite, got {self.omega_mix!r}")
@@ -353,14 +375,14 @@ class Activity(_LocalTerm):
         c_sites: site density (X = c/c_sites).
     """
 
-    T: float
+    T: Any  # [K]: a number or a field (see Ideal)
     gamma: Callable[[Any], Any]
     mu0: float = 0.0
     units: Units = "molar"
     c_sites: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_positive("temperature T [K]", self.T)
+        _check_temperature(self.T)
         _check_positive("site density c_sites", self.c_sites)
         if not callable(self.gamma):
             raise TypeError("gamma must be a callable X -> UFL expression")
@@ -471,7 +493,7 @@ class ChemicalPotential:
         if self.energy_scale is not None:
             return self.energy_scale
         for t in self.terms:
-            if hasattr(t, "kT"):
+            if hasattr(t, "kT") and is_number(t.kT):
                 return t.kT
         return 1.0
 

@@ -103,7 +103,8 @@ class DiffusionModel:
     PHYSICS = {
         "model": Key("string"),
         "terms": Key("table"),  # array, checked below
-        "mobility": Key("table", required=True, doc="type = " + " | ".join(MOBILITY_KEYS)),
+        "mobility": Key("table", doc="type = " + " | ".join(MOBILITY_KEYS)
+                        + "; omit it when every [[materials]] entry gives D0"),
         "degree": Key("integer", default=1, choices=(1, 2)),
         "lumped": Key("bool", default=True),
         "energy_stable": Key("bool", default=False),
@@ -170,6 +171,21 @@ class DiffusionModel:
             terms.append(term)
             built.append(obj)
         phys["terms"] = terms
+        listed = data.get("material_list")
+        if phys["mobility"] is None:
+            if not listed or any(m.D0 is None for m in listed):
+                raise ctx.error("physics.mobility", "missing required value; allowed types: "
+                                f"{', '.join(MOBILITY_KEYS)} (or D0 in every [[materials]])")
+            data["physics"] = phys
+            return self._finish(raw, data, ctx, built, None)
+        if listed and any(m.D0 is not None for m in listed):
+            raise ctx.error("physics.mobility", "give either [physics.mobility] or D0 in "
+                            "[[materials]], not both")
+        thermal = data.get("thermal")
+        if thermal is not None and not isinstance(thermal["T"], float) \
+                and phys["mobility"].get("type") == "einstein":
+            raise ctx.error("physics.mobility", "an 'einstein' mobility takes one T; with "
+                            "a [thermal] temperature field give D0 (and E_D) in [[materials]]")
         mob = typed(phys["mobility"], MOBILITY_KEYS, "physics.mobility", ctx)
         if mob["type"] == "einstein" and mob["T"] is None:
             if mat["T"] is None:
@@ -184,7 +200,14 @@ class DiffusionModel:
             mobility = construct("physics.mobility", ctx, getattr(th.Mobility, mob["type"]),
                                  mob["M0"])
         data["physics"] = phys
+        return self._finish(raw, data, ctx, built, mobility)
 
+    def _finish(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context,
+                built: list[Any], mobility: Any) -> DiffusionSetup:
+        """Check [[species]], [[boundary]] and [mechanics] (after [physics])."""
+        from femdiff import thermodynamics as th
+
+        mat = data["materials"]
         species = [table(s, self.SPECIES, f"species[{i}]", ctx)
                    for i, s in enumerate(array_of_tables(raw.get("species"), "species", ctx))]
         if len(species) != 1:
@@ -261,8 +284,17 @@ class DiffusionSimulation(ProblemSimulation):
                 bcs.append(b.Flux(name, as_ufl(value, mesh)))
         sp = data["species"][0]
         self.species = sp["name"]
+        thermal = data.get("thermal") or {}
+        extra: dict[str, Any] = {}
+        if data.get("material_list"):
+            extra["materials"] = data["material_list"]
+            if thermal.get("heat_of_transport") is not None:
+                extra["heat_of_transport"] = thermal["heat_of_transport"]
+        if thermal:
+            extra["temperature"] = as_ufl(thermal["T"], mesh)
         self.problem = d.DiffusionProblem(
             domain, th.ChemicalPotential(setup.on_mesh(mesh, self.sigma_h)), setup.mobility,
+            **extra,
             initial=self._initial(sp["initial"], domain),
             time=time.control, bcs=bcs, degree=data["physics"]["degree"],
             petsc_options=data["solver"]["petsc_options"] or None,

@@ -39,6 +39,28 @@ MATERIALS = {
     "omega": Key("number", doc="partial molar volume Ω [m³/mol] (atomic units: m³)"),
 }
 
+#: one entry of the multi-material form ``[[materials]]`` (units as femdiff.materials)
+MATERIAL_ENTRY = {
+    "name": Key("string", required=True),
+    "regions": Key("strings", required=True, doc="the Gmsh volume names it fills"),
+    "D0": Key("positive", doc="diffusivity prefactor [m²/s]"),
+    "E_D": Key("number", doc="diffusion activation energy [J/mol]"),
+    "S0": Key("positive", doc="solubility prefactor [C units]"),
+    "E_S": Key("number", doc="solution enthalpy [J/mol]"),
+    "mu0": Key("number", doc="reference chemical potential [J/mol]"),
+    "E": Key("positive", doc="Young's modulus [Pa]"),
+    "nu": Key("number", doc="Poisson's ratio"),
+    "alpha": Key("number", doc="thermal expansion [1/K]"),
+    "k": Key("positive", doc="thermal conductivity [W/(m K)]"),
+    "rho_cp": Key("positive", doc="volumetric heat capacity [J/(m³ K)]"),
+}
+
+#: [thermal]: the temperature the diffusion laws see
+THERMAL = {
+    "T": Key("expr", required=True, doc="temperature [K]: a number or a formula of x, y, z"),
+    "heat_of_transport": Key("number", doc="Soret heat of transport Q* [J/mol]"),
+}
+
 TIME = {
     "t_end": Key("positive", required=True, doc="end time [s]"),
     "dt": Key("positive", required=True, doc="(initial) time step [s]"),
@@ -135,8 +157,8 @@ def _check_petsc_types(options: dict[str, Any], ctx: Context) -> None:
             raise ctx.error(f"solver.petsc_options.{key}", str(exc)) from None
 
 
-TOP = ("case", "geometry", "materials", "physics", "species", "boundary", "mechanics", "time",
-       "solver", "output", "checkpoint")
+TOP = ("case", "geometry", "materials", "thermal", "physics", "species", "boundary",
+       "mechanics", "time", "solver", "output", "checkpoint")
 
 
 # --- the case ------------------------------------------------------------------------------
@@ -273,7 +295,15 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
     if "geometry" not in raw:
         raise ctx.error("geometry", "missing required section [geometry] (builder or file)")
     data["geometry"] = validate_geometry(raw["geometry"], ctx, base)
-    data["materials"] = table(raw.get("materials", {}), MATERIALS, "materials", ctx)
+    # [materials] (a table) is the single-material shorthand; [[materials]] (an array of
+    # tables with regions) assigns materials to named volumes
+    mats_raw = raw.get("materials", {})
+    data["material_list"] = None
+    if isinstance(mats_raw, list):
+        data["material_list"] = validate_material_list(mats_raw, ctx)
+        mats_raw = {}
+    data["materials"] = table(mats_raw, MATERIALS, "materials", ctx)
+    data["thermal"] = validate_thermal(raw.get("thermal"), data, ctx)
 
     physics = raw.get("physics", {})
     if not isinstance(physics, dict):
@@ -301,6 +331,65 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
         raise ctx.error("checkpoint.every_steps", f"must be ≥ 0, got {ck['every_steps']}")
     data["checkpoint"] = ck
     return Case(path or Path(label), data, ctx.boundaries, ctx.gdim, setup, time, raw_copy)
+
+
+def validate_material_list(raw: list[Any], ctx: Context) -> list[Any]:
+    """Check ``[[materials]]`` and build its :class:`~femdiff.materials.Material` s."""
+    from femdiff.materials import Material
+
+    built = []
+    for i, entry in enumerate(array_of_tables(raw, "materials", ctx)):
+        where = f"materials[{i}]"
+        m = table(entry, MATERIAL_ENTRY, where, ctx)
+        for j, r in enumerate(m["regions"]):
+            if ctx.volumes is not None and r not in ctx.volumes:
+                raise ctx.error(f"{where}.regions[{j}]", f"unknown volume {r!r}; the "
+                                f"geometry has: {', '.join(ctx.volumes)}")
+        kw = {k: v for k, v in m.items() if k not in ("name", "regions") and v is not None}
+        built.append(construct(where, ctx, Material, m["name"], tuple(m["regions"]), **kw))
+    names = [m.name for m in built]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ctx.error("materials", f"two materials are named {', '.join(twice)}")
+    if ctx.volumes is not None:
+        owners: dict[str, list[str]] = {v: [] for v in ctx.volumes}
+        for m in built:
+            for r in m.regions:
+                owners[r].append(m.name)
+        double = [v for v, o in owners.items() if len(o) > 1]
+        orphans = [v for v, o in owners.items() if not o]
+        if double:
+            raise ctx.error("materials", f"volume(s) in two materials: {', '.join(double)}")
+        if orphans:
+            raise ctx.error("materials", f"volume(s) without a material: "
+                            f"{', '.join(orphans)}")
+    return built
+
+
+def validate_thermal(raw: Any, data: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
+    """Check [thermal]; a uniform T also becomes the default materials.T of the terms."""
+    if raw is None:
+        return None
+    th = table(raw, THERMAL, "thermal", ctx)
+    T = th["T"]
+    if isinstance(T, float):
+        if not T > 0:
+            raise ctx.error("thermal.T", f"temperature must be positive [K], got {T!r}")
+        if data["materials"]["T"] is None:
+            data["materials"]["T"] = T
+    elif data["materials"]["T"] is None:
+        # a field: the μ terms are rebuilt with it by the problem (temperature=); their
+        # own T only has to pass validation until then
+        data["materials"]["T"] = 300.0
+    if th["heat_of_transport"] is not None:
+        from femdiff.materials import check_activation_energy
+
+        if data["material_list"] is None:
+            raise ctx.error("thermal.heat_of_transport", "needs the multi-material form "
+                            "[[materials]] (Q* is applied per material)")
+        construct("thermal.heat_of_transport", ctx, check_activation_energy,
+                  "heat of transport Q*", th["heat_of_transport"])
+    return th
 
 
 def _validate_output(raw: Any, tm: dict[str, Any] | None, ctx: Context) -> dict[str, Any]:
