@@ -268,11 +268,13 @@ class DiffusionProblem(MixedProblem):
         cn = self.time.scheme == "crank_nicolson"
         self.theta = fem.Constant(mesh, PETSc.ScalarType(0.5 if cn else 1.0))
 
-        c, mu = ufl.split(self.u)
-        c_n, mu_n = ufl.split(self.u_n)
+        # [:2]: a subclass may append fields to W (e.g. trapped hydrogen, femdiff.traps)
+        c, mu = ufl.split(self.u)[:2]
+        c_n, mu_n = ufl.split(self.u_n)[:2]
         c_nn = ufl.split(self.u_nn)[0]
         # dividing by L^d makes residual entries O(h^d/L^d) whatever the length unit
-        q, v = (self.length ** -self.domain.tdim * w for w in ufl.TestFunctions(self.W))
+        q, v = (self.length ** -self.domain.tdim * w
+                for w in ufl.TestFunctions(self.W)[:2])
         Cs, Ms = self.c_scale, self.mu_scale
         C, C_n = Cs * c, Cs * c_n
         a0, a1, a2 = self.bdf
