@@ -320,6 +320,13 @@ class TrappingProblem(DiffusionProblem):
             storage += change
         if self.traps:
             self.residual = self.residual + storage / Cs * q * dx_t + F_T
+        if self.lumped and self.traps:
+            # lumped mobile storage too: the trap exchange is nodal, and a consistent mass
+            # next to a strong sink asks for negative C_L ahead of a trapping front (no
+            # M-matrix), which stalls the bounded Newton. ∫ C dx is unchanged for P1.
+            c = ufl.split(self.u)[0], ufl.split(self.u_n)[0], ufl.split(self.u_nn)[0]
+            mobile = bdf(*c)
+            self.residual = self.residual + mobile * q * dx_t - mobile * q * self.dx
         self.trapped_ufl = []
         for i in range(len(self.traps)):
             if i in self.kinetic:
