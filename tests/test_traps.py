@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from mpi4py import MPI
 
+import hydrogen_reference as ref
 import numpy as np
 import pytest
 from dolfinx import fem
 
-import hydrogen_reference as ref
 from femdiff import mesh
 from femdiff.diffusion import FixedConcentration
 from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility
@@ -291,3 +291,78 @@ def test_bad_input():
                            initial=C0, time=TimeControl(dt=400.0))
     with pytest.raises(ValueError, match="not a positive number"):
         ramp.step()
+
+
+CASE = """
+[geometry]
+builder = "interval"
+params = {{ n = 8, length = 1.0e-3 }}
+
+[materials]
+T = 300.0
+
+[physics]
+model = "diffusion"
+terms = [{{ type = "ideal" }}]
+mobility = {{ type = "einstein", D = 1.0e-9 }}
+n_sites = 1.0e6
+
+[[species]]
+name = "H"
+initial = 1.0
+
+[[boundary]]
+name = "left"
+type = "concentration"
+value = 1.0
+
+[[traps]]
+type = "oriani"
+density = "0.5 + x/1e-3"
+binding_energy = 30.0e3
+
+[[traps]]
+type = "mcnabb_foster"
+density = 2.0
+k0 = 1.0
+p0 = 1.0e3
+E_p = 20.0e3
+{extra}
+
+[time]
+t_end = 20.0
+dt = 10.0
+"""
+
+
+def test_case_file_traps(tmp_path):
+    """[[traps]] build a TrappingProblem that runs; bad entries give one-line errors."""
+    from femdiff import case
+
+    path = tmp_path / "t.toml"
+    path.write_text(CASE.format(extra=""))
+    sim = case.load(path).build(MPI.COMM_WORLD)
+    assert isinstance(sim.problem, TrappingProblem) and len(sim.problem.traps) == 2
+    start = sim.problem.inventory()["total"]
+    sim.problem.run(20.0)
+    inv = sim.problem.inventory()
+    assert inv["total"] > start  # the held left face charges the slab
+    assert "trapped" in sim.columns()
+    bad = {"initial = 3.0": r"traps\[1\]: initial trapped concentration 3.0 must lie in",
+           "k0 = -1.0": r"traps\[1\].k0: must be a positive number",
+           "E_p = 1.0e9": r"traps\[1\]: detrapping rate p0 activation energy=1000000000.0 "
+                          "is implausible",
+           "rate_units = \"per_atom\"": r"traps\[1\].rate_units: unknown value",
+           "colour = 1": r"traps\[1\].colour: unknown key"}
+    good = CASE.format(extra="")
+    for extra, message in bad.items():
+        key = extra.split("=")[0].strip()
+        head, trap = good.rsplit("[[traps]]", 1)  # edit the McNabb–Foster entry only
+        lines = [ln for ln in trap.splitlines() if not ln.startswith(f"{key} = ")]
+        text = head + "[[traps]]" + "\n".join(lines).replace("[time]", extra + "\n\n[time]")
+        path.write_text(text)
+        with pytest.raises(case.CaseError, match=message):
+            case.load(path)
+    path.write_text(CASE.format(extra="").replace("n_sites = 1.0e6\n", ""))
+    with pytest.raises(case.CaseError, match="physics.n_sites: missing required value"):
+        case.load(path)

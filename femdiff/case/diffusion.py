@@ -16,6 +16,8 @@ from femdiff.case.expression import as_numpy, as_ufl
 from femdiff.case.mechanics import solve_mechanics, validate_mechanics
 from femdiff.case.registry import ProblemSimulation
 from femdiff.case.schema import Context, Key, array_of_tables, construct, table, typed
+from femdiff.case.traps import on_mesh as traps_on_mesh
+from femdiff.case.traps import validate_traps
 
 if TYPE_CHECKING:
     from femdiff.case.loader import Case
@@ -60,6 +62,7 @@ class DiffusionSetup:
     terms: tuple[Any, ...]
     mobility: Any
     material: Any
+    traps: tuple[Any, ...] = ()  # [[traps]] (femdiff.case.traps); formulas bound on mesh
 
     def on_mesh(self, mesh: Any, sigma_h: Any) -> list[Any]:
         """The μ terms bound to the mesh (formulas as UFL) and to the solved σ_h."""
@@ -86,6 +89,8 @@ class DiffusionModel:
         "degree": Key("integer", default=1, choices=(1, 2)),
         "lumped": Key("bool", default=True),
         "energy_stable": Key("bool", default=False),
+        "n_sites": Key("positive", doc="N_L for Oriani [[traps]] (default: from a term)"),
+        "trap_initial": Key("choice", default="given", choices=("given", "equilibrium")),
     }
     SPECIES = {
         "name": Key("string", required=True),
@@ -192,7 +197,15 @@ class DiffusionModel:
                                 "give one per boundary")
         data["boundary"] = bcs
         data["mechanics"], material = validate_mechanics(raw.get("mechanics"), mat, ctx)
-        return DiffusionSetup(tuple(built), mobility, material)
+        data["traps"], traps = validate_traps(raw.get("traps"), units, ctx)
+        if traps and mat["T"] is None:
+            raise ctx.error("materials.T", "missing required value: [[traps]] need the "
+                            "temperature [K] of their rate laws")
+        if traps and phys["n_sites"] is None and any(t["type"] == "oriani"
+                                                      for t in data["traps"]):
+            raise ctx.error("physics.n_sites", "missing required value: Oriani [[traps]] "
+                            "need the lattice site density N_L")
+        return DiffusionSetup(tuple(built), mobility, material, tuple(traps))
 
     def build(self, case: Case, domain: Any) -> DiffusionSimulation:
         """Solve the mechanics (if any) and set up the DiffusionProblem."""
@@ -226,9 +239,19 @@ class DiffusionSimulation(ProblemSimulation):
                 bcs.append(b.Flux(name, as_ufl(value, mesh)))
         sp = data["species"][0]
         self.species = sp["name"]
-        self.problem = d.DiffusionProblem(
+        extra: dict[str, Any] = {}
+        problem_class: Any = d.DiffusionProblem
+        if setup.traps:  # hydrogen with traps (femdiff.traps)
+            from femdiff.traps import TrappingProblem
+
+            problem_class = TrappingProblem
+            extra = {"traps": traps_on_mesh(data["traps"], list(setup.traps), mesh),
+                     "temperature": data["materials"]["T"],
+                     "n_sites": data["physics"]["n_sites"],
+                     "trap_initial": data["physics"]["trap_initial"]}
+        self.problem = problem_class(
             domain, th.ChemicalPotential(setup.on_mesh(mesh, self.sigma_h)), setup.mobility,
-            initial=as_numpy(sp["initial"]),
+            initial=as_numpy(sp["initial"]), **extra,
             time=time.control, bcs=bcs, degree=data["physics"]["degree"],
             petsc_options=data["solver"]["petsc_options"] or None,
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
@@ -238,7 +261,8 @@ class DiffusionSimulation(ProblemSimulation):
 
     def columns(self) -> list[str]:
         """CSV columns."""
-        return (["t", "dt", f"amount_{self.species}", "free_energy"]
+        traps = ["trapped", "total"] if self.case.setup.traps else []
+        return (["t", "dt", f"amount_{self.species}", "free_energy", *traps]
                 + [f"flux_{b}" for b in self.flux_boundaries]
                 + ["newton", "krylov", "retries"])
 
@@ -247,8 +271,12 @@ class DiffusionSimulation(ProblemSimulation):
         p = self.problem
         row = {"t": p.current_time, "dt": 0.0 if info is None else info.dt,
                f"amount_{self.species}": p.amount(), "free_energy": p.free_energy()}
+        if self.case.setup.traps:
+            inventory = p.inventory()
+            row["trapped"], row["total"] = inventory["trapped"], inventory["total"]
         for b in self.flux_boundaries:
-            row[f"flux_{b}"] = p.flux_through(b)
+            row[f"flux_{b}"] = (p.desorption_flux(b) if self.case.setup.traps
+                                else p.flux_through(b))
         row.update(self._iterations(info))
         return row
 

@@ -124,7 +124,7 @@ def validate_time(raw: Any, ctx: Context) -> tuple[dict[str, Any], TimeSetup]:
 
 
 TOP = ("case", "geometry", "materials", "physics", "species", "boundary", "mechanics", "time",
-       "solver", "output", "checkpoint")
+       "solver", "output", "checkpoint", "traps")
 
 
 # --- the case ------------------------------------------------------------------------------
