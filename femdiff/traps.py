@@ -1,5 +1,7 @@
-"""Hydrogen transport with traps: mobile (lattice) hydrogen in the mixed μ–C form, plus
-McNabb–Foster kinetic traps and Oriani equilibrium traps (the laws: :mod:`femdiff.trapping`).
+"""Hydrogen transport with McNabb–Foster and Oriani traps in the mixed μ–C form.
+
+Mobile (lattice) hydrogen is the μ–C problem of :mod:`femdiff.diffusion`; the trap laws
+and their parameters are :mod:`femdiff.trapping`'s.
 
 Strong form, with C_L the lattice (mobile) concentration and C_T,i the trapped ones:
 
@@ -16,7 +18,11 @@ Discretisation (BDF coefficients a₀, a₁, a₂ of :mod:`femdiff.timestepping`
   one ODE per node (the trap block of the Jacobian is diagonal):
 
       ∫ (Σₖ aₖ C_Tⁿ⁻ᵏ − Δt rate(C_Lⁿ, C_Tⁿ, Tⁿ)) w dx_v = 0,
-      ∫ Σₖ aₖ (C_Lⁿ⁻ᵏ q) dx + ∫ Σₖ aₖ C_Tⁿ⁻ᵏ q dx_v + Δt ∫ M ∇μ·∇q dx + … = 0.
+      ∫ Σₖ aₖ (C_Lⁿ⁻ᵏ + C_Tⁿ⁻ᵏ) q dx_v + Δt ∫ M ∇μ·∇q dx + … = 0.
+
+  The mobile storage is lumped as well (with traps and lumped P1): next to a strong
+  nodal sink a consistent mass has no M-matrix and asks for negative C_L ahead of a
+  trapping front, which stalls the bounded Newton. ∫ C_L dx is the same for P1.
 
 * An Oriani trap adds no unknown: its population C_T(C_L, T) enters the storage term,
   Σₖ aₖ C_T(C_Lⁿ⁻ᵏ, Tⁿ⁻ᵏ) (same measure), so no rate stiffness arises and the effective
