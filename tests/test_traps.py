@@ -366,3 +366,44 @@ def test_case_file_traps(tmp_path):
     path.write_text(CASE.format(extra="").replace("n_sites = 1.0e6\n", ""))
     with pytest.raises(case.CaseError, match="physics.n_sites: missing required value"):
         case.load(path)
+
+
+@pytest.mark.parametrize("degree, sizes, expected", [(1, (16, 32, 64), 2.0),
+                                                     (2, (4, 8, 16), 3.0)])
+def test_mms_one_trap_temperature_field(degree, sizes, expected):
+    """Manufactured solution with one McNabb–Foster trap and T(x) = 300 + 100 x/L K.
+
+    C_L = C₀(1 + ½ sin(πx/L)) is stationary; the trap field is its local equilibrium
+    C_T = N_T k(T)C_L/(k(T)C_L + p(T)) (Arrhenius k, p of T(x)), and the mobile balance
+    gets the source −D ∇²C_L. One backward-Euler step of Δt = 1e8 L²/D lands on the
+    discrete steady state (the storage terms are 1e-8 of the rest), so only the spatial
+    error remains. L2 errors (degree-8 quadrature) of C_L and C_T converge at h^(k+1): rates
+    asserted within 0.15 of 2 (P1, lumped) and 3 (P2) on the finest pair
+    (dolfinx-tutorial chapter4/convergence.py; FESTIM system tests).
+    """
+    import ufl
+
+    trap = McNabbFoster(2.0, k0=1.0, E_k=10.0e3, p0=1.0e3, E_p=30.0e3)
+    errors = []
+    for n in sizes:
+        domain = mesh.interval(n, L)
+        x = ufl.SpatialCoordinate(domain.mesh)
+        T_x = 300.0 + 100.0 * x[0] / L
+        C_exact = C0 * (1 + 0.5 * ufl.sin(ufl.pi * x[0] / L))
+        CT_exact = trap.equilibrium(C_exact, T_x)
+
+        def source(xx, t, C_exact=C_exact):
+            return -D * ufl.div(ufl.grad(C_exact))
+
+        p = TrappingProblem(
+            domain, ChemicalPotential([Ideal(T)]), Mobility.from_diffusivity(D, T),
+            traps=[trap], temperature=T_x, initial=C0, degree=degree,
+            time=TimeControl(dt=1.0e8 * L**2 / D), source=source,
+            bcs=[FixedConcentration("left", C0), FixedConcentration("right", C0)])
+        p.step()
+        dx = ufl.dx(metadata={"quadrature_degree": 8})
+        errors.append([math.sqrt(p.integrate((p.C - C_exact) ** 2 * dx)),
+                       math.sqrt(p.integrate((p.trapped_fields[0] - CT_exact) ** 2 * dx))])
+    errors = np.array(errors)
+    rates = np.log(errors[-2] / errors[-1]) / math.log(sizes[-1] / sizes[-2])
+    assert np.all(np.abs(rates - expected) < 0.15), (errors, rates)
