@@ -131,6 +131,13 @@ class TrappingProblem(DiffusionProblem):
         if _is_number(temperature) and not (math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"temperature must be positive [K], got {temperature!r}")
         super().__init__(domain, potential, mobility, name=name, **kwargs)
+        if "snes_linesearch_type" not in self.user_petsc_options:
+            # full Newton steps (kept admissible by the variable bounds): where trapping or
+            # release changes C_L by orders of magnitude within a step, the backtracking
+            # search on ‖F‖ stalls at λ ~ 1e-3 (the ln C rows are far from linear), while
+            # full steps converge in a handful of iterations. A failed step is retried
+            # smaller by MixedProblem.step.
+            self.petsc_options["snes_linesearch_type"] = "basic"
         self.traps = traps
         self.kinetic = [i for i, t in enumerate(traps) if isinstance(t, McNabbFoster)]
         self.equilibrium = [i for i, t in enumerate(traps) if isinstance(t, Oriani)]

@@ -21,6 +21,9 @@ REGISTERED = {
     "demo_darken_couple.py": ["darken_couple.csv", "darken_couple.png", "fields_P1.bp"],
     "demo_spinodal.py": ["free_energy.csv", "free_energy.png", "final_c.png", "fields_P1.bp"],
     "demo_uphill.py": ["uphill.csv", "uphill.png", "fields_P1.bp"],
+    "demo_tds.py": ["tds_0.csv", "kissinger.csv", "tds_spectra.png", "kissinger.png",
+                    "fields_P1.bp"],
+    "demo_crack_tip.py": ["crack_tip.csv", "crack_tip_profiles.png", "fields_P1.bp"],
 }
 
 
