@@ -131,12 +131,10 @@ class TrappingProblem(DiffusionProblem):
         if _is_number(temperature) and not (math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"temperature must be positive [K], got {temperature!r}")
         super().__init__(domain, potential, mobility, name=name, **kwargs)
-        if "snes_linesearch_type" not in self.user_petsc_options:
-            # full Newton steps (kept admissible by the variable bounds): where trapping or
-            # release changes C_L by orders of magnitude within a step, the backtracking
-            # search on ‖F‖ stalls at λ ~ 1e-3 (the ln C rows are far from linear), while
-            # full steps converge in a handful of iterations. A failed step is retried
-            # smaller by MixedProblem.step.
+        # full Newton steps first (kept admissible by the variable bounds), backtracking
+        # as the fallback of a failed solve (see _newton)
+        self._fallback_linesearch = "snes_linesearch_type" not in self.user_petsc_options
+        if self._fallback_linesearch:
             self.petsc_options["snes_linesearch_type"] = "basic"
         self.traps = traps
         self.kinetic = [i for i, t in enumerate(traps) if isinstance(t, McNabbFoster)]
@@ -426,7 +424,25 @@ class TrappingProblem(DiffusionProblem):
                 if type(bc).__name__ in ("FixedConcentration", "FixedPotential")]
 
     def _newton(self) -> tuple[bool, int, int]:
+        """Newton with full steps, then (if that fails) with backtracking, same Δt.
+
+        Where trapping or release changes C_L by orders of magnitude within a step (TDS),
+        backtracking on ‖F‖ stalls at λ ~ 1e-3 (the ln C rows are far from linear) while
+        full steps converge in a handful of iterations; from data far from a boundary
+        value (a permeation start, C = 1 next to 1e-6) full steps can diverge where
+        backtracking converges. Trying both costs a failed solve only on such steps.
+        """
+        guess = self.u.x.array.copy()
         ok, its, kits = super()._newton()
+        if not ok and self._fallback_linesearch:
+            linesearch = self.problem.solver.getLineSearch()
+            linesearch.setType("bt")
+            self.u.x.array[:] = guess
+            try:
+                ok, its2, kits2 = super()._newton()
+            finally:
+                linesearch.setType("basic")
+            its, kits = its + its2, kits + kits2
         if ok and self._held_boundaries():
             self._record_reactions()
         return ok, its, kits
