@@ -59,6 +59,7 @@ import numpy as np
 import ufl
 from dolfinx import fem, la
 
+from femdiff import solvers
 from femdiff.diffusion import DiffusionProblem
 from femdiff.mesh import Domain
 from femdiff.problem import global_min_max, interpolate_into
@@ -67,7 +68,7 @@ from femdiff.trapping import McNabbFoster, Oriani, check_regions, density_value
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrappingProblem"]
+__all__ = ["TrappingProblem", "condensed_options"]
 
 Temperature = float | fem.Constant | fem.Function | Callable[[float], float] | Any
 
@@ -75,6 +76,22 @@ Temperature = float | fem.Constant | fem.Function | Callable[[float], float] | A
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.floating | np.integer) and not isinstance(
         value, bool)
+
+
+def condensed_options() -> dict[str, Any]:
+    """PETSc options of ``condense_traps``: exact static condensation of the trap block.
+
+    Schur fieldsplit (traps first), full factorisation, ``selfp`` (exact for a diagonal
+    trap block), Jacobi on the traps and LU on the condensed lattice matrix.
+    """
+    return {"ksp_type": "fgmres", "ksp_rtol": 1.0e-12, "ksp_max_it": 20,
+            "pc_type": "fieldsplit", "pc_fieldsplit_type": "schur",
+            "pc_fieldsplit_schur_fact_type": "full",
+            "pc_fieldsplit_schur_precondition": "selfp",
+            "fieldsplit_traps_ksp_type": "preonly", "fieldsplit_traps_pc_type": "jacobi",
+            "fieldsplit_lattice_ksp_type": "preonly", "fieldsplit_lattice_pc_type": "lu",
+            "fieldsplit_lattice_pc_factor_mat_solver_type":
+                solvers.direct_solver_package()}
 
 
 class TrappingProblem(DiffusionProblem):
@@ -92,6 +109,15 @@ class TrappingProblem(DiffusionProblem):
             LatticeSaturation term of ``potential``; required otherwise with Oriani).
         trap_initial: ``"given"`` (each McNabb–Foster trap's ``initial``) or
             ``"equilibrium"`` (C_T in equilibrium with the initial C_L).
+        condense_traps: eliminate the McNabb–Foster unknowns inside the linear solve
+            (lumped P1 only). Their Jacobian block is diagonal, so a Schur fieldsplit with
+            the traps first and ``selfp`` forms the exact condensed (C, μ) matrix
+            S = A − B diag(D)⁻¹ C; it is factorised by LU, the trap block by Jacobi: an
+            exact solve at the cost of the trap-free factorisation (see
+            :func:`condensed_options`; user PETSc options still override). Newton then
+            runs without variable bounds (``newtonls``): PETSc's reduced-space VI solver
+            cannot use index-set fieldsplits, so 0 ≤ C_T ≤ N_T and C_L > 0 are not
+            enforced by Newton (a step with a non-finite state is retried smaller).
         **kwargs: those of :class:`~femdiff.diffusion.DiffusionProblem` (``initial`` is
             C_L at t₀; ``time``, ``bcs``, ``degree``, ``lumped``, …).
 
@@ -103,7 +129,7 @@ class TrappingProblem(DiffusionProblem):
     def __init__(self, domain: Domain, potential: ChemicalPotential, mobility: Mobility, *,
                  traps: Sequence[McNabbFoster | Oriani], temperature: Temperature,
                  n_sites: float | None = None, trap_initial: str = "given",
-                 name: str = "traps", **kwargs: Any) -> None:
+                 condense_traps: bool = False, name: str = "traps", **kwargs: Any) -> None:
         traps = list(traps)
         for i, trap in enumerate(traps):
             if not isinstance(trap, McNabbFoster | Oriani):
@@ -131,6 +157,15 @@ class TrappingProblem(DiffusionProblem):
         if _is_number(temperature) and not (math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"temperature must be positive [K], got {temperature!r}")
         super().__init__(domain, potential, mobility, name=name, **kwargs)
+        self.condense_traps = bool(condense_traps)
+        if self.condense_traps:
+            if self.degree != 1 or not self.lumped:
+                raise ValueError("condense_traps=True needs lumped P1 (a diagonal trap "
+                                 "block); use degree=1, lumped=True")
+            newton = {k: v for k, v in solvers.newton_options().items()
+                      if k not in ("ksp_type", "pc_type", "pc_factor_mat_solver_type")}
+            self.petsc_options = solvers.merge({**newton, **condensed_options()},
+                                               self.user_petsc_options)
         # full Newton steps first (kept admissible by the variable bounds), backtracking
         # as the fallback of a failed solve (see _newton)
         self._fallback_linesearch = "snes_linesearch_type" not in self.user_petsc_options
@@ -347,7 +382,12 @@ class TrappingProblem(DiffusionProblem):
 
     @property
     def bounded(self) -> bool:  # type: ignore[override]
-        """Bound-constrained Newton: for ln C (super) and for 0 ≤ C_T ≤ N_T."""
+        """Bound-constrained Newton: for ln C (super) and for 0 ≤ C_T ≤ N_T.
+
+        Not with ``condense_traps`` (see the class doc).
+        """
+        if self.condense_traps:
+            return False
         return bool(self.kinetic) or super().bounded
 
     def _bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -367,7 +407,14 @@ class TrappingProblem(DiffusionProblem):
         return np.concatenate([np.asarray(self.dofs_c), *map(np.asarray, self.dofs_trap)])
 
     def field_blocks(self) -> list[tuple[str, Any]]:
-        """(C, μ) and one block ``trap<i>`` per McNabb–Foster trap."""
+        """(C, μ) and one block ``trap<i>`` per McNabb–Foster trap.
+
+        With ``condense_traps``: ``traps`` (all of them) then ``lattice`` (C and μ).
+        """
+        if self.condense_traps and self.kinetic:
+            return [("traps", np.concatenate([np.asarray(d) for d in self.dofs_trap])),
+                    ("lattice", np.concatenate([np.asarray(self.dofs_c),
+                                                np.asarray(self.dofs_mu)]))]
         return super().field_blocks() + [(f"trap{i}", self.dofs_trap[k])
                                          for k, i in enumerate(self.kinetic)]
 

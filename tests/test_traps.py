@@ -480,3 +480,23 @@ def test_oriani_under_a_ramp_conserves():
     assert abs(end["total"] - start["total"]) / start["total"] < 1e-10
     assert end["trapped"] < 0.9 * start["trapped"]  # the ramp released trapped hydrogen
     assert p.temperature() == pytest.approx(400.0)
+
+
+def test_condensed_traps_solve_the_same_system():
+    """condense_traps=True (exact Schur elimination of the diagonal trap block) gives the
+    monolithic LU solution to round-off (both unbounded Newton here), one Krylov
+    iteration per Newton step (an exact preconditioner)."""
+    traps = [McNabbFoster(10.0, k0=1.0, E_k=0.0, p0=1.0e2, E_p=10.0e3),
+             McNabbFoster(1.0, k0=1.0, E_k=0.0, p0=1.0e3, E_p=30.0e3)]
+    states = []
+    for condense in (False, True):
+        p = membrane(traps, 30, 20.0, condense_traps=condense,
+                     petsc_options={"snes_type": "newtonls"})
+        for _ in range(3):
+            info = p.step()
+        states.append(p.u.x.array.copy())
+        if condense:
+            assert info.krylov_iterations <= info.newton_iterations
+    assert np.abs(states[0] - states[1]).max() < 1e-10
+    with pytest.raises(ValueError, match="lumped P1"):
+        membrane(traps, 4, 1.0, condense_traps=True, degree=2)
