@@ -30,6 +30,8 @@ through writing its N-th checkpoint (after the data, before the rename).
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import signal
 from collections.abc import Mapping
@@ -40,6 +42,8 @@ from mpi4py import MPI
 
 import numpy as np
 from dolfinx import fem
+
+from femdiff.periodic import wrap_coordinates
 
 _written = 0
 
@@ -94,7 +98,7 @@ def _layout(V: fem.FunctionSpace) -> list[dict[str, Any]]:
     for Vi, dofs in _subspaces(V):
         imap = Vi.dofmap.index_map
         n_local = imap.size_local + imap.num_ghosts
-        coords = Vi.tabulate_dof_coordinates()[:n_local]
+        coords = wrap_coordinates(V.mesh, Vi.tabulate_dof_coordinates()[:n_local])
         out.append({"dofs": dofs[:n_local], "keys": _keys(coords, lo, scale),
                     "owned": imap.size_local})
     return out
@@ -150,49 +154,91 @@ def restore_problem(problem: Any, arrays: Mapping[str, np.ndarray],
 
 
 def write(path: str | Path, V: fem.FunctionSpace, arrays: Mapping[str, np.ndarray],
-          scalars: Mapping[str, float]) -> Path:
+          scalars: Mapping[str, float], fingerprint: Mapping[str, Any] | None = None) -> Path:
     """Write arrays living on V's dofs and scalars to an HDF5 file, atomically.
 
     Collective. ``arrays`` are local dof arrays of V (``Function.x.array``-shaped).
+    ``fingerprint`` (JSON-serialisable, e.g. the case data that define the physics) is
+    stored as a JSON string attribute; :func:`read_fingerprint` returns it and
+    :func:`fingerprint_differences` compares two.
+
+    Raises:
+        OutputError: on every rank when rank 0 cannot write the file (full disk, no
+            permission); the temporary file is removed and an older checkpoint stays
+            the latest complete one.
     """
+    from femdiff.io import collective
+
     global _written
     comm = V.mesh.comm
     path = Path(path)
     layout = _layout(V)
     gathered = {name: _gather(comm, layout, a) for name, a in arrays.items()}
     _written += 1
-    error = None
-    if comm.rank == 0:
-        import h5py
-
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            with h5py.File(tmp, "w") as fh:
-                for name, parts in gathered.items():
-                    group = fh.create_group(name)
-                    for i, (keys, values) in enumerate(parts or []):
-                        group.create_dataset(f"keys_{i}", data=keys)
-                        group.create_dataset(f"values_{i}", data=values)
-                for key, value in scalars.items():
-                    fh.attrs[key] = value
-                fh.flush()
-                _fault("checkpoint", _written)
-                fh.attrs["complete"] = 1
-            with open(tmp, "rb") as raw:
-                os.fsync(raw.fileno())
-            os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as exc:
-            error = f"could not write checkpoint {str(path)!r}: {exc}"
-    error = comm.bcast(error, root=0)
-    if error:
-        raise OSError(error)
+    text = None if fingerprint is None else json.dumps(fingerprint, sort_keys=True)
+    with collective(comm, path):
+        if comm.rank == 0:
+            _write_file(path, gathered, scalars, text)
     return path
+
+
+def _write_file(path: Path, gathered: Mapping[str, Any], scalars: Mapping[str, float],
+                fingerprint: str | None) -> None:
+    """Rank 0's part of :func:`write`: temporary file, fsync, rename, directory fsync.
+
+    The HDF5 image is built in memory and written with plain ``os.write``: HDF5 reports
+    a full disk only when its buffers are flushed from destructors (as "Exception ignored"
+    tracebacks, and then a crash), while ``os.write`` raises a clean ``OSError`` naming
+    no half-written file (the temporary one is removed).
+    """
+    import io
+
+    import h5py
+
+    from femdiff.collective import _fault_write
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as fh:
+        for name, parts in gathered.items():
+            group = fh.create_group(name)
+            for i, (keys, values) in enumerate(parts or []):
+                group.create_dataset(f"keys_{i}", data=keys)
+                group.create_dataset(f"values_{i}", data=values)
+        for key, value in scalars.items():
+            fh.attrs[key] = value
+        if fingerprint is not None:
+            fh.attrs[FINGERPRINT] = fingerprint
+        fh.attrs["complete"] = 1
+    data = buffer.getbuffer()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _fault_write(path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                if n == 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+                view = view[n:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fault("checkpoint", _written)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+#: the HDF5 attribute that holds a checkpoint's fingerprint (a JSON string)
+FINGERPRINT = "fingerprint"
 
 
 def read(path: str | Path, V: fem.FunctionSpace
@@ -205,7 +251,7 @@ def read(path: str | Path, V: fem.FunctionSpace
 
         try:
             with h5py.File(path, "r") as fh:
-                scalars = {k: float(v) for k, v in fh.attrs.items()}
+                scalars = {k: float(v) for k, v in fh.attrs.items() if k != FINGERPRINT}
                 stored = {name: [(fh[name][f"keys_{i}"][()], fh[name][f"values_{i}"][()])
                                  for i in range(len(fh[name]) // 2)] for name in fh}
             payload = (stored, scalars)
@@ -223,6 +269,69 @@ def read(path: str | Path, V: fem.FunctionSpace
         _scatter(layout, parts, a, name)
         arrays[name] = a
     return arrays, scalars
+
+
+def read_fingerprint(path: str | Path, comm: MPI.Comm | None = None) -> dict[str, Any] | None:
+    """The fingerprint stored by :func:`write` (``None`` if the file has none).
+
+    With ``comm``, rank 0 reads and broadcasts (collective); without, the caller reads.
+    """
+    def load() -> Any:
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as fh:
+                text = fh.attrs.get(FINGERPRINT)
+        except OSError as exc:
+            return OSError(f"could not read checkpoint {str(path)!r}: {exc}")
+        if text is None:
+            return None
+        return json.loads(text.decode() if isinstance(text, bytes) else str(text))
+
+    result = load() if comm is None or comm.rank == 0 else None
+    if comm is not None:
+        result = comm.bcast(result, root=0)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def fingerprint_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
+                            ignore: tuple[str, ...] = ()) -> list[str]:
+    """Dotted key paths whose values differ between two fingerprints (sorted).
+
+    Nested tables are compared key by key (``physics.mobility.D``), arrays of tables
+    element by element (``boundary.0.value``), other lists as wholes.
+    A key present in only one of them differs. Keys equal to, or under, an entry of
+    ``ignore`` (dotted, e.g. ``"time.t_end"`` or ``"output"``) are skipped.
+    """
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, key: str) -> None:
+        if key and any(key == i or key.startswith(i + ".") for i in ignore):
+            return
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for k in sorted(set(a) | set(b), key=str):
+                sub = f"{key}.{k}" if key else str(k)
+                if k not in a or k not in b:
+                    if not any(sub == i or sub.startswith(i + ".") for i in ignore):
+                        out.append(sub)
+                else:
+                    walk(a[k], b[k], sub)
+        elif (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+              and any(isinstance(v, Mapping) for v in a)):  # arrays of tables, by index
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{key}.{i}" if key else str(i))
+        elif _normal(a) != _normal(b):
+            out.append(key or "(all)")
+
+    walk(stored, current, "")
+    return out
+
+
+def _normal(value: Any) -> Any:
+    """JSON round trip: a fingerprint read back compares equal to the one written."""
+    return json.loads(json.dumps(value, sort_keys=True))
 
 
 def checkpoint_files(folder: str | Path) -> list[Path]:
@@ -260,11 +369,15 @@ class Checkpointer:
         every_steps: checkpoint every N accepted steps (0: never).
         every_seconds: checkpoint when T wall seconds passed since the last (0: never).
         keep: how many checkpoints to keep.
+        fingerprint: stored in every checkpoint (see :func:`write`); a restart compares
+            it with :meth:`check_fingerprint`.
     """
 
     def __init__(self, problem: Any, folder: str | Path, every_steps: int = 0,
-                 every_seconds: float = 0.0, keep: int = 2) -> None:
+                 every_seconds: float = 0.0, keep: int = 2,
+                 fingerprint: Mapping[str, Any] | None = None) -> None:
         self.problem = problem
+        self.fingerprint = fingerprint
         self.folder = Path(folder)
         self.every_steps = every_steps
         self.every_seconds = every_seconds
@@ -292,11 +405,33 @@ class Checkpointer:
         if dt_next is not None:
             scalars["dt_request"] = float(dt_next)
         target = path or self.folder / f"ckpt_{step:08d}.h5"
-        write(target, self.problem.W, arrays, scalars)
-        if path is None and self.problem.domain.comm.rank == 0:
-            prune(self.folder, self.keep)
+        write(target, self.problem.W, arrays, scalars, fingerprint=self.fingerprint)
+        if path is None:
+            from femdiff.io import on_root
+
+            on_root(self.problem.domain.comm, lambda: prune(self.folder, self.keep),
+                    self.folder)
         self._last = MPI.Wtime()
         return target
+
+    def check_fingerprint(self, path: str | Path, ignore: tuple[str, ...] = ()) -> None:
+        """Raise ``ValueError`` (every rank) if ``path``'s fingerprint differs from ours.
+
+        The message lists the differing keys. Nothing is checked when either side has no
+        fingerprint (a checkpoint from an older femdiff, or a checkpointer without one).
+        """
+        if self.fingerprint is None:
+            return
+        stored = read_fingerprint(path, self.problem.domain.comm)
+        if stored is None:
+            return
+        keys = fingerprint_differences(stored, self.fingerprint, ignore)
+        if keys:
+            shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8
+                                           else "")
+            raise ValueError(f"cannot restart from {str(path)!r}: it was written by a run "
+                             f"with different settings ({shown}); use --overwrite for a "
+                             "new run")
 
     def load(self, path: str | Path) -> dict[str, float]:
         """Restore the problem from ``path``; return the scalars (t, step, dt_request, ...)."""

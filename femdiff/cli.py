@@ -10,14 +10,27 @@ femdiff demos                        # list the demos
 femdiff demos stressed_rod [-- ...]  # run one (under mpirun if you launch it so)
 
 Global options: --debug (tracebacks), --verbose / --quiet (logging level).
+
+Exit codes: 0 done, 2 bad input (one line naming the file, key and allowed values), 1 a
+failed computation, or an output file that could not be written (a full disk, no
+permission: one line naming the file, raised on every rank together, so an MPI run never
+hangs on it). A failed run leaves a ``FAILED`` file (with the error) in its folder, and
+the CSV rows and checkpoints it completed; a folder with a ``FAILED`` file and no
+checkpoint is replaced by the next run, one with checkpoints needs --overwrite or
+--restart.
+
+Environment: ``FEMDIFF_MAX_CELLS`` (the Gmsh builders refuse meshes estimated above it;
+default 5,000,000, 0: no limit; ``femdiff mesh ... -p max_cells=N`` for one mesh).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import gc
 import logging
 import math
+import os
 import re
 import runpy
 import shutil
@@ -133,24 +146,76 @@ def _setup_logging(level: int, comm: Any) -> None:
 # --- run ----------------------------------------------------------------------------------
 
 
+#: written into an output folder when its run fails; such a folder may be replaced
+FAILED_MARKER = "FAILED"
+
+
+def _replaceable(out: Path) -> bool:
+    """Whether ``out`` holds only what a failed run left: its marker and no checkpoint."""
+    from femdiff import checkpoint
+
+    return ((out / FAILED_MARKER).is_file()
+            and checkpoint.latest(out / "checkpoints") is None
+            and not (out / "state_final.h5").exists())
+
+
 def _prepare_folder(comm: Any, out: Path, restart: bool, overwrite: bool) -> None:
-    error = None
-    if comm.rank == 0:
+    """Check and create the output folder on rank 0; every rank raises on a problem.
+
+    An existing folder needs ``--overwrite`` or ``--restart``, unless it is empty or holds
+    a failed run without checkpoints (it has a ``FAILED`` file): that one is replaced.
+    """
+    from femdiff import io as fio
+
+    def check() -> str | None:
         if restart:
             if not (out / "checkpoints").is_dir():
-                error = (f"cannot restart: {str(out)!r} has no checkpoints/ folder (was the "
-                         "run started with checkpointing enabled in [checkpoint]?)")
+                return (f"cannot restart: {str(out)!r} has no checkpoints/ folder (was the "
+                        "run started with checkpointing enabled in [checkpoint]?)")
         elif out.exists() and (not out.is_dir() or any(out.iterdir())):
             if overwrite:
-                shutil.rmtree(out) if out.is_dir() else out.unlink()
-            else:
-                error = (f"output folder {str(out)!r} already exists; use --overwrite to "
-                         "replace it or --restart to continue its run")
-        if error is None:
-            out.mkdir(parents=True, exist_ok=True)
+                return None
+            if out.is_dir() and _replaceable(out):
+                log.info("replacing %s, left by a failed run", out)
+                return None
+            failed = out.is_dir() and (out / FAILED_MARKER).is_file()
+            return (f"output folder {str(out)!r} already exists"
+                    + (" (left by a failed run, see its FAILED file)" if failed else "")
+                    + "; use --overwrite to replace it or --restart to continue its run")
+        return None
+
+    error = None
+    if comm.rank == 0:
+        try:
+            error = check()
+        except OSError as exc:
+            error = fio.describe_write_error(exc, out)
     error = comm.bcast(error, root=0)
     if error:
         raise FileExistsError(error)
+
+    def create() -> None:
+        if not restart and out.exists() and (not out.is_dir() or any(out.iterdir())):
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        (out / FAILED_MARKER).unlink(missing_ok=True)
+        for reserve in out.glob(".*.reserve"):  # left by a killed run's FieldWriter
+            reserve.unlink(missing_ok=True)
+        probe = out / f".femdiff_write_test{os.getpid()}"  # fail now, not after meshing
+        probe.write_bytes(b"")
+        probe.unlink()
+
+    fio.on_root(comm, create, out)
+
+
+def _mark_failed(comm: Any, out: Path, exc: BaseException) -> None:
+    """Leave a ``FAILED`` file with the error in ``out`` (rank 0, best effort, no MPI)."""
+    if comm.rank != 0 or not out.is_dir():
+        return
+    try:
+        (out / FAILED_MARKER).write_text(f"{type(exc).__name__}: {_message(exc)}\n")
+    except OSError:
+        pass  # a full disk, say: the error message still reaches the user
 
 
 def _segment_stem(out: Path) -> Path:
@@ -174,17 +239,33 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
     """
     from mpi4py import MPI
 
+    comm = MPI.COMM_WORLD
+    _prepare_folder(comm, out, restart, overwrite)
+    opened: list[Any] = []  # writers to close if the run fails
+    try:
+        return _run_case(case, out, comm, restart=restart, progress=progress, opened=opened)
+    except BaseException as exc:
+        for obj in opened:  # free the space ADIOS2 needs to close its files first
+            obj.abort()
+        _mark_failed(comm, out, exc)
+        raise
+
+
+def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
+              progress: bool | None, opened: list[Any]) -> Path:
+    from mpi4py import MPI
+
     from femdiff import checkpoint
     from femdiff import io as fio
 
-    comm = MPI.COMM_WORLD
-    _prepare_folder(comm, out, restart, overwrite)
     data = case.data
     outcfg, ckcfg = data["output"], data["checkpoint"]
     wall0 = time.perf_counter()
-    if comm.rank == 0 and not restart:
-        shutil.copyfile(case.path, out / "case.toml")
-        fio.atomic_write(out / "environment.txt", info() + "\n")
+    if not restart:
+        fio.on_root(comm, lambda: shutil.copyfile(case.path, out / "case.toml"),
+                    out / "case.toml")
+        fio.on_root(comm, lambda: fio.atomic_write(out / "environment.txt", info() + "\n"),
+                    out / "environment.txt")
     log.info("case %s: building the mesh and the problem on %d rank(s)", case.name, comm.size)
     sim = case.build(comm)
     ncells = comm.allreduce(sim.domain.mesh.topology.index_map(
@@ -196,21 +277,25 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
     ckpt = None
     if sim.time_dependent:
         ckpt = checkpoint.Checkpointer(sim.problem, out / "checkpoints", ckcfg["every_steps"],
-                                       ckcfg["every_seconds"], ckcfg["keep"])
+                                       ckcfg["every_seconds"], ckcfg["keep"],
+                                       fingerprint=case.fingerprint())
         if restart:
             path = checkpoint.latest(out / "checkpoints") if comm.rank == 0 else None
             path = comm.bcast(path, root=0)
             if path is None:
                 raise FileNotFoundError(f"cannot restart: no complete checkpoint in "
                                         f"{str(out / 'checkpoints')!r}")
+            ckpt.check_fingerprint(path)  # another case, or other physics: refused
             scalars = ckpt.load(path)
             step, t_restart = int(scalars["step"]), float(scalars["t"])
             log.info("restarting from %s: step %d, t = %g", path.name, step, t_restart)
     series = fio.TimeSeries(comm, out / "series.csv", sim.columns(), restart_time=t_restart)
+    opened.append(series)
     writer = None
     if outcfg["fields"] != "none":
         stem = _segment_stem(out) if restart else out / "fields"
         writer = fio.FieldWriter(comm, stem, sim.fields(), format=outcfg["fields"])
+        opened.append(writer)
     if not restart:
         series.append(**sim.row(None))
     if writer is not None:
@@ -270,17 +355,23 @@ def _final_outputs(sim: Any, case: Any, out: Path, comm: Any) -> None:
     funcs = [f for f in sim.profile_fields()
              if not f.function_space.value_shape or
              int(__import__("numpy").prod(f.function_space.value_shape)) == 1]
-    for prof in outcfg["profiles"]:
+    for i, prof in enumerate(outcfg["profiles"]):
         pts = fio.line_points(prof["start"], prof["end"], prof["n"])
-        values = {f.name: fio.sample_line(f, pts) for f in funcs}
-        if comm.rank == 0:
+        label = f"{case.path}: output.profiles[{i}] ({prof['name']!r})"
+        values = {f.name: fio.sample_line(f, pts, label=label, warn=j == 0)
+                  for j, f in enumerate(funcs)}
+        path = out / f"profile_{prof['name']}.csv"
+
+        def write_profile(pts=pts, values=values, path=path) -> None:
             import numpy as np
 
             s = np.linalg.norm(pts - pts[0], axis=1)
             cols = {"s": s, "x": pts[:, 0], "y": pts[:, 1], "z": pts[:, 2], **values}
             text = ",".join(cols) + "\n" + "\n".join(
                 ",".join(repr(float(c[i])) for c in cols.values()) for i in range(len(s)))
-            fio.atomic_write(out / f"profile_{prof['name']}.csv", text + "\n")
+            fio.atomic_write(path, text + "\n")
+
+        fio.on_root(comm, write_profile, path)
         if outcfg["png"]:
             for f in funcs:
                 fio.plot_profiles(comm, out / f"profile_{prof['name']}_{f.name}.png", pts,
@@ -380,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc, 2, args.debug, comm)
     except (RuntimeError, ArithmeticError, MemoryError, ImportError) as exc:
         # a failed computation: Gmsh could not mesh the geometry (GeometryError), a time
-        # step failed even at dt_min (StepFailure), PETSc errors, a missing package
+        # step failed even at dt_min (StepFailure), PETSc errors, a missing package, an
+        # output file that could not be written (io.OutputError: a full disk, say)
         return _fail(exc, 1, args.debug, comm)
     except KeyboardInterrupt:
         if args.debug:
@@ -393,9 +485,23 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(exc: BaseException, code: int, debug: bool, comm: Any) -> int:
     """Print ``exc`` as one line on rank 0 (re-raise it with ``--debug``); return ``code``."""
     if debug:
+        if getattr(exc, "detail", None):  # the traceback of a failed rank-0-only write
+            print(exc.detail, file=sys.stderr)
         raise exc
     if comm.rank == 0:
         print(f"femdiff: error: {_message(exc)}", file=sys.stderr)
+    # Free what the tracebacks keep alive (the problem's PETSc solvers and ADIOS2 writers)
+    # now, while MPI is up, and in the same order on every rank: their destruction is
+    # collective, so a rank that frees them later (a chained exception's traceback holds
+    # them there) deadlocks the others, and one that leaves them to the garbage
+    # collector at exit crashes (exit 139).
+    chain: BaseException | None = exc
+    while chain is not None:
+        following = chain.__cause__ or chain.__context__
+        chain.__traceback__ = chain.__context__ = chain.__cause__ = None
+        chain = following
+    del exc
+    gc.collect()
     return code
 
 

@@ -241,6 +241,7 @@ class DiffusionProblem(MixedProblem):
         for bc in self.bcs:
             if isinstance(bc, FixedConcentration):
                 value = bc.value
+                self._check_boundary_values(value, bc.boundary)
             elif isinstance(bc, FixedPotential):
                 if not local:
                     raise ValueError(
@@ -253,6 +254,31 @@ class DiffusionProblem(MixedProblem):
                 continue
             self.dirichlet.append(self._dirichlet_on(0, self.V_c, value, bc.boundary,
                                                      self.c_scale))
+
+    def _check_boundary_values(self, value: Any, boundary: str) -> None:
+        """Fixed C must be finite and inside the model's domain at every boundary node.
+
+        Found here, before the first solve, instead of as a Newton failure at t = 0.
+        """
+        g = fem.Function(self.V_c)
+        interpolate_into(g, value)
+        dofs = fem.locate_dofs_topological(self.V_c, self.domain.tdim - 1,
+                                           self.domain.facets(boundary))
+        dofs = dofs[dofs < self.V_c.dofmap.index_map.size_local]
+        lo, hi = self.potential.domain
+        vals = g.x.array[dofs]
+        bad = np.flatnonzero(~np.isfinite(vals) | (vals <= lo) | (vals >= hi))
+        first = None
+        if bad.size:
+            x = self.V_c.tabulate_dof_coordinates()[dofs[bad[0]]][: self.domain.gdim]
+            first = (float(vals[bad[0]]), tuple(float(v) for v in x))
+        found = [f for f in self.domain.comm.allgather(first) if f is not None]
+        if found:
+            v, x = found[0]
+            coords = ", ".join(f"{c:g}" for c in x)
+            raise ValueError(
+                f"FixedConcentration on {boundary!r}: C = {v:g} at x = ({coords}) is not a "
+                f"finite value inside the model's domain ({lo:g}, {hi:g})")
 
     def physical_concentration(self, u: fem.Function | None = None) -> Any:
         """C as a UFL expression of the (scaled) state ``u`` (default: current)."""

@@ -12,6 +12,14 @@
   the sampling is collective): :func:`plot_series` (columns of a CSV against time),
   :func:`plot_profiles` (values along a line), :func:`plot_field_2d` (a scalar field of a
   2D mesh, sampled on a grid).
+* Rank-0-only writes agree on success across ranks (:func:`collective`): a write that
+  fails on one rank (full disk, no permission) raises the same one-line
+  :class:`OutputError` naming the file on every rank, instead of leaving the others
+  waiting in the next collective call. Test hook: ``FEMDIFF_FAULT_WRITE`` makes chosen
+  writes fail (:func:`femdiff.collective._fault_write`).
+* A full disk: a CSV row is written whole or cut back; fields are written only after a
+  free-space check (ADIOS2 aborts the process when it cannot close its files), and a
+  reserve file per :class:`FieldWriter` is released before its files are closed.
 * Read-back checks: :func:`read_csv`, :func:`bp_steps` (complete steps of a VTX/BP4
   folder, from its index, without ADIOS2's Python module), :func:`xdmf_times`.
 * :func:`atomic_write` writes a file through a temporary file and a rename.
@@ -30,7 +38,10 @@ Typical use in a demo::
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import logging
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -41,6 +52,23 @@ from mpi4py import MPI
 
 import numpy as np
 from dolfinx import fem, geometry, io
+
+from femdiff import periodic
+from femdiff.collective import (  # re-exported: io is where users look
+    OutputError,
+    check_free_space,
+    collective,
+    describe_write_error,
+    on_root,
+)
+
+log = logging.getLogger("femdiff")
+
+
+__all__ = ["FieldWriter", "OutputError", "TimeSeries", "atomic_write", "bp_steps",
+           "check_free_space", "collective", "describe_write_error", "line_points",
+           "on_root", "plot_field_2d", "plot_profiles", "plot_series", "read_csv",
+           "sample_line", "xdmf_times"]
 
 
 def _family_key(f: fem.Function) -> tuple:
@@ -55,7 +83,8 @@ class FieldWriter:
         comm: the mesh communicator.
         stem: output path without suffix; files are ``stem_<family><degree>.bp`` (VTX) or
             ``stem.xdmf``.
-        functions: the (collapsed) Functions to write.
+        functions: the (collapsed) Functions to write. Functions on a periodic mesh
+            (:mod:`femdiff.periodic`) are written on its original, non-periodic mesh.
         format: ``"vtx"`` (default) or ``"xdmf"`` (XDMF interpolates into the mesh's P1).
     """
 
@@ -66,11 +95,17 @@ class FieldWriter:
         self.stem = Path(stem)
         self.comm = comm
         self.format = format
-        if comm.rank == 0:
-            self.stem.parent.mkdir(parents=True, exist_ok=True)
-        comm.Barrier()
+        functions, self._sync = periodic.for_output(functions)
+        on_root(comm, lambda: self.stem.parent.mkdir(parents=True, exist_ok=True),
+                self.stem.parent)
         self.paths: list[Path] = []
         self._writers: list = []
+        self._step_bytes, self._mesh_bytes = _output_bytes(functions)
+        self._written = 0
+        # ADIOS2 writes its profiling.json and last metadata when it closes, and aborts
+        # the process if that fails: keep a reserve, released before closing
+        self._reserve = self.stem.with_name(f".{self.stem.name}.reserve")
+        on_root(comm, lambda: _allocate(self._reserve, self.RESERVE), self._reserve)
         if format == "vtx":
             groups: dict[tuple, list[fem.Function]] = {}
             for f in functions:
@@ -89,14 +124,29 @@ class FieldWriter:
             self._p1: dict[str, fem.Function] = {}
             self.paths.append(path)
 
+    #: bytes kept free for the writers' close (released by :meth:`close`)
+    RESERVE = 64 * 1024
+
     def write(self, t: float) -> None:
-        """Write all fields at time ``t``."""
-        if self.format == "vtx":
-            for w in self._writers:
-                w.write(t)
-            return
-        for f in self._functions:
-            self._xdmf.write_function(self._as_p1(f), t)
+        """Write all fields at time ``t`` (collective).
+
+        Raises:
+            OutputError: on every rank, when the folder lacks the space for this step
+                (checked before the data reach ADIOS2/HDF5) or the write fails.
+        """
+        needed = 2 * self._step_bytes + (self._mesh_bytes if self._written == 0 else 0)
+        check_free_space(self.comm, self.stem.parent, needed + 16 * 1024, self.paths[0])
+        self._sync()
+        try:
+            if self.format == "vtx":
+                for w in self._writers:
+                    w.write(t)
+            else:
+                for f in self._functions:
+                    self._xdmf.write_function(self._as_p1(f), t)
+        except RuntimeError as exc:
+            raise OutputError(describe_write_error(exc, self.paths[0])) from exc
+        self._written += 1
 
     def _as_p1(self, f: fem.Function) -> fem.Function:
         mesh = f.function_space.mesh
@@ -112,18 +162,90 @@ class FieldWriter:
         return g
 
     def close(self) -> None:
-        """Close the files."""
+        """Close the files (collective), after releasing the space kept for it."""
+        if self._reserve is None:
+            return
+        reserve, self._reserve = self._reserve, None
+        with collective(self.comm, reserve):
+            if self.comm.rank == 0:
+                reserve.unlink(missing_ok=True)
+        errors = []
         for w in self._writers:
-            w.close()
+            try:
+                w.close()
+            except RuntimeError as exc:
+                errors.append(exc)
         self._writers = []
         if self.format == "xdmf":
-            self._xdmf.close()
+            try:
+                self._xdmf.close()
+            except RuntimeError as exc:
+                errors.append(exc)
+        if errors:
+            raise OutputError(describe_write_error(errors[0], self.paths[0]))
+
+    def abort(self) -> None:
+        """Close after a failure elsewhere, ignoring errors.
+
+        Frees the reserve (rank 0, with no agreement step, so this adds no collective
+        call of its own), then closes the files.
+        """
+        if self._reserve is None:
+            return
+        if self.comm.rank == 0:
+            with contextlib.suppress(OSError):
+                self._reserve.unlink(missing_ok=True)
+        self._reserve = None
+        for w in self._writers:
+            with contextlib.suppress(RuntimeError):
+                w.close()
+        self._writers = []
+        if self.format == "xdmf":
+            with contextlib.suppress(RuntimeError):
+                self._xdmf.close()
 
     def __enter__(self) -> FieldWriter:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        if exc[0] is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _output_bytes(functions: Sequence[fem.Function]) -> tuple[int, int]:
+    """Bytes of one step of ``functions`` and of their mesh, globally (an estimate)."""
+    step = 0
+    for f in functions:
+        dofmap = f.function_space.dofmap
+        step += 8 * dofmap.index_map.size_global * dofmap.index_map_bs
+    if not functions:
+        return 0, 0
+    mesh = functions[0].function_space.mesh
+    tdim = mesh.topology.dim
+    nodes = mesh.geometry.index_map().size_global
+    cells = mesh.topology.index_map(tdim).size_global
+    dofmaps = getattr(mesh.geometry, "dofmaps", None)  # DOLFINx ≥ 0.10
+    per_cell = (dofmaps[0] if dofmaps is not None else mesh.geometry.dofmap).shape[1]
+    return step, 8 * (3 * nodes + (per_cell + 1) * cells)
+
+
+def _allocate(path: Path, size: int) -> None:
+    """Create ``path`` with ``size`` bytes really allocated on disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except (AttributeError, OSError) as exc:
+            if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            os.write(fd, bytes(size))
+    except OSError:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
 
 
 class TimeSeries:
@@ -142,9 +264,10 @@ class TimeSeries:
         self.comm = comm
         self.path = Path(path)
         self.columns = list(columns)
-        self._file = None
-        if comm.rank != 0:
-            return
+        self._fd: int | None = None
+        on_root(comm, lambda: self._open(restart_time), self.path)
+
+    def _open(self, restart_time: float | None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         kept: list[list[str]] = []
         if restart_time is not None and self.path.exists():
@@ -158,32 +281,55 @@ class TimeSeries:
                 except ValueError:  # a torn last line from a kill
                     continue
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        with tmp.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(self.columns)
-            writer.writerows(kept)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)  # atomic: the old file or the new one, never half
-        self._file = self.path.open("a", newline="")
-        self._writer = csv.writer(self._file)
+        try:
+            with tmp.open("w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(self.columns)
+                writer.writerows(kept)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)  # atomic: the old file or the new one, never half
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
     def append(self, **values: float) -> None:
-        """Append one row (rank 0 writes; other ranks ignore the call)."""
-        if self._file is None:
-            return
+        """Append one row (collective: rank 0 writes, every rank learns whether it could).
+
+        A row is written whole or not at all: if the disk is full, the file is cut back to
+        its last complete row and :class:`OutputError` is raised on every rank.
+        """
         missing = [c for c in self.columns if c not in values]
         if missing:
             raise KeyError(f"time-series row lacks columns {missing}")
-        self._writer.writerow([repr(float(values[c])) for c in self.columns])
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        on_root(self.comm, lambda: self._write_row(values), self.path)
+
+    def _write_row(self, values: Mapping[str, float]) -> None:
+        if self._fd is None:
+            return
+        line = ",".join(repr(float(values[c])) for c in self.columns) + "\r\n"
+        data = line.encode()
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+            os.fsync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, end)  # drop the partial row: the CSV stays readable
+            raise
+
+    def abort(self) -> None:
+        """Close after a failure elsewhere (the same as :meth:`close`)."""
+        self.close()
 
     def close(self) -> None:
         """Close the file."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def read_csv(path: str | Path) -> dict[str, np.ndarray]:
@@ -194,11 +340,20 @@ def read_csv(path: str | Path) -> dict[str, np.ndarray]:
     return {name: data[:, i] for i, name in enumerate(header)}
 
 
-def sample_line(f: fem.Function, points: np.ndarray) -> np.ndarray:
+def sample_line(f: fem.Function, points: np.ndarray, label: str | None = None,
+                warn: bool = True) -> np.ndarray:
     """Values of ``f`` at ``points`` (shape (n, 3)), gathered on rank 0.
 
     Returns the values (shape (n,) or (n, value_size)) on rank 0 and an empty array on
     other ranks; points outside the mesh give NaN.
+
+    Args:
+        f: the Function.
+        points: the points.
+        label: names the line in the warning (e.g. ``"output.profiles[0] 'midline'"``);
+            with a label, a line partly outside the mesh is reported too.
+        warn: log a warning (rank 0) when no point lies in the mesh, or, with a
+            ``label``, when some do not.
     """
     mesh = f.function_space.mesh
     comm = mesh.comm
@@ -227,6 +382,13 @@ def sample_line(f: fem.Function, points: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         values = np.nanmax(np.where(np.isnan(stacked), -np.inf, stacked), axis=0)
     values[np.isneginf(values)] = np.nan
+    outside = int(np.isnan(values).all(axis=1).sum())
+    if warn and outside and (outside == len(points) or label):
+        a, b = points[0], points[-1]
+        log.warning("%s: %d of %d points from (%s) to (%s) lie outside the mesh; their %s "
+                    "values are NaN", label or "sample_line", outside, len(points),
+                    ", ".join(f"{v:g}" for v in a), ", ".join(f"{v:g}" for v in b),
+                    f.name)
     return values[:, 0] if size == 1 else values
 
 
@@ -242,11 +404,15 @@ def atomic_write(path: str | Path, data: str | bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with tmp.open("wb") as fh:
-        fh.write(data.encode() if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
     return path
 
 
@@ -315,9 +481,11 @@ def _pyplot():
 
 def _save(fig: Any, png_path: str | Path) -> Path:
     """Lay out, write and close a figure."""
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    _pyplot().close(fig)
+    try:
+        fig.tight_layout()
+        fig.savefig(png_path, dpi=110)
+    finally:
+        _pyplot().close(fig)
     return Path(png_path)
 
 
@@ -334,10 +502,15 @@ def plot_series(comm: MPI.Comm, csv_path: str | Path, png_path: str | Path,
         x: the abscissa column.
         title: figure title.
 
-    Returns the PNG path on rank 0, ``None`` elsewhere.
+    Returns the PNG path on rank 0, ``None`` elsewhere. Collective: a failure on rank 0
+    raises :class:`OutputError` on every rank.
     """
-    if comm.rank != 0:
-        return None
+    return on_root(comm, lambda: _plot_series(csv_path, png_path, columns, x, title),
+                   png_path)
+
+
+def _plot_series(csv_path: str | Path, png_path: str | Path, columns: Sequence[str] | None,
+                 x: str, title: str | None) -> Path:
     data = read_csv(csv_path)
     names = [c for c in (columns or data) if c != x]
     plt = _pyplot()
@@ -365,9 +538,15 @@ def plot_profiles(comm: MPI.Comm, png_path: str | Path, points: np.ndarray,
 
     ``profiles`` maps a legend label to the values on rank 0 (other ranks pass what
     :func:`sample_line` gave them). Returns the PNG path on rank 0, ``None`` elsewhere.
+    Collective: a failure on rank 0 raises :class:`OutputError` on every rank.
     """
-    if comm.rank != 0:
-        return None
+    return on_root(comm, lambda: _plot_profiles(png_path, points, profiles, ylabel, title),
+                   png_path)
+
+
+def _plot_profiles(png_path: str | Path, points: np.ndarray,
+                   profiles: Mapping[str, np.ndarray], ylabel: str,
+                   title: str | None) -> Path:
     points = np.asarray(points, dtype=float)
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
     plt = _pyplot()
@@ -406,13 +585,16 @@ def plot_field_2d(f: fem.Function, png_path: str | Path, n: int = 200,
     xs = lo[0] + (np.arange(nx) + 0.5) / nx * (hi[0] - lo[0])
     ys = lo[1] + (np.arange(ny) + 0.5) / ny * (hi[1] - lo[1])
     X, Y = np.meshgrid(xs, ys)
-    values = sample_line(f, np.column_stack([X.ravel(), Y.ravel(), np.zeros(X.size)]))
-    if comm.rank != 0:
-        return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 6 * min(max(aspect, 0.3), 3) * 0.85 + 0.6))
-    image = ax.imshow(np.ma.masked_invalid(values.reshape(ny, nx)), origin="lower",
-                      extent=(lo[0], hi[0], lo[1], hi[1]), cmap=cmap, aspect="equal")
-    fig.colorbar(image, ax=ax, shrink=0.8, label=f.name)
-    ax.set_title(title or f.name)
-    return _save(fig, png_path)
+    values = sample_line(f, np.column_stack([X.ravel(), Y.ravel(), np.zeros(X.size)]),
+                         warn=False)
+
+    def draw() -> Path:
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(6, 6 * min(max(aspect, 0.3), 3) * 0.85 + 0.6))
+        image = ax.imshow(np.ma.masked_invalid(values.reshape(ny, nx)), origin="lower",
+                          extent=(lo[0], hi[0], lo[1], hi[1]), cmap=cmap, aspect="equal")
+        fig.colorbar(image, ax=ax, shrink=0.8, label=f.name)
+        ax.set_title(title or f.name)
+        return _save(fig, png_path)
+
+    return on_root(comm, draw, png_path)

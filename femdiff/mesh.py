@@ -7,7 +7,7 @@ so that users say ``"left"`` rather than ``3``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +169,7 @@ def from_gmsh_model(model, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = N
     if comm.rank == rank:
         problem = None
         if not model.getPhysicalGroups():
-            problem = "the Gmsh model has no physical groups; name its volumes and boundaries"
+            problem = f"the Gmsh model {_NO_GROUPS}"
         dim = model.getDimension()
         if problem is None and dim < 1:
             problem = "the Gmsh model has no mesh"
@@ -193,6 +193,68 @@ def from_gmsh_model(model, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = N
     return Domain(data.mesh, data.cell_tags, data.facet_tags, groups)
 
 
+_NO_GROUPS = ("has no physical groups; name its volumes and boundaries (in a .geo file: "
+              'Physical Surface("name") = {...};)')
+_GEO_DIMS = {"Point": 0, "Curve": 1, "Line": 1, "Surface": 2, "Volume": 3}
+
+
+def file_names(path: str | Path) -> tuple[int, list[str], list[str]]:
+    """(dimension, boundary names, volume names) of a ``.msh`` or ``.geo`` file, unmeshed.
+
+    Reads the ``$PhysicalNames`` section of a ``.msh`` file, or the ``Physical``
+    statements of a ``.geo`` file, without Gmsh (case-file validation uses it, on every
+    rank). The dimension is the highest one with a named group; boundaries are the
+    groups one dimension lower.
+
+    Raises:
+        MeshError: the file is missing, empty or unreadable (no ``$MeshFormat`` header),
+            or it has no physical groups, or none with a name.
+    """
+    import re
+
+    path = Path(path)
+    if not path.is_file():
+        raise MeshError(f"mesh file {str(path)!r} does not exist")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MeshError(f"mesh file {str(path)!r} is empty or unreadable: "
+                        f"{exc.strerror or exc}") from None
+    if not raw.strip():
+        raise MeshError(f"mesh file {str(path)!r} is empty or unreadable (no content)")
+    groups: list[tuple[int, str]] = []
+    if path.suffix == ".msh":
+        if not raw.lstrip().startswith(b"$MeshFormat"):
+            raise MeshError(f"mesh file {str(path)!r} is empty or unreadable: not a Gmsh "
+                            ".msh file (no $MeshFormat header)")
+        start = raw.find(b"$PhysicalNames")
+        if start >= 0:
+            end = raw.find(b"$EndPhysicalNames", start)
+            for line in raw[start:end].decode(errors="replace").splitlines()[2:]:
+                parts = line.split(maxsplit=2)
+                if len(parts) == 3 and parts[0].isdigit():
+                    groups.append((int(parts[0]), parts[2].strip().strip('"')))
+        if not groups:
+            raise MeshError(f"mesh file {str(path)!r} has no named physical groups "
+                            "($PhysicalNames); name its volumes and boundaries in Gmsh")
+    else:
+        text = raw.decode(errors="replace")
+        text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)  # comments
+        text = re.sub(r"//[^\n]*", "", text)
+        statements = re.findall(r"Physical\s+(Point|Curve|Line|Surface|Volume)\s*\(\s*"
+                                r'("([^"]+)")?', text)
+        if not statements:
+            raise MeshError(f"mesh file {str(path)!r}: the model {_NO_GROUPS}")
+        groups = [(_GEO_DIMS[kind], name) for kind, _, name in statements if name]
+        if not groups:
+            raise MeshError(f"mesh file {str(path)!r}: the model's physical groups have no "
+                            'names; femdiff refers to them by name: Physical Surface("name") '
+                            "= {...};")
+    dim = max(d for d, _ in groups)
+    return (dim, sorted(n for d, n in groups if d == dim - 1),
+            sorted(n for d, n in groups if d == dim))
+
+
 def read(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = None,
          order: int | None = None) -> Domain:
     """Read a Gmsh ``.msh`` or ``.geo`` file (meshing a ``.geo`` on rank 0).
@@ -208,7 +270,7 @@ def read(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = N
         if not path.is_file():
             error = f"mesh file {str(path)!r} does not exist"
         elif path.stat().st_size == 0:
-            error = f"mesh file {str(path)!r} is empty"
+            error = f"mesh file {str(path)!r} is empty or unreadable (0 bytes)"
         elif path.suffix not in (".msh", ".geo"):
             error = f"mesh file {str(path)!r}: expected a .msh or .geo file"
         elif path.suffix == ".msh":
@@ -232,7 +294,9 @@ def read(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int | None = N
         gmsh.clear()
         try:
             gmsh.open(str(path))
-            if path.suffix == ".geo":
+            if not gmsh.model.getPhysicalGroups():  # say so before meshing anything
+                error = f"mesh file {str(path)!r}: {_NO_GROUPS}"
+            elif path.suffix == ".geo":
                 dim = gmsh.model.getDimension()
                 if order:
                     gmsh.option.setNumber("Mesh.ElementOrder", order)
@@ -343,3 +407,14 @@ def with_volumes(domain: Domain,
                         f"{', '.join(repr(v) for v in volumes)}")
     cell_tags = dmesh.meshtags(msh, tdim, cells, values)
     return Domain(msh, cell_tags, domain.facet_tags, groups)
+
+
+def periodic(domain: Domain, pairs: Sequence[Sequence[str]], tol: float = 1e-8) -> Domain:
+    """Glue boundary pairs, e.g. ``[("left", "right"), ("bottom", "top")]``.
+
+    See :func:`femdiff.periodic.create_periodic`; the result is a
+    :class:`~femdiff.periodic.PeriodicDomain` without the glued boundary names.
+    """
+    from femdiff.periodic import create_periodic
+
+    return create_periodic(domain, pairs, tol=tol)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import ufl
 
-from femdiff.thermodynamics import Units, gas_constant
+from femdiff.thermodynamics import Units, check_same_mesh, gas_constant
 
 Pair = tuple[str, str]
 
@@ -222,6 +222,7 @@ class StressCoupling(_Term):
         return set(self.volumes)
 
     def energy(self, X: Mapping[str, Any], lattice: bool) -> Any:  # noqa: D102
+        check_same_mesh(self.sigma_h, next(iter(X.values())), "StressCoupling.sigma_h")
         return -self.sigma_h * sum(float(v) * X[s] for s, v in self.volumes.items())
 
 

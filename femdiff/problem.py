@@ -425,6 +425,7 @@ class MixedProblem:
             raise ValueError(f"time step dt must be positive, got {dt!r}")
         newton = krylov = 0
         rejected = 0
+        error = 0.0
         for attempt in range(self.time.max_retries + 1):
             set_step_constants(self, dt)
             self.t.value = self.current_time + dt
@@ -433,6 +434,7 @@ class MixedProblem:
             newton += its
             krylov += kits
             error, dt_next = 0.0, dt
+            this_rejected = False
             if ok and self.adaptive is not None:
                 error, order = self._error_indicator(dt)
                 # PI memory only across accepted steps; after a rejection: elementary
@@ -440,7 +442,7 @@ class MixedProblem:
                 dt_next = min(self.adaptive.propose(dt, error, order, memory),
                               self.time.dt_max)
                 if not self.adaptive.accept(error):
-                    ok = False
+                    ok, this_rejected = False, True
                     rejected += 1
             if ok:
                 self.u_nn.x.array[:] = self.u_n.x.array
@@ -454,17 +456,40 @@ class MixedProblem:
             self.u.x.array[:] = self.u_n.x.array
             self.t.value = self.current_time
             self.dt.value = self._dt_prev or self.time.dt
-            new_dt = dt_next if rejected and dt_next < dt else dt * self.time.shrink
-            log.info("step to t=%g with dt=%g %s; retrying with dt=%g",
-                     self.current_time + dt, dt,
-                     "rejected by the error control" if rejected else "failed", new_dt)
+            new_dt = dt_next if this_rejected and dt_next < dt else dt * self.time.shrink
+            if new_dt < self.time.smallest or attempt == self.time.max_retries:
+                raise StepFailure(self._failure(this_rejected, dt, new_dt, error, attempt + 1))
+            if this_rejected:
+                assert self.adaptive is not None
+                log.info("step to t=%g with dt=%g rejected by the error control (error "
+                         "estimate %.3g > %g x tol %g); retrying with dt=%g",
+                         self.current_time + dt, dt, error, self.adaptive.reject,
+                         self.adaptive.tol, new_dt)
+            else:
+                log.info("step to t=%g with dt=%g: Newton failed (SNES reason %d); retrying "
+                         "with dt=%g", self.current_time + dt, dt,
+                         self.problem.solver.getConvergedReason(), new_dt)
             dt = new_dt
-            if dt < self.time.smallest:
-                break
-        raise StepFailure(
-            f"Newton failed at t={self.current_time:g} even with dt={dt / self.time.shrink:g} "
-            f"after {attempt + 1} attempts (reason "
-            f"{self.problem.solver.getConvergedReason()}); the last accepted state is kept")
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _failure(self, rejected: bool, dt: float, new_dt: float, error: float,
+                 attempts: int) -> str:
+        """Why a step was given up: an error-control rejection or a Newton failure."""
+        t = self.current_time
+        if new_dt < self.time.smallest:
+            limit = (f"the next Δt {new_dt:g} would be below dt_min = {self.time.smallest:g}"
+                     f" ({attempts} attempts)")
+        else:
+            limit = f"max_retries = {self.time.max_retries} reached"
+        if rejected:
+            assert self.adaptive is not None
+            return (f"the error control rejected the step at t={t:g} with dt={dt:g} (error "
+                    f"estimate {error:.3g} > {self.adaptive.reject:g} x tol "
+                    f"{self.adaptive.tol:g}) and {limit}; loosen the tolerance or lower "
+                    "dt_min; the last accepted state is kept")
+        return (f"Newton failed at t={t:g} with dt={dt:g} (SNES reason "
+                f"{self.problem.solver.getConvergedReason()}) and {limit}; the last "
+                "accepted state is kept")
 
     def _remember(self, t: float) -> None:
         """Keep the last three accepted states (adaptive runs: error estimate, guess)."""

@@ -112,15 +112,93 @@ def cahn_hilliard_iterative_options() -> dict[str, Any]:
 
 
 def merge(defaults: Mapping[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return ``defaults`` updated with ``user`` (user keys win)."""
+    """Return ``defaults`` updated with ``user`` (user keys win), validated.
+
+    :func:`validate_options` checks them, so a misspelt solver type fails here, when the
+    problem is made, not at its first solve.
+    """
     opts = dict(defaults)
     if user:
         opts.update(user)
+    validate_options(opts)
     return opts
 
 
+# option-name suffix -> what it names, most specific first; a key matches when it is the
+# suffix or ends with "_" + suffix (fieldsplit_c_ksp_type, mg_levels_pc_type)
+_TYPED_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("snes_linesearch_type", "SNES line-search"),
+    ("mat_solver_type", "matrix solver (LU/Cholesky package)"),
+    ("snes_type", "SNES"),
+    ("ksp_type", "KSP"),
+    ("pc_type", "PC"),
+)
+
+
+def _enum_values(kind: str) -> list[str]:
+    enum = {"SNES line-search": PETSc.SNESLineSearch.Type, "SNES": PETSc.SNES.Type,
+            "KSP": PETSc.KSP.Type, "PC": PETSc.PC.Type,
+            "matrix solver (LU/Cholesky package)": PETSc.Mat.SolverType}[kind]
+    return [v for n, v in vars(enum).items() if not n.startswith("_") and isinstance(v, str)]
+
+
+# types that exist only when PETSc was built with an external package (type -> package)
+_EXTERNAL = {"hypre": "hypre", "pfmg": "hypre", "syspfmg": "hypre", "ml": "ml",
+             "spai": "spai", "parms": "parms", "hpddm": "hpddm", "h2opus": "h2opus",
+             "chowiluviennacl": "viennacl", "rowscalingviennacl": "viennacl",
+             "saviennacl": "viennacl"}
+
+
+def _accepts(kind: str, value: str) -> bool:
+    """Whether this PETSc build has ``value`` as a type of ``kind``.
+
+    Read from petsc4py's type enums (which follow the PETSc version) and
+    ``PETSc.Sys.hasExternalPackage`` for the types an external package provides: creating
+    objects to ask ``setType`` is not safe (some types crash on a bare object).
+    """
+    if value not in _enum_values(kind):
+        return False
+    if kind.startswith("matrix solver"):
+        return value == "petsc" or bool(PETSc.Sys.hasExternalPackage(value))
+    package = _EXTERNAL.get(value)
+    return package is None or bool(PETSc.Sys.hasExternalPackage(package))
+
+
+_valid_cache: dict[str, list[str]] = {}
+
+
+def valid_types(kind: str) -> list[str]:
+    """The types of ``kind`` (``"SNES"``, ``"KSP"``, ``"PC"``, ...) this PETSc build has."""
+    if kind not in _valid_cache:
+        _valid_cache[kind] = [v for v in _enum_values(kind) if _accepts(kind, v)]
+    return _valid_cache[kind]
+
+
+def validate_options(options: Mapping[str, Any]) -> None:
+    """Check the ``*_type`` options (SNES, KSP, PC, line search, LU package) against PETSc.
+
+    Raises:
+        ValueError: naming the option, its value and the valid types of this PETSc
+            build, e.g. ``PETSc option snes_type = 'nosuchsolver' is not a SNES type of
+            this PETSc; valid: newtonls, newtontr, ...``.
+    """
+    for key, value in options.items():
+        if not isinstance(value, str):
+            continue
+        for suffix, kind in _TYPED_OPTIONS:
+            if key == suffix or key.endswith("_" + suffix):
+                if not _accepts(kind, value):
+                    raise ValueError(f"PETSc option {key} = {value!r} is not a {kind} type of "
+                                     f"this PETSc; valid: {', '.join(valid_types(kind))}")
+                break
+
+
 def set_options(prefix: str, options: Mapping[str, Any]) -> None:
-    """Write ``options`` into the global PETSc database under ``prefix``."""
+    """Write ``options`` into the global PETSc database under ``prefix``.
+
+    The options are checked first (:func:`validate_options`): a bad type names the option.
+    """
+    validate_options(options)
     db = PETSc.Options()
     for key, value in options.items():
         if value is None:

@@ -16,6 +16,7 @@ Units: ``"molar"`` terms use R (μ in J/mol, C in mol/m³, Ω in m³/mol);
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -74,6 +75,34 @@ class _LocalTerm:
         return (-math.inf, math.inf)
 
 
+def check_same_mesh(value: Any, c: Any, what: str) -> None:
+    """Raise ``ValueError`` if the coefficient ``value`` lives on another mesh than ``c``.
+
+    DOLFINx would otherwise fail when compiling the form ("Incompatible mesh. argument
+    entity_maps must be provided") and leave a half-built problem behind.
+
+    Args:
+        value: a number, UFL expression or DOLFINx Function.
+        c: an expression on the problem's mesh (the concentration).
+        what: names the coefficient in the message, e.g. ``"StressCoupling.sigma_h"``.
+    """
+    if isinstance(value, numbers.Number) or not hasattr(value, "ufl_shape"):
+        return
+    from ufl.domain import extract_domains
+
+    try:
+        theirs, ours = extract_domains(value), extract_domains(c)
+    except Exception:  # noqa: BLE001  (an expression UFL cannot inspect: let the form say)
+        return
+    if ours and any(d not in ours for d in theirs):
+        raise ValueError(
+            f"{what} is defined on another mesh than the problem's: interpolate it onto "
+            "the problem's mesh first, e.g. s = fem.Function(V) on that mesh, then "
+            "s.interpolate_nonmatching(sigma_h, cells, "
+            "fem.create_interpolation_data(V, sigma_h.function_space, cells)) "
+            "(or build both problems on the same mesh)")
+
+
 @dataclass(frozen=True)
 class Ideal(_LocalTerm):
     """Ideal (dilute) solution: μ = μ° + R T ln(C / C_ref).
@@ -122,6 +151,7 @@ class Interaction(_LocalTerm):
     potential: Any
 
     def energy(self, c: Any) -> Any:
+        check_same_mesh(self.potential, c, "Interaction.potential")
         return c * self.potential
 
 
@@ -156,6 +186,7 @@ class StressCoupling(_LocalTerm):
             )
 
     def energy(self, c: Any) -> Any:
+        check_same_mesh(self.sigma_h, c, "StressCoupling.sigma_h")
         return -self.omega * self.sigma_h * c
 
 

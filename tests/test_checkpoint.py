@@ -146,7 +146,8 @@ def _femdiff(args, env=None, ranks=1):
     cmd = [str(FEMDIFF), *args]
     if ranks > 1:
         cmd = [str(MPIRUN), "-n", str(ranks), *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, start_new_session=True,
+                          capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})})
 
 

@@ -59,6 +59,7 @@ CASES = Path(__file__).resolve().parent.parent / "cases"
 QUICK = (CASES / "quickstart.toml").read_text()
 ROD = (CASES / "stressed_rod.toml").read_text()
 DRAG = (CASES / "onsager_drag.toml").read_text()
+PERIODIC = (CASES / "spinodal_periodic.toml").read_text()
 DARKEN = (CASES / "darken_couple.toml").read_text()
 _BC = '[[boundary]]\nname = "left"\ntype = "{type}"\nvalue = 0.2\nspecies = "{species}"\n\n[time]'
 
@@ -126,6 +127,14 @@ BAD_INPUT = [
      ["geometry.params.length: must be a positive number (a size), got -0.01"]),
     (ROD, "[mechanics]\n", "[mechanic]\n",
      ["mechanic: unknown section 'mechanic'"]),
+    # periodic geometry
+    (PERIODIC, "[time]", '[[boundary]]\nname = "left"\ntype = "no_flux"\n\n[time]',
+     ["boundary[0].name: boundary 'left' is periodic (glued to 'right' by "
+      "geometry.periodic): it is no longer a boundary"]),
+    (PERIODIC, '["bottom", "top"]]', '["bottom", "left"]]',
+     ["geometry.periodic[1]: boundary 'left' is in two pairs"]),
+    (PERIODIC, '["bottom", "top"]]', '["bottom", "front"]]',
+     ["geometry.periodic[1]: unknown boundary 'front'"]),
     # model "multicomponent"
     (DRAG, "[time]", _BC.format(type="concentration", species="Q"),
      ["boundary[0].species: unknown species 'Q'; declared species (physics.species): A, B, "
@@ -290,7 +299,8 @@ def _run(args, env=None, ranks=1):
     cmd = [str(FEMDIFF), *args]
     if ranks > 1:
         cmd = [str(Path(sys.executable).parent / "mpirun"), "-n", str(ranks), *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, start_new_session=True,
+                          capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})})
 
 
@@ -431,6 +441,12 @@ DEMO_CASES = {
                        "time.t_end=20.0", "output.times=[10.0]",
                        'output.profiles=[{name="diagonal", start=[0.0, 0.0], end=[50.0, 50.0],'
                        ' n=71}]'], lambda g: g["problem"].C),
+    "spinodal_periodic.toml": (["--small", "--domain", "periodic", "--t-end", "20"],
+                               ["geometry.params.nx=50", "geometry.params.ny=50",
+                                "geometry.params.lx=50.0", "geometry.params.ly=50.0",
+                                "time.t_end=20.0", "output.times=[10.0]",
+                                'output.profiles=[{name="diagonal", start=[0.0, 0.0], '
+                                'end=[50.0, 50.0], n=71}]'], lambda g: g["problem"].C),
     "uphill.toml": (["--small"], ["geometry.params.n=100"], lambda g: g["problem"].C),
     "onsager_drag.toml": (["--small"], ["geometry.params.n=100", "time.dt=0.5",
                                         "time.t_end=40.0", "output.times=[2.0, 10.0]"],
@@ -453,7 +469,8 @@ def test_case_file_matches_its_demo(name, tmp_path, monkeypatch):
     from femdiff import io as fio
 
     demo_args, overrides, field = DEMO_CASES[name]
-    demo = DEMO_DIR / f"demo_{name.removesuffix('.toml')}.py"
+    stem = name.removesuffix(".toml").removesuffix("_periodic")  # a variant of its demo
+    demo = DEMO_DIR / f"demo_{stem}.py"
     monkeypatch.setattr(sys, "argv", [str(demo), *demo_args, "--out", str(tmp_path / "demo")])
     demo_globals = runpy.run_path(str(demo), run_name="__main__")
 

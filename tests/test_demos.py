@@ -41,7 +41,8 @@ def test_demo_runs(demo, ranks, tmp_path):
     if ranks > 1:
         cmd = [str(MPIRUN), "-n", str(ranks), *cmd]
     env = dict(os.environ, CI="1")
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    result = subprocess.run(cmd, stdin=subprocess.DEVNULL, start_new_session=True,
+                          capture_output=True, text=True, timeout=900, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in REGISTERED[demo]:
         path = out / name
@@ -72,7 +73,8 @@ def test_demo_runs(demo, ranks, tmp_path):
 @pytest.mark.skip_in_parallel
 @pytest.mark.parametrize("ranks", [1, 2])
 @pytest.mark.parametrize("extra", [["--domain", "tshape"], ["--domain", "cube"],
-                                   ["--dim", "2"]], ids=["tshape", "cube", "uphill2d"])
+                                   ["--domain", "periodic"], ["--dim", "2"]],
+                         ids=["tshape", "cube", "periodic", "uphill2d"])
 def test_demo_variants_run(extra, ranks, tmp_path):
     """The Gmsh T-shape and the 3D cube of the spinodal demo; the 2D uphill demo."""
     demo = "demo_uphill.py" if extra[0] == "--dim" else "demo_spinodal.py"
@@ -80,7 +82,8 @@ def test_demo_variants_run(extra, ranks, tmp_path):
     cmd = [sys.executable, str(DEMOS / demo), "--small", "--out", str(out), *extra]
     if ranks > 1:
         cmd = [str(MPIRUN), "-n", str(ranks), *cmd]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+    result = subprocess.run(cmd, stdin=subprocess.DEVNULL, start_new_session=True,
+                          capture_output=True, text=True, timeout=900,
                             env=dict(os.environ, CI="1"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in REGISTERED[demo]:

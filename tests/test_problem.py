@@ -103,3 +103,22 @@ def test_base_needs_the_hooks():
                      degree=1, petsc_options=None, lumped=True, name="base")
     with pytest.raises(NotImplementedError):
         p.initialise()
+
+
+@pytest.mark.mpi
+def test_rejection_is_reported_as_a_rejection(caplog):
+    """An error-control rejection names the estimate, the tolerance and dt_min (issue #17).
+
+    With tol = 1e-12 every step of a decaying mode is rejected; with dt_min just below
+    the first Δt the controller's smaller proposal falls under dt_min at once.
+    """
+    from femdiff.timestepping import Adaptive, StepFailure
+
+    tc = TimeControl(dt=0.1 * TAU, dt_min=0.05 * TAU, scheme="bdf2")
+    p = cosine(tc)
+    p.adaptive = Adaptive(tol=1e-12)
+    with caplog.at_level("INFO", logger="femdiff"):
+        with pytest.raises(StepFailure, match=r"error control rejected the step at t=0 .*"
+                           r"error estimate .* > 2 x tol 1e-12.* below dt_min"):
+            p.step()
+    assert "Newton failed" not in caplog.text

@@ -9,13 +9,22 @@ to the mesh and σ_h and drives the :class:`~femdiff.diffusion.DiffusionProblem`
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from femdiff.case.expression import as_numpy, as_ufl
 from femdiff.case.mechanics import solve_mechanics, validate_mechanics
 from femdiff.case.registry import ProblemSimulation
-from femdiff.case.schema import Context, Key, array_of_tables, construct, table, typed
+from femdiff.case.schema import (
+    CaseError,
+    Context,
+    Key,
+    array_of_tables,
+    construct,
+    table,
+    typed,
+)
 from femdiff.case.traps import on_mesh as traps_on_mesh
 from femdiff.case.traps import validate_traps
 
@@ -76,6 +85,18 @@ class DiffusionSetup:
                 term = dataclasses.replace(term, potential=as_ufl(term.potential, mesh))
             out.append(term)
         return out
+
+
+def _check_in_domain(value: Any, where: str, lo: float, hi: float, ctx: Context) -> None:
+    """A constant concentration must be finite and inside the μ model's open domain."""
+    if not isinstance(value, float):
+        return
+    if not math.isfinite(value):
+        raise ctx.error(where, f"must be a finite number, got {value}")
+    if not lo < value < hi:
+        why = " (ln C needs C > 0)" if lo == 0 else ""
+        raise ctx.error(where, f"concentration {value:g} is outside the domain ({lo:g}, "
+                        f"{hi:g}) of the chemical-potential model{why}")
 
 
 class DiffusionModel:
@@ -176,6 +197,10 @@ class DiffusionModel:
                             f"{len(species)} (several species: a multicomponent model)")
         ctx.species = [s["name"] for s in species]
         data["species"] = species
+        # constant data are checked against the model's domain here, before meshing;
+        # formulas are checked node by node when the problem is set up
+        lo, hi = th.ChemicalPotential(built).domain
+        _check_in_domain(species[0]["initial"], "species[0].initial", lo, hi, ctx)
 
         bcs = []
         for i, b in enumerate(array_of_tables(raw.get("boundary"), "boundary", ctx)):
@@ -189,6 +214,10 @@ class DiffusionModel:
                                 f"{bc['type']!r} boundary condition (a number or formula)")
             if bc["type"] == "no_flux" and bc["value"] is not None:
                 raise ctx.error(f"{where}.value", "a 'no_flux' boundary takes no value")
+            if isinstance(bc["value"], float) and not math.isfinite(bc["value"]):
+                raise ctx.error(f"{where}.value", f"must be a finite number, got {bc['value']}")
+            if bc["type"] == "concentration":
+                _check_in_domain(bc["value"], f"{where}.value", lo, hi, ctx)
             bcs.append(bc)
         names = [b["name"] for b in bcs]
         for n in set(names):
@@ -251,12 +280,19 @@ class DiffusionSimulation(ProblemSimulation):
                      "trap_initial": data["physics"]["trap_initial"]}
         self.problem = problem_class(
             domain, th.ChemicalPotential(setup.on_mesh(mesh, self.sigma_h)), setup.mobility,
-            initial=as_numpy(sp["initial"]), **extra,
+            initial=self._initial(sp["initial"], domain), **extra,
             time=time.control, bcs=bcs, degree=data["physics"]["degree"],
             petsc_options=data["solver"]["petsc_options"] or None,
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
             energy_stable=data["physics"]["energy_stable"], adaptive=time.adaptive)
-        self.problem.initialise()
+        try:
+            self.problem.initialise()
+        except ValueError as exc:  # formula data, checked node by node
+            text = str(exc)
+            key = next((f"boundary[{i}].value" for i, bc in enumerate(data["boundary"])
+                        if text.startswith(f"FixedConcentration on {bc['name']!r}")),
+                       "species[0].initial" if "initial concentration" in text else "")
+            raise CaseError(case.path, key, text) from None
         self.flux_boundaries = self._flux_boundaries(data, domain)
 
     def columns(self) -> list[str]:

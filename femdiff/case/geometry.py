@@ -9,7 +9,6 @@ Boundary and volume names are known before meshing: a Gmsh builder declares them
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,29 +50,10 @@ def builder_names(builder: str, params: Mapping[str, Any]
 
 
 def file_names(path: Path) -> tuple[int, list[str], list[str]]:
-    """(dimension, boundary names, volume names) read from a .msh or .geo file."""
-    groups: list[tuple[int, str]] = []
-    if path.suffix == ".msh":
-        raw = path.read_bytes()
-        start = raw.find(b"$PhysicalNames")
-        if start >= 0:
-            end = raw.find(b"$EndPhysicalNames", start)
-            lines = raw[start:end].decode(errors="replace").splitlines()[2:]
-            for line in lines:
-                parts = line.split(maxsplit=2)
-                if len(parts) == 3:
-                    groups.append((int(parts[0]), parts[2].strip().strip('"')))
-    else:
-        dims = {"Point": 0, "Curve": 1, "Line": 1, "Surface": 2, "Volume": 3}
-        text = path.read_text(errors="replace")
-        for kind, name in re.findall(
-                r'Physical\s+(Point|Curve|Line|Surface|Volume)\s*\(\s*"([^"]+)"', text):
-            groups.append((dims[kind], name))
-    if not groups:
-        return 0, [], []
-    dim = max(d for d, _ in groups)
-    return (dim, sorted(n for d, n in groups if d == dim - 1),
-            sorted(n for d, n in groups if d == dim))
+    """(dimension, boundary names, volume names) of a .msh or .geo file (see femdiff.mesh)."""
+    from femdiff import mesh
+
+    return mesh.file_names(path)
 
 
 GEOMETRY = {
@@ -91,7 +71,11 @@ _SIZE_PARAMS = {"length", "radius", "width", "height", "lx", "ly", "lz", "notch_
 
 def validate_geometry(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
     """Check [geometry]; set the dimension and the boundary and volume names in ``ctx``."""
+    if isinstance(data, dict):
+        data = dict(data)  # the caller's table is left as given
+    periodic = data.pop("periodic", None) if isinstance(data, dict) else None
     g = _validate_mesh_source(data, ctx, base)
+    g["periodic"] = _validate_periodic(periodic, ctx)
     transform = g["transform"] or {}
     axes = "xyz"[: ctx.gdim or 3]
     checked = {}
@@ -106,6 +90,31 @@ def validate_geometry(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
         checked[axes.index(axis)] = check_value(value, Key("expr"), where, ctx)
     g["transform"] = checked
     return g
+
+
+def _validate_periodic(value: Any, ctx: Context) -> list[tuple[str, str]]:
+    """``periodic = [["left", "right"], ...]``: pairs of the geometry's boundary names."""
+    if value is None:
+        return []
+    where = "geometry.periodic"
+    if not isinstance(value, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(n, str) for n in p)
+            for p in value):
+        raise ctx.error(where, f"expected pairs of boundary names, e.g. [[\"left\", "
+                        f"\"right\"]], got {type_name(value)} {value!r}")
+    pairs = []
+    for i, (a, b) in enumerate(value):
+        for name in (a, b):
+            if name in ctx.periodic:
+                raise ctx.error(f"{where}[{i}]", f"boundary {name!r} is in two pairs")
+            ctx.check_boundary(name, f"{where}[{i}]")
+        if a == b:
+            raise ctx.error(f"{where}[{i}]", f"a boundary cannot be glued to itself ({a!r})")
+        ctx.periodic.update({a: b, b: a})
+        pairs.append((a, b))
+    if ctx.boundaries is not None:
+        ctx.boundaries = [n for n in ctx.boundaries if n not in ctx.periodic]
+    return pairs
 
 
 def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
@@ -128,7 +137,12 @@ def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]
         if g["h"] is not None and path.suffix == ".msh":
             raise ctx.error("geometry.h", "a .msh file is already meshed: remove h")
         g["path"] = path
-        dim, bnames, vnames = file_names(path)
+        from femdiff.mesh import MeshError
+
+        try:
+            dim, bnames, vnames = file_names(path)
+        except MeshError as exc:  # empty, unreadable, or no physical groups
+            raise ctx.error("geometry.file", str(exc)) from None
         ctx.gdim = g["gdim"] or dim
         ctx.boundaries, ctx.volumes = bnames, vnames
         ctx.geometry_label = f"the mesh file {path.name!r}"
@@ -196,6 +210,13 @@ def build_domain(case: Case, comm: Any) -> Any:
         points = x.T.copy()  # the original coordinates, shape (3, n)
         for axis, expr in g["transform"].items():
             x[:, axis] = expr.numpy(points)
+    if g["periodic"]:
+        from femdiff.mesh import MeshError
+
+        try:
+            domain = mesh.periodic(domain, g["periodic"])
+        except (MeshError, ValueError) as exc:  # not conforming, not a translation, ...
+            raise CaseError(case.path, "geometry.periodic", str(exc)) from None
     return domain
 
 
@@ -217,7 +238,13 @@ def _build_builder(case: Case, g: dict[str, Any], comm: Any) -> Any:
     try:
         return geometry.build(name, comm, **params)
     except ValueError as exc:  # MeshError included: the model Gmsh made is unusable
-        raise CaseError(case.path, "geometry.params", str(exc)) from None
+        # a refused cell count is about h (given as geometry.h or geometry.params.h)
+        key = "geometry.params"
+        if "cells" in str(exc) and g["h"] is not None:
+            key = "geometry.h"
+        elif "cells" in str(exc) and "h" in g["params"]:
+            key = "geometry.params.h"
+        raise CaseError(case.path, key, str(exc)) from None
     except RuntimeError as exc:  # Gmsh (OpenCASCADE, the mesher) failed
         raise GeometryError(f"{case.path}: geometry: Gmsh failed: {exc}") from None
 

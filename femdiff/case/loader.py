@@ -8,6 +8,7 @@ the case has a [time] section.
 
 from __future__ import annotations
 
+import copy
 import math
 import tomllib
 from dataclasses import dataclass
@@ -123,11 +124,26 @@ def validate_time(raw: Any, ctx: Context) -> tuple[dict[str, Any], TimeSetup]:
     return tm, TimeSetup(control, adaptive)
 
 
+def _check_petsc_types(options: dict[str, Any], ctx: Context) -> None:
+    """Unknown SNES/KSP/PC/... types fail at ``femdiff check``, naming the key."""
+    from femdiff import solvers
+
+    for key, value in options.items():
+        try:
+            solvers.validate_options({key: value})
+        except ValueError as exc:
+            raise ctx.error(f"solver.petsc_options.{key}", str(exc)) from None
+
+
 TOP = ("case", "geometry", "materials", "physics", "species", "boundary", "mechanics", "time",
        "solver", "output", "checkpoint", "traps")
 
 
 # --- the case ------------------------------------------------------------------------------
+
+
+#: what a restart may change: the run's length, its outputs, checkpoints and solver options
+RESTART_FREE = ("case", "output", "checkpoint", "solver", "time.t_end")
 
 
 @dataclass
@@ -149,6 +165,23 @@ class Case:
     gdim: int | None
     setup: Any = None
     time: TimeSetup | None = None
+    raw: dict[str, Any] | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The case data that define the physics, as given (after ``--set``).
+
+        Stored in checkpoints; a restart with a different fingerprint is refused. Left
+        out, so a restart may change them: :data:`RESTART_FREE`.
+        """
+        fp = copy.deepcopy(self.raw or {})
+        for key in RESTART_FREE:
+            *head, last = key.split(".")
+            node = fp
+            for part in head:
+                node = node.get(part, {}) if isinstance(node, dict) else {}
+            if isinstance(node, dict):
+                node.pop(last, None)
+        return fp
 
     @property
     def name(self) -> str:
@@ -230,6 +263,7 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Case:
 
 def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = None) -> Case:
     """Validate a parsed case (a dict as from ``tomllib``); see :func:`load`."""
+    raw_copy = copy.deepcopy(raw)  # as given: the restart fingerprint
     ctx = Context(label)
     for key in raw:
         if key not in TOP:
@@ -260,12 +294,13 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
         raise ctx.error("time", f"model {model!r} is stationary: remove [time]")
 
     data["solver"] = table(raw.get("solver", {}), SOLVER, "solver", ctx)
+    _check_petsc_types(data["solver"]["petsc_options"], ctx)
     data["output"] = _validate_output(raw.get("output", {}), data.get("time"), ctx)
     ck = table(raw.get("checkpoint", {}), CHECKPOINT, "checkpoint", ctx)
     if ck["every_steps"] < 0:
         raise ctx.error("checkpoint.every_steps", f"must be ≥ 0, got {ck['every_steps']}")
     data["checkpoint"] = ck
-    return Case(path or Path(label), data, ctx.boundaries, ctx.gdim, setup, time)
+    return Case(path or Path(label), data, ctx.boundaries, ctx.gdim, setup, time, raw_copy)
 
 
 def _validate_output(raw: Any, tm: dict[str, Any] | None, ctx: Context) -> dict[str, Any]:

@@ -427,7 +427,7 @@ class MulticomponentSimulation(ProblemSimulation):
         self.species = list(phys["species"])
         self.problem = mc.MulticomponentProblem(
             domain, self.species, setup.on_mesh(self.sigma_h), setup.transport,
-            initial={s["name"]: as_numpy(s["initial"]) for s in data["species"]},
+            initial={s["name"]: self._initial(s["initial"], domain) for s in data["species"]},
             time=time.control, bcs=bcs, lattice=phys["lattice"], degree=phys["degree"],
             petsc_options=data["solver"]["petsc_options"] or None, lumped=phys["lumped"],
             adaptive=time.adaptive)

@@ -88,6 +88,22 @@ class ProblemSimulation:
                 "krylov": 0 if info is None else info.krylov_iterations,
                 "retries": 0 if info is None else info.retries}
 
+    @staticmethod
+    def _initial(value: Any, domain: Any) -> Any:
+        """Initial data as NumPy; on a periodic domain each seam node takes its low side.
+
+        (A seam dof has the coordinates of either side, depending on the partition; the
+        formula is evaluated at one representative, so 1 and n ranks agree.)
+        """
+        from femdiff.case.expression import as_numpy
+
+        fn = as_numpy(value)
+        if not callable(fn) or not hasattr(domain, "pairs"):
+            return fn
+        from femdiff.periodic import wrap_coordinates
+
+        return lambda x: fn(wrap_coordinates(domain.mesh, x.T).T)
+
     @property
     def current_time(self) -> float:
         """Time of the last accepted state."""

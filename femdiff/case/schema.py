@@ -187,6 +187,8 @@ class Context:
     species: list[str] = field(default_factory=list)
     species_source: str = "[[species]] name"
     geometry_label: str = ""
+    #: boundary name -> its partner, for boundaries glued by [geometry] periodic
+    periodic: dict[str, str] = field(default_factory=dict)
 
     def error(self, key: str, message: str) -> CaseError:
         """A :class:`CaseError` for ``key``."""
@@ -194,6 +196,10 @@ class Context:
 
     def check_boundary(self, name: str, where: str) -> None:
         """Raise for a boundary name the geometry does not have."""
+        if name in self.periodic:
+            raise self.error(where, f"boundary {name!r} is periodic (glued to "
+                             f"{self.periodic[name]!r} by geometry.periodic): it is no longer "
+                             "a boundary and takes no condition")
         if self.boundaries is not None and name not in self.boundaries:
             raise self.error(where, f"unknown boundary {name!r}; {self.geometry_label} has "
                              f"boundaries: {', '.join(self.boundaries) or '(none)'}")
@@ -203,6 +209,7 @@ class Context:
         if name not in self.species:
             raise self.error(where, f"unknown species {name!r}; declared species "
                              f"({self.species_source}): {', '.join(self.species) or '(none)'}")
+
 
 def typed(data: Any, keys: Mapping[str, Mapping[str, Key]], where: str, ctx: Context
            ) -> dict[str, Any]:
