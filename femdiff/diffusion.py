@@ -179,8 +179,8 @@ class DiffusionProblem(MixedProblem):
                 "gradient energy across a material interface is not supported: it needs "
                 "C in H1, but C jumps there; use one material (C stays continuous) or "
                 "drop GradientEnergy")
-        self.temperature = self._resolve_temperature(potential, temperature)
-        if self.law is not None and self.law.needs_temperature and self.temperature is None:
+        self.temperature_field = self._resolve_temperature(potential, temperature)
+        if self.law is not None and self.law.needs_temperature and self.temperature_field is None:
             raise ValueError("the materials' laws depend on T: pass temperature= (or a "
                              "potential term with T)")
         check_boundary_types(bcs)
@@ -235,9 +235,9 @@ class DiffusionProblem(MixedProblem):
         ``T`` (default: the problem's temperature) may be a ``ufl.variable`` to
         differentiate with respect to it.
         """
-        T = self.temperature if T is None else T
+        T = self.temperature_field if T is None else T
         potential = self.potential
-        if T is not self.temperature:
+        if T is not self.temperature_field:
             potential = self._with_temperature(potential, T)
         mu = potential.dfdc(C)
         if self.law is not None and self.law.has_reference:
@@ -249,14 +249,14 @@ class DiffusionProblem(MixedProblem):
         if self.mobility is not None:
             return self.mobility(C)
         assert self.law is not None
-        return self.law.mobility(C, self.temperature)
+        return self.law.mobility(C, self.temperature_field)
 
     def _thermal_drive(self, C: Any) -> Any:
         """(Q* − T ∂μ/∂T|_C) ∇T / T, the non-isothermal part of the driving force, or None.
 
         None when T is uniform (a number or Constant): ∇T = 0.
         """
-        T = self.temperature
+        T = self.temperature_field
         if not is_field(T):
             return None
         Tv = ufl.variable(T)
@@ -267,7 +267,7 @@ class DiffusionProblem(MixedProblem):
 
     def _check_temperature_field(self) -> None:
         """Reject a temperature field that is not positive at some node."""
-        T = self.temperature
+        T = self.temperature_field
         if not is_field(T):
             return
         V = self.V_mu
@@ -285,7 +285,7 @@ class DiffusionProblem(MixedProblem):
         """μ_s: the potential's energy scale, or R T̄ with the problem's temperature."""
         if self.potential.energy_scale is not None:
             return float(self.potential.energy_scale)
-        T = self.temperature
+        T = self.temperature_field
         if T is None or (not self._temperature_given and is_number(T)):
             return float(self.potential.scale)
         units = next((t.units for t in self.potential.terms if hasattr(t, "units")), "molar")
@@ -526,7 +526,7 @@ class DiffusionProblem(MixedProblem):
         cn = self.time.scheme == "crank_nicolson"
         self.theta = fem.Constant(mesh, PETSc.ScalarType(0.5 if cn else 1.0))
 
-        c, mu = ufl.split(self.u)[:2]  # [:2]: subclasses may add fields (coupled.py)
+        c, mu = ufl.split(self.u)[:2]  # [:2]: subclasses append fields (coupled, traps)
         c_n, mu_n = ufl.split(self.u_n)[:2]
         c_nn = ufl.split(self.u_nn)[0]
         # dividing by L^d makes residual entries O(h^d/L^d) whatever the length unit

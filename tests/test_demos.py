@@ -27,6 +27,9 @@ REGISTERED = {
     "demo_coated_steel.py": ["coated_steel.csv", "coated_steel_profiles.png",
                              "coated_steel_flux.png", "fields_P1.bp", "fields_DG1.bp"],
     "demo_hot_pipe_wall.py": ["hot_pipe_wall.csv", "hot_pipe_wall.png", "fields_P1.bp"],
+    "demo_tds.py": ["tds_0.csv", "kissinger.csv", "tds_spectra.png", "kissinger.png",
+                    "fields_P1.bp"],
+    "demo_crack_tip.py": ["crack_tip.csv", "crack_tip_profiles.png", "fields_P1.bp"],
 }
 
 

@@ -25,6 +25,8 @@ from femdiff.case.schema import (
     table,
     typed,
 )
+from femdiff.case.traps import on_mesh as traps_on_mesh
+from femdiff.case.traps import validate_traps
 
 if TYPE_CHECKING:
     from femdiff.case.loader import Case
@@ -69,6 +71,7 @@ class DiffusionSetup:
     terms: tuple[Any, ...]
     mobility: Any
     material: Any
+    traps: tuple[Any, ...] = ()  # [[traps]] (femdiff.case.traps); formulas bound on mesh
 
     def on_mesh(self, mesh: Any, sigma_h: Any) -> list[Any]:
         """The μ terms bound to the mesh (formulas as UFL) and to the solved σ_h."""
@@ -108,6 +111,8 @@ class DiffusionModel:
         "degree": Key("integer", default=1, choices=(1, 2)),
         "lumped": Key("bool", default=True),
         "energy_stable": Key("bool", default=False),
+        "n_sites": Key("positive", doc="N_L for Oriani [[traps]] (default: from a term)"),
+        "trap_initial": Key("choice", default="given", choices=("given", "equilibrium")),
     }
     SPECIES = {
         "name": Key("string", required=True),
@@ -250,7 +255,16 @@ class DiffusionModel:
             if not any(isinstance(t, th.StressCoupling) for t in built):
                 raise ctx.error("mechanics.two_way", "two-way coupling needs a 'stress' term "
                                 "in physics.terms (it gives Ω once, for both directions)")
-        return DiffusionSetup(tuple(built), mobility, material)
+        data["traps"], traps = validate_traps(raw.get("traps"), data["materials"]["units"],
+                                              ctx)
+        if traps and mat["T"] is None:
+            raise ctx.error("materials.T", "missing required value: [[traps]] need the "
+                            "temperature [K] of their rate laws")
+        if traps and data["physics"]["n_sites"] is None and any(t["type"] == "oriani"
+                                                      for t in data["traps"]):
+            raise ctx.error("physics.n_sites", "missing required value: Oriani [[traps]] "
+                            "need the lattice site density N_L")
+        return DiffusionSetup(tuple(built), mobility, material, tuple(traps))
 
     def build(self, case: Case, domain: Any) -> DiffusionSimulation:
         """Solve the mechanics (if any) and set up the DiffusionProblem."""
@@ -286,16 +300,24 @@ class DiffusionSimulation(ProblemSimulation):
         self.species = sp["name"]
         thermal = data.get("thermal") or {}
         extra: dict[str, Any] = {}
+        problem_class: Any = d.DiffusionProblem
         if data.get("material_list"):
             extra["materials"] = data["material_list"]
             if thermal.get("heat_of_transport") is not None:
                 extra["heat_of_transport"] = thermal["heat_of_transport"]
         if thermal:
             extra["temperature"] = as_ufl(thermal["T"], mesh)
-        self.problem = d.DiffusionProblem(
+        if setup.traps:  # hydrogen with traps (femdiff.traps)
+            from femdiff.traps import TrappingProblem
+
+            problem_class = TrappingProblem
+            extra.update(traps=traps_on_mesh(data["traps"], list(setup.traps), mesh),
+                         n_sites=data["physics"]["n_sites"],
+                         trap_initial=data["physics"]["trap_initial"])
+            extra.setdefault("temperature", data["materials"]["T"])
+        self.problem = problem_class(
             domain, th.ChemicalPotential(setup.on_mesh(mesh, self.sigma_h)), setup.mobility,
-            **extra,
-            initial=self._initial(sp["initial"], domain),
+            initial=self._initial(sp["initial"], domain), **extra,
             time=time.control, bcs=bcs, degree=data["physics"]["degree"],
             petsc_options=data["solver"]["petsc_options"] or None,
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
@@ -320,7 +342,8 @@ class DiffusionSimulation(ProblemSimulation):
 
     def columns(self) -> list[str]:
         """CSV columns."""
-        return (["t", "dt", f"amount_{self.species}", "free_energy"]
+        traps = ["trapped", "total"] if self.case.setup.traps else []
+        return (["t", "dt", f"amount_{self.species}", "free_energy", *traps]
                 + [f"flux_{b}" for b in self.flux_boundaries]
                 + ["newton", "krylov", "retries"])
 
@@ -329,8 +352,12 @@ class DiffusionSimulation(ProblemSimulation):
         p = self.problem
         row = {"t": p.current_time, "dt": 0.0 if info is None else info.dt,
                f"amount_{self.species}": p.amount(), "free_energy": p.free_energy()}
+        if self.case.setup.traps:
+            inventory = p.inventory()
+            row["trapped"], row["total"] = inventory["trapped"], inventory["total"]
         for b in self.flux_boundaries:
-            row[f"flux_{b}"] = p.flux_through(b)
+            row[f"flux_{b}"] = (p.desorption_flux(b) if self.case.setup.traps
+                                else p.flux_through(b))
         row.update(self._iterations(info))
         return row
 

@@ -158,7 +158,7 @@ def _check_petsc_types(options: dict[str, Any], ctx: Context) -> None:
 
 
 TOP = ("case", "geometry", "materials", "thermal", "physics", "species", "boundary",
-       "mechanics", "time", "solver", "output", "checkpoint")
+       "traps", "mechanics", "time", "solver", "output", "checkpoint")
 
 
 # --- the case ------------------------------------------------------------------------------
