@@ -209,7 +209,10 @@ def _write_file(path: Path, gathered: Mapping[str, Any], scalars: Mapping[str, f
         if fingerprint is not None:
             fh.attrs[FINGERPRINT] = fingerprint
         fh.attrs["complete"] = 1
-    data = buffer.getbuffer()
+    # a bytes copy, not getbuffer(): a memoryview export that outlives its BytesIO (kept
+    # by an exception's traceback) crashes CPython 3.12.1 when it is finally released
+    data = buffer.getvalue()
+    buffer.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
