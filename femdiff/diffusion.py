@@ -23,6 +23,16 @@ equation is divided by L^d (L: domain size). Users see and give physical values 
 Positivity. Terms such as R T ln C need C in an open interval. The initial data are
 checked, and Newton runs as a bound-constrained SNES (``vinewtonrsls``) that keeps the
 nodal ĉ inside the interval, so the logarithm is never evaluated outside its domain.
+
+Dilute models (lumped P1, one Ideal term plus terms linear in C). The mobility is
+evaluated at C(μ_h), the closed-form inverse of the constitutive law (exponential
+fitting), so the cell flux is D ΔC/h in 1D however steeply ln C varies; the first step
+starts from a linear Fick predictor, so data far from the boundary values (C = 1e-3
+next to a face held at 1) cost a few Newton iterations, not hundreds (issue #11).
+
+Boundary fluxes (:meth:`~femdiff.problem.MixedProblem.flux_through`) are the reaction
+fluxes of the discrete conservation law (:mod:`femdiff.fluxes`): they balance
+d(amount)/dt exactly.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mpi4py import MPI
 from petsc4py import PETSc
 
 import basix.ufl
@@ -50,6 +61,7 @@ from femdiff.boundary import (
     Value,
     check_boundary_types,
 )
+from femdiff.fluxes import ConservedField
 from femdiff.mesh import Domain
 from femdiff.problem import (
     MixedProblem,
@@ -58,7 +70,7 @@ from femdiff.problem import (
     newton_solve,
     set_step_constants,
 )
-from femdiff.thermodynamics import ChemicalPotential, Mobility
+from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
 from femdiff.timestepping import Adaptive, StepInfo, TimeControl
 
 log = logging.getLogger(__name__)
@@ -68,6 +80,9 @@ log = logging.getLogger(__name__)
 __all__ = ["BoundaryCondition", "DiffusionProblem", "FixedConcentration", "FixedPotential",
            "Flux", "NoFlux", "StepInfo", "Value", "global_min_max", "interpolate_into",
            "newton_solve", "set_step_constants"]
+
+#: quadrature degree of the flux term with the fitted (exponential) mobility
+FITTED_QUADRATURE_DEGREE = 4
 
 
 class DiffusionProblem(MixedProblem):
@@ -101,6 +116,10 @@ class DiffusionProblem(MixedProblem):
         source: volumetric source s in ∂C/∂t + ∇·J = s [C-units/s], a callable
             ``(x, t) -> UFL`` of the spatial coordinate and the time Constant (evaluated at
             the new time level; at the midpoint for Crank–Nicolson).
+        fitted_mobility: for lumped P1 and a dilute model (one Ideal term plus terms
+            linear in C, no gradient energy), evaluate the mobility at C(μ_h), the
+            closed-form inverse of the constitutive law, instead of at the P1 C_h
+            (exponential fitting; exact cell fluxes D ΔC/h in 1D). Ignored otherwise.
         name: the options-prefix stem (each instance gets a unique prefix).
 
     The lifecycle, stepping, restart and diagnostics are :class:`MixedProblem`'s; this
@@ -124,6 +143,7 @@ class DiffusionProblem(MixedProblem):
         energy_stable: bool = False,
         adaptive: Adaptive | None = None,
         source: Callable[[Any, Any], Any] | None = None,
+        fitted_mobility: bool = True,
         name: str = "diffusion",
     ) -> None:
         if not isinstance(potential, ChemicalPotential):
@@ -152,6 +172,7 @@ class DiffusionProblem(MixedProblem):
         self._concentration_scale = concentration_scale
         self.energy_stable = bool(energy_stable)
         self.source = source
+        self.fitted_mobility = bool(fitted_mobility)
 
     # -- the hooks of MixedProblem -------------------------------------------------------
 
@@ -308,12 +329,33 @@ class DiffusionProblem(MixedProblem):
         # conservation, divided by C_s: ∫ ∂ĉ/∂t q + (μ_s/C_s) M ∇μ̂·∇q = 0 (times Δt)
         # terms a scheme does not use are left out of the form, not multiplied by zero,
         # so backward Euler pays for neither the old flux nor the second history level
-        flux = self.mobility(C) * ufl.grad(mu)
+        # exponential fitting (lumped P1, dilute models): M at C(μ_h), the inverse of the
+        # constitutive law, rather than at the P1 C_h; nodally the same (C_i = C(μ_i)),
+        # but between nodes C(μ_h) follows the exponential profile, so M(C(μ))∇μ = D∇C(μ)
+        # holds in every cell, and in 1D the cell flux is exactly D ΔC/h (the arithmetic
+        # mean of C_h makes it O(1) too large where C changes by orders of magnitude
+        # across a cell, as next to a face held at a small C: issue #11)
+        dilute = self._fitted_concentration() if self.lumped else None
+        self.fitted = dilute if self.fitted_mobility else None
+        # first step from a linear Fick predictor (see _fick_predictor): dilute models
+        self._predict_first = dilute is not None
+        self._extrapolate_guess = True
+        self._extrapolate_after = -math.inf
+        if self.fitted is not None:
+            C_m, C_m_n = self.fitted(Ms * mu), self.fitted(Ms * mu_n)
+        else:
+            C_m, C_m_n = C, C_n
+        flux = self.mobility(C_m) * ufl.grad(mu)
         if cn:
-            flux = θ * flux + (1 - θ) * self.mobility(C_n) * ufl.grad(mu_n)
+            flux = θ * flux + (1 - θ) * self.mobility(C_m_n) * ufl.grad(mu_n)
         history = a1 * c_n + a2 * c_nn if self.time.scheme == "bdf2" else a1 * c_n
         F_c = (a0 * c + history) * q * dx
-        F_c += self.dt * (Ms / Cs) * ufl.inner(flux, ufl.grad(q)) * dx
+        # the fitted mobility exp(μ_h) needs no more than a fixed rule: its degree
+        # estimate would otherwise grow with every nested function (and cost ~10× in
+        # Jacobian assembly)
+        dx_flux = dx if self.fitted is None else ufl.Measure(
+            "dx", domain=mesh, metadata={"quadrature_degree": FITTED_QUADRATURE_DEGREE})
+        F_c += self.dt * (Ms / Cs) * ufl.inner(flux, ufl.grad(q)) * dx_flux
         for bc in self.bcs:
             if isinstance(bc, Flux):
                 F_c += self.dt / Cs * bc.value * q * self.domain.ds(bc.boundary)
@@ -335,6 +377,31 @@ class DiffusionProblem(MixedProblem):
         # diagnostics: physical fields as UFL
         self.flux_ufl = -self.mobility(C) * Ms * ufl.grad(mu)
         self.C_ufl, self.mu_ufl = C, Ms * mu
+
+    def _fitted_concentration(self) -> Callable[[Any], Any] | None:
+        """C(μ) in closed form for a dilute model: one Ideal term plus terms linear in C.
+
+        Then μ = kT ln(C/C_ref) + μ*(x) with μ*(x) = ∂f/∂C(C_ref), so
+        C(μ) = C_ref exp((μ − μ*)/kT). ``None`` for any other model (or gradient energy).
+        """
+        if self.potential.dGdg(ufl.grad(self.C)) is not None:
+            return None
+        ideal = [t for t in self.potential.terms if isinstance(t, Ideal)]
+        if len(ideal) != 1 or any(hasattr(t, "chemical_potential")
+                                  for t in self.potential.terms):
+            return None
+        cv = ufl.variable(self.C)
+        for t in self.potential.terms:
+            if t is ideal[0]:
+                continue
+            curvature = ufl.algorithms.expand_derivatives(ufl.diff(ufl.diff(
+                t.energy(cv), cv), cv))
+            if not isinstance(curvature, ufl.constantvalue.Zero):
+                return None
+        c_ref = fem.Constant(self.domain.mesh, PETSc.ScalarType(ideal[0].c_ref))
+        mu_star = self.potential.dfdc(c_ref)
+        kT = ideal[0].kT
+        return lambda mu: c_ref * ufl.exp((mu - mu_star) / kT)
 
     @property
     def bounded(self) -> bool:  # type: ignore[override]
@@ -388,6 +455,94 @@ class DiffusionProblem(MixedProblem):
 
     def _set_coefficients(self, dt: float) -> None:
         set_step_constants(self, dt)
+
+    def conserved_fields(self) -> dict[str, ConservedField]:
+        """One conserved field, C: its rows, scale, Dirichlet and Flux boundaries."""
+        held = [bc for bc in self.bcs if isinstance(bc, FixedConcentration | FixedPotential)]
+        return {"C": ConservedField(
+            rows=self.dofs_c, scale=self.c_scale * self.length ** self.domain.tdim,
+            dirichlet=[(bc.boundary, d) for bc, d in zip(held, self.dirichlet, strict=True)],
+            flux_bcs=[(bc.boundary, bc.value) for bc in self.bcs if isinstance(bc, Flux)])}
+
+    def flux_components(self, species: str | None = None) -> list[tuple[float, str]]:
+        """The flux of the one species is that of C."""
+        return [(1.0, "C")]
+
+    # -- Newton's start ----------------------------------------------------------------
+
+    def _initial_guess(self, dt: float) -> None:
+        """Newton's start: a Fick predictor (first step, dilute models), else extrapolated.
+
+        Fixed steps: the linear extrapolation of the last two states (an O(Δt²) guess, one
+        Newton iteration less per step), not across the first step of a predictor start
+        (its jump from far-off initial data extrapolates to C far outside its domain).
+        Adaptive runs: the base's extrapolation of the accepted history. The extrapolated
+        C is kept inside the Newton bounds.
+        """
+        if self._dt_prev is None and self._predict_first:
+            self._fick_predictor(dt)
+            return
+        if (self.adaptive is None and self._dt_prev is not None and self._extrapolate_guess
+                and self.current_time > self._extrapolate_after):
+            w = dt / self._dt_prev
+            guess = (1 + w) * self.u_n.x.array - w * self.u_nn.x.array
+            self._clip_to_bounds(guess)
+            self.u.x.array[:] = guess
+            return
+        super()._initial_guess(dt)
+
+    def _fick_predictor(self, dt: float) -> None:
+        """First-step guess: one linear (Fick) backward-Euler step, then μ = ∂f/∂C nodally.
+
+        From initial data far from the boundary values (C = 1e-3 next to a face held at
+        1) Newton on the mixed system creeps (the ln C row, linearised at the old C,
+        caps each step): 100-200 iterations with retries (issue #11). The linearised
+        problem ∂C/∂t = ∇·(D_eff ∇C), D_eff = M(Cⁿ) ∂²f/∂C²(Cⁿ) (= D for a dilute model),
+        with a lumped mass (no undershoot below the data on an M-matrix mesh) and the
+        same Dirichlet data, is the exact discrete step for the fitted dilute model in
+        1D, and close to it otherwise; C is kept inside the Newton bounds and μ follows
+        from the lumped constitutive law node by node.
+        """
+        if not hasattr(self, "_predictor"):
+            V, Cs = self.V_c, self.c_scale
+            c, w = ufl.TrialFunction(V), ufl.TestFunction(V)
+            c_old = fem.Function(V)
+            self._pred_old = c_old
+            self._pred_rate = fem.Constant(self.domain.mesh, PETSc.ScalarType(1.0 / dt))
+            cv = ufl.variable(Cs * c_old)
+            d_eff = self.mobility(cv) * ufl.diff(self.potential.dfdc(cv), cv)
+            a = (self._pred_rate * c * w * self.dx_mu
+                 + d_eff * ufl.inner(ufl.grad(c), ufl.grad(w)) * self.dx)
+            L = self._pred_rate * c_old * w * self.dx_mu
+            held = np.concatenate([bc.dof_indices()[0] for bc in self.dirichlet]
+                                  ) if self.dirichlet else np.empty(0, np.int32)
+            g = fem.Function(V)
+            self._pred_g = g
+            dofs = np.flatnonzero(np.isin(self.dofs_c, held)).astype(np.int32)
+            bcs = [fem.dirichletbc(g, dofs)] if self.domain.comm.allreduce(
+                dofs.size, op=MPI.SUM) else []
+            self._predictor = LinearProblem(
+                a, L, bcs=bcs, petsc_options_prefix=self.prefix + "predictor_",
+                petsc_options=solvers.lu_options())
+        self._extrapolate_after = self.current_time + dt * (1 + 1e-9)
+        self._pred_rate.value = 1.0 / dt
+        self._pred_old.x.array[:] = self.u_n.x.array[self.dofs_c]
+        self._pred_g.x.array[:] = self.u_n.x.array[self.dofs_c]
+        c_hat = self._predictor.solve()
+        lo, hi = self.potential.domain
+        floor = 0.5 * min(global_min_max(self.domain.comm, self._pred_old.x.array)[0],
+                          math.inf)
+        lower = max(lo / self.c_scale, 0.0) if math.isfinite(lo) else -math.inf
+        guess = np.clip(c_hat.x.array, max(floor, lower) if math.isfinite(lo) else -math.inf,
+                        hi / self.c_scale if math.isfinite(hi) else math.inf)
+        self.u.x.array[:] = self.u_n.x.array
+        self.u.x.array[self.dofs_c] = guess
+        self.C.x.array[:] = guess * self.c_scale
+        mu = fem.Function(self.V_mu)
+        mu.interpolate(fem.Expression(self.potential.dfdc(self.C) / self.mu_scale,
+                                      self.V_mu.element.interpolation_points))
+        self.u.x.array[self.dofs_mu] = mu.x.array
+        self.u.x.scatter_forward()
 
     # -- outputs and diagnostics -------------------------------------------------------
 
