@@ -31,7 +31,7 @@ rank sums its owned rows, then one ``allreduce``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,12 +78,16 @@ class ReactionFlux:
         constants: the step Constants the residual uses (Δt first, then e.g. the BDF
             weights and t); their values are recorded with the state.
         fields: the conserved fields by name.
+        rest: fills the copies of ``state`` with "the history is the current state" (no
+            recorded step); default: every copy gets ``state[0]``'s array (all the state
+            Functions share one space).
     """
 
     def __init__(self, domain: Domain, residual: Any, state: Sequence[fem.Function],
-                 constants: Sequence[fem.Constant], fields: Mapping[str, ConservedField]
-                 ) -> None:
+                 constants: Sequence[fem.Constant], fields: Mapping[str, ConservedField],
+                 rest: Callable[[Sequence[fem.Function]], None] | None = None) -> None:
         self.domain = domain
+        self._rest = rest
         self.fields = dict(fields)
         self._state = tuple(state)
         self._constants = tuple(constants)
@@ -136,8 +140,11 @@ class ReactionFlux:
             return
         self._recorded = False
         self._vector = None
-        for dst in self._copies:
-            dst.x.array[:] = u
+        if self._rest is not None:
+            self._rest(self._copies)
+        else:
+            for dst in self._copies:
+                dst.x.array[:] = u
         for src, dst in zip(self._constants, self._const_copies, strict=True):
             dst.value = src.value
 
