@@ -126,6 +126,11 @@ class DiffusionProblem(MixedProblem):
             recovered node by node (μ = μ_ref + kT ln(C_s ρ̂/C_ref)), so equilibria
             C ∝ e^{−V/kT} are nodally exact, as with the lumped mixed form. The storage
             term is lumped. Same public API (C, mu, flux_through, amount, state_dict).
+            ``"auto"`` (default): ``"activity"`` where it applies, no PETSc options were
+            given (they configure Newton, which the activity form does not run) and the
+            class is DiffusionProblem itself (a subclass's extra residual terms would be
+            bypassed), else ``"mixed"``; the choice is in :attr:`formulation` after
+            :meth:`initialise`.
         fitted_mobility: for lumped P1 and a dilute model (one Ideal term plus terms
             linear in C, no gradient energy), evaluate the mobility at C(μ_h), the
             closed-form inverse of the constitutive law, instead of at the P1 C_h
@@ -154,7 +159,7 @@ class DiffusionProblem(MixedProblem):
         adaptive: Adaptive | None = None,
         source: Callable[[Any, Any], Any] | None = None,
         fitted_mobility: bool = True,
-        formulation: str = "mixed",
+        formulation: str = "auto",
         name: str = "diffusion",
     ) -> None:
         if not isinstance(potential, ChemicalPotential):
@@ -174,8 +179,9 @@ class DiffusionProblem(MixedProblem):
             log.info("energy_stable: f is convex (S = 0); nothing to split")
         if source is not None and not callable(source):
             raise TypeError("source must be a callable (x, t) -> UFL expression")
-        if formulation not in ("mixed", "activity"):
-            raise ValueError(f"formulation must be 'mixed' or 'activity', got {formulation!r}")
+        if formulation not in ("mixed", "activity", "auto"):
+            raise ValueError("formulation must be 'mixed', 'activity' or 'auto', got "
+                             f"{formulation!r}")
         if formulation == "activity" and (degree != 1 or not lumped or energy_stable
                                           or mobility.kind != "linear"):
             raise ValueError(
@@ -192,6 +198,13 @@ class DiffusionProblem(MixedProblem):
         self.source = source
         self.fitted_mobility = bool(fitted_mobility)
         self.formulation = formulation
+        if formulation == "auto":
+            # resolved in _create_formulation, when the model's terms can be inspected
+            # not for subclasses: terms they add to the mixed residual would be bypassed
+            usable = (degree == 1 and self.lumped and not energy_stable
+                      and mobility.kind == "linear" and not self.user_petsc_options
+                      and type(self) is DiffusionProblem)
+            self.formulation = "auto" if usable else "mixed"
 
     # -- the hooks of MixedProblem -------------------------------------------------------
 
@@ -355,6 +368,8 @@ class DiffusionProblem(MixedProblem):
         # mean of C_h makes it O(1) too large where C changes by orders of magnitude
         # across a cell, as next to a face held at a small C: issue #11)
         dilute = self._fitted_concentration() if self.lumped else None
+        if self.formulation == "auto":
+            self.formulation = "activity" if dilute is not None else "mixed"
         self.fitted = dilute if self.fitted_mobility else None
         # first step from a linear Fick predictor (see _fick_predictor): dilute models
         self._predict_first = dilute is not None
