@@ -59,7 +59,7 @@ class ConservedField:
         flux_bcs: ``(boundary name, prescribed outward flux J·n)``, a number or UFL.
     """
 
-    rows: np.ndarray
+    rows: Any  # integer array-like (collapse maps are typed as lists)
     scale: float
     dirichlet: Sequence[tuple[str, fem.DirichletBC]] = ()
     flux_bcs: Sequence[tuple[str, Any]] = ()
@@ -123,8 +123,8 @@ class ReactionFlux:
         """
         for src, dst in zip(self._state, self._copies, strict=True):
             dst.x.array[:] = src.x.array
-        for src, dst in zip(self._constants, self._const_copies, strict=True):
-            dst.value = src.value
+        for const, copy in zip(self._constants, self._const_copies, strict=True):
+            copy.value = const.value
         self._recorded = True
         self._vector = None
 
@@ -145,8 +145,8 @@ class ReactionFlux:
         else:
             for dst in self._copies:
                 dst.x.array[:] = u
-        for src, dst in zip(self._constants, self._const_copies, strict=True):
-            dst.value = src.value
+        for const, copy in zip(self._constants, self._const_copies, strict=True):
+            copy.value = const.value
 
     # -- evaluation ------------------------------------------------------------------
 
