@@ -174,7 +174,8 @@ class MonolithicProblem(DiffusionProblem):
                          bcs=d.bcs, degree=d.degree, petsc_options=None,
                          concentration_scale=d._concentration_scale, lumped=d.lumped,
                          energy_stable=d.energy_stable, adaptive=d.adaptive,
-                         source=d.source, name="coupled")
+                         source=d.source, fitted_mobility=d.fitted_mobility,
+                         formulation="mixed", name="coupled")
         self.petsc_options = options
         self.user_petsc_options = dict(petsc_options or {})
         self.mechanics = mechanics
@@ -489,6 +490,10 @@ class Coupled:
             self.problem.initialise()
             self._mech_stale = False
         else:
+            # σ_h changes at every fixed-point iteration: the mixed (Newton) form, as the
+            # monolithic one, so that both schemes solve the same discrete problem
+            if diff.formulation == "auto":
+                diff.formulation = "mixed"
             self.problem = diff
             mech.solve()
             self._update_sigma_h()

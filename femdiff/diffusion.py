@@ -32,11 +32,30 @@ non-isothermal flux J = −M(∇μ − (∂μ/∂T)|_C ∇T + Q* ∇T/T).
 Positivity. Terms such as R T ln C need C in an open interval. The initial data are
 checked, and Newton runs as a bound-constrained SNES (``vinewtonrsls``) that keeps the
 nodal ĉ inside the interval, so the logarithm is never evaluated outside its domain.
+
+Dilute models (lumped P1, one Ideal term plus terms linear in C). The mobility is
+evaluated at C(μ_h), the closed-form inverse of the constitutive law (exponential
+fitting), so the cell flux is D ΔC/h in 1D however steeply ln C varies; the first step
+starts from a linear Fick predictor, so data far from the boundary values (C = 1e-3
+next to a face held at 1) cost a few Newton iterations, not hundreds (issue #11).
+
+The activity formulation (``formulation="activity"``, chosen by the default ``"auto"``
+for such models with a linear mobility M = M₀ C). With ρ = exp((μ − μ_ref)/kT) =
+(C/C_ref) e^{(μ_ref − μ*(x))/kT} the flux J = −M₀ C ∇μ = −M₀ kT C_ref e^{−V/kT} ∇ρ is
+linear in ρ: one linear solve per step, LU factorisation reused while Δt and V(x) are
+unchanged (issue #11: 0.14-0.24× the plain concentration-form step at NX = 32, 48 of
+``benchmarks/bench_permeation.py``, against 15-23× for the mixed Newton solve). The
+storage term keeps the mixed form's consistent mass of the P1 C_h (a₀ M diag(w) in ρ),
+and C, μ are recovered node by node, so results agree with the mixed form to O(h²)
+(exit fluxes to 1e-6) and equilibria C ∝ e^{−V/kT} are nodally exact.
+
+Boundary fluxes (:meth:`~femdiff.problem.MixedProblem.flux_through`) are the reaction
+fluxes of the discrete conservation law (:mod:`femdiff.fluxes`): they balance
+d(amount)/dt exactly.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +79,9 @@ from femdiff.boundary import (
     Value,
     check_boundary_types,
 )
+from femdiff.diffusion_materials import MaterialsMixin
+from femdiff.dilute import FITTED_QUADRATURE_DEGREE, DiluteMixin
+from femdiff.fluxes import ConservedField
 from femdiff.material_diffusion import DiffusionLaw, check_temperature_value, is_field
 from femdiff.materials import Material, MaterialFields
 from femdiff.mesh import Domain
@@ -70,7 +92,7 @@ from femdiff.problem import (
     newton_solve,
     set_step_constants,
 )
-from femdiff.thermodynamics import ChemicalPotential, Mobility, gas_constant, is_number
+from femdiff.thermodynamics import ChemicalPotential, Mobility
 from femdiff.timestepping import Adaptive, StepInfo, TimeControl
 
 log = logging.getLogger(__name__)
@@ -82,7 +104,8 @@ __all__ = ["BoundaryCondition", "DiffusionProblem", "FixedConcentration", "Fixed
            "newton_solve", "set_step_constants"]
 
 
-class DiffusionProblem(MixedProblem):
+
+class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
     """Mixed μ–C diffusion of one species.
 
     Args:
@@ -115,6 +138,24 @@ class DiffusionProblem(MixedProblem):
         source: volumetric source s in ∂C/∂t + ∇·J = s [C-units/s], a callable
             ``(x, t) -> UFL`` of the spatial coordinate and the time Constant (evaluated at
             the new time level; at the midpoint for Crank–Nicolson).
+        formulation: ``"mixed"`` (the μ–C system, Newton; every model) or ``"activity"``
+            (dilute models only: lumped P1, one Ideal term plus terms linear in C such as
+            StressCoupling/Interaction, a linear mobility M = M₀ C, no convex splitting).
+            The activity ρ = exp((μ − μ_ref)/kT) = (C/C_ref) e^{(μ_ref−μ*(x))/kT} turns
+            the problem linear, J = −M₀ kT C_ref e^{−V/kT} ∇ρ: one linear solve per step,
+            whose LU factorisation is reused while Δt and V are unchanged; C and μ are
+            recovered node by node (μ = μ_ref + kT ln(C_s ρ̂/C_ref)), so equilibria
+            C ∝ e^{−V/kT} are nodally exact, as with the lumped mixed form. The storage
+            term is lumped. Same public API (C, mu, flux_through, amount, state_dict).
+            ``"auto"`` (default): ``"activity"`` where it applies, no PETSc options were
+            given (they configure Newton, which the activity form does not run) and the
+            class is DiffusionProblem itself (a subclass's extra residual terms would be
+            bypassed), else ``"mixed"``; the choice is in :attr:`formulation` after
+            :meth:`initialise`.
+        fitted_mobility: for lumped P1 and a dilute model (one Ideal term plus terms
+            linear in C, no gradient energy), evaluate the mobility at C(μ_h), the
+            closed-form inverse of the constitutive law, instead of at the P1 C_h
+            (exponential fitting; exact cell fluxes D ΔC/h in 1D). Ignored otherwise.
         name: the options-prefix stem (each instance gets a unique prefix).
         materials: :class:`~femdiff.materials.Material` s (or their
             :class:`~femdiff.materials.MaterialFields` assignment) filling the named
@@ -151,6 +192,8 @@ class DiffusionProblem(MixedProblem):
         energy_stable: bool = False,
         adaptive: Adaptive | None = None,
         source: Callable[[Any, Any], Any] | None = None,
+        fitted_mobility: bool = True,
+        formulation: str = "auto",
         name: str = "diffusion",
         materials: Sequence[Material] | MaterialFields | None = None,
         temperature: Any = None,
@@ -196,6 +239,16 @@ class DiffusionProblem(MixedProblem):
             log.info("energy_stable: f is convex (S = 0); nothing to split")
         if source is not None and not callable(source):
             raise TypeError("source must be a callable (x, t) -> UFL expression")
+        if formulation not in ("mixed", "activity", "auto"):
+            raise ValueError("formulation must be 'mixed', 'activity' or 'auto', got "
+                             f"{formulation!r}")
+        if formulation == "activity" and (degree != 1 or not lumped or energy_stable
+                                          or mobility is None or mobility.kind != "linear"
+                                          or materials is not None):
+            raise ValueError(
+                "formulation='activity' needs degree=1, lumped=True, energy_stable=False, "
+                "one material and a linear mobility (Mobility.linear or "
+                "Mobility.from_diffusivity)")
         super().__init__(domain, time=time, adaptive=adaptive, degree=degree,
                          petsc_options=petsc_options, lumped=lumped, name=name)
         self.potential = self._with_temperature(potential, temperature)
@@ -206,96 +259,16 @@ class DiffusionProblem(MixedProblem):
         self._concentration_scale = concentration_scale
         self.energy_stable = bool(energy_stable)
         self.source = source
-
-    # -- temperature and materials -------------------------------------------------------
-
-    @staticmethod
-    def _resolve_temperature(potential: ChemicalPotential, temperature: Any) -> Any:
-        """The problem's T: ``temperature``, else the T of the potential's terms (or None)."""
-        if temperature is not None:
-            return temperature
-        for t in potential.terms:
-            if getattr(t, "T", None) is not None:
-                return t.T
-        return None
-
-    @staticmethod
-    def _with_temperature(potential: ChemicalPotential, T: Any) -> ChemicalPotential:
-        """The potential with every term's T replaced by ``T`` (unchanged for None)."""
-        if T is None:
-            return potential
-        terms = [dataclasses.replace(t, T=T) if dataclasses.is_dataclass(t)
-                 and not isinstance(t, type) and hasattr(t, "T") else t
-                 for t in potential.terms]
-        return dataclasses.replace(potential, terms=terms)
-
-    def chemical_potential_law(self, C: Any, T: Any = None) -> Any:
-        """μ(C, x, T) [J/mol]: ∂f/∂C of the terms plus the materials' μ°_m(T).
-
-        ``T`` (default: the problem's temperature) may be a ``ufl.variable`` to
-        differentiate with respect to it.
-        """
-        T = self.temperature_field if T is None else T
-        potential = self.potential
-        if T is not self.temperature_field:
-            potential = self._with_temperature(potential, T)
-        mu = potential.dfdc(C)
-        if self.law is not None and self.law.has_reference:
-            mu = mu + self.law.reference_potential(T)
-        return mu
-
-    def mobility_of(self, C: Any) -> Any:
-        """M(C) (the given Mobility, or the materials' D_m(T) C/(R T))."""
-        if self.mobility is not None:
-            return self.mobility(C)
-        assert self.law is not None
-        return self.law.mobility(C, self.temperature_field)
-
-    def _thermal_drive(self, C: Any) -> Any:
-        """(Q* − T ∂μ/∂T|_C) ∇T / T, the non-isothermal part of the driving force, or None.
-
-        None when T is uniform (a number or Constant): ∇T = 0.
-        """
-        T = self.temperature_field
-        if not is_field(T):
-            return None
-        Tv = ufl.variable(T)
-        dmudT = ufl.diff(self.chemical_potential_law(C, Tv), Tv)
-        Q = None if self.law is None else self.law.heat_of_transport()
-        coef = -T * dmudT if Q is None else Q - T * dmudT
-        return coef * ufl.grad(T) / T
-
-    def _check_temperature_field(self) -> None:
-        """Reject a temperature field that is not positive at some node."""
-        T = self.temperature_field
-        if not is_field(T):
-            return
-        V = self.V_mu
-        f = fem.Function(V)
-        interpolate_into(f, T)
-        n = V.dofmap.index_map.size_local
-        lo, _ = global_min_max(self.domain.comm, f.x.array[:n])
-        if not lo > 0:
-            raise ValueError(f"temperature must be positive [K] everywhere; its minimum on "
-                             f"the mesh is {lo:g}")
-        self._T_mean = self.integrate(T * ufl.dx(domain=self.domain.mesh)) \
-            / self.domain.volume()
-
-    def _energy_scale(self) -> float:
-        """μ_s: the potential's energy scale, or R T̄ with the problem's temperature."""
-        if self.potential.energy_scale is not None:
-            return float(self.potential.energy_scale)
-        T = self.temperature_field
-        if T is None or (not self._temperature_given and is_number(T)):
-            return float(self.potential.scale)
-        units = next((t.units for t in self.potential.terms if hasattr(t, "units")), "molar")
-        if is_number(T):
-            Tbar = float(T)
-        elif isinstance(T, fem.Constant):
-            Tbar = float(T.value)
-        else:
-            Tbar = self._T_mean
-        return gas_constant(units) * Tbar  # type: ignore[arg-type]
+        self.fitted_mobility = bool(fitted_mobility)
+        self.formulation = formulation
+        if formulation == "auto":
+            # resolved in _create_formulation, when the model's terms can be inspected
+            # not for subclasses: terms they add to the mixed residual would be bypassed
+            usable = (degree == 1 and self.lumped and not energy_stable
+                      and mobility is not None and mobility.kind == "linear"
+                      and materials is None and heat_of_transport is None and not broken
+                      and not self.user_petsc_options and type(self) is DiffusionProblem)
+            self.formulation = "auto" if usable else "mixed"
 
     # -- the hooks of MixedProblem -------------------------------------------------------
 
@@ -435,58 +408,6 @@ class DiffusionProblem(MixedProblem):
             self.dirichlet.append(self._dirichlet_on(0, self.V_c, value, bc.boundary,
                                                      self.c_scale))
 
-    def _broken_dirichlet(self, bc: FixedConcentration) -> fem.DirichletBC:
-        """μ = μ_m(C_b) on a fixed-C boundary (broken C): the law gives C = C_b there.
-
-        μ_m(C_b) is evaluated in the cells next to the boundary; at a node shared with
-        an interface it takes the value of one of the adjacent materials.
-        """
-        from dolfinx import mesh as dmesh
-
-        msh = self.domain.mesh
-        tdim = self.domain.tdim
-        gC = fem.Function(self.V_mu)
-        interpolate_into(gC, bc.value)
-        n = self.V_mu.dofmap.index_map.size_local
-        lo, _ = global_min_max(self.domain.comm, gC.x.array[:n])
-        dom_lo, _ = self.potential.domain
-        if not lo > dom_lo:
-            raise ValueError(f"FixedConcentration on {bc.boundary!r}: C must lie above "
-                             f"{dom_lo:g} for this chemical potential, got min {lo:g}")
-        facets = self.domain.facets(bc.boundary)
-        msh.topology.create_connectivity(tdim - 1, tdim)
-        cells = dmesh.compute_incident_entities(msh.topology, facets, tdim - 1, tdim)
-        g = fem.Function(self.V_mu)
-        expr = fem.Expression(self.chemical_potential_law(gC),
-                              self.V_mu.element.interpolation_points)
-        cells = np.asarray(cells, dtype=np.int32)
-        g.interpolate(expr, cells0=cells)
-        g.x.scatter_forward()
-        self._start_broken_at(bc, cells)
-        return self._dirichlet_on(1, self.V_mu, g, bc.boundary, self.mu_scale)
-
-    def _start_broken_at(self, bc: FixedConcentration, cells: np.ndarray) -> None:
-        """Set the initial broken C to C_b at the nodes of a fixed-C boundary.
-
-        The P_k problem imposes C_b on the initial state too (the Dirichlet set); here C
-        follows from μ only after the first step, and the old value C_n at those nodes
-        would enter the consistent mass of the neighbouring rows as an O(h) spurious
-        source. DG_k and P_k share their nodes cell by cell, so the broken dofs at the
-        boundary nodes are found through the P_k dofs of the same local index.
-        """
-        on = np.zeros(self.V_mu.dofmap.index_map.size_local
-                      + self.V_mu.dofmap.index_map.num_ghosts, dtype=bool)
-        on[fem.locate_dofs_topological(self.V_mu, self.domain.tdim - 1,
-                                       self.domain.facets(bc.boundary))] = True
-        value = fem.Function(self.V_c)
-        interpolate_into(value, bc.value)
-        for cell in cells:
-            local = on[self.V_mu.dofmap.cell_dofs(cell)]
-            dofs = self.V_c.dofmap.cell_dofs(cell)[local]
-            self.u.x.array[np.asarray(self.dofs_c).ravel()[dofs]] = (value.x.array[dofs]
-                                                                     / self.c_scale)
-        self.u.x.scatter_forward()
-
     def _check_boundary_values(self, value: Any, boundary: str) -> None:
         """Fixed C must be finite and inside the model's domain at every boundary node.
 
@@ -544,18 +465,46 @@ class DiffusionProblem(MixedProblem):
         # conservation, divided by C_s: ∫ ∂ĉ/∂t q + (μ_s/C_s) M ∇μ̂·∇q = 0 (times Δt)
         # terms a scheme does not use are left out of the form, not multiplied by zero,
         # so backward Euler pays for neither the old flux nor the second history level
-        flux = self.mobility_of(C) * ufl.grad(mu)
-        if cn:
-            flux = θ * flux + (1 - θ) * self.mobility_of(C_n) * ufl.grad(mu_n)
-        # non-isothermal: J = −M(∇μ − ∂μ/∂T|_C ∇T + Q*∇T/T), in units of μ_s
+        # exponential fitting (lumped P1, dilute models): M at C(μ_h), the inverse of the
+        # constitutive law, rather than at the P1 C_h; nodally the same (C_i = C(μ_i)),
+        # but between nodes C(μ_h) follows the exponential profile, so M(C(μ))∇μ = D∇C(μ)
+        # holds in every cell, and in 1D the cell flux is exactly D ΔC/h (the arithmetic
+        # mean of C_h makes it O(1) too large where C changes by orders of magnitude
+        # across a cell, as next to a face held at a small C: issue #11). Not with several
+        # materials, a temperature field or Soret: their laws are the general path.
         drive, drive_n = self._thermal_drive(C), self._thermal_drive(C_n)
+        simple = (self.law is None and not self.broken and drive is None
+                  and not is_field(self.temperature_field))
+        dilute = self._fitted_concentration() if self.lumped and simple else None
+        if self.formulation == "auto":
+            self.formulation = "activity" if dilute is not None else "mixed"
+        self.fitted = dilute if self.fitted_mobility else None
+        # first step from a linear Fick predictor (see _fick_predictor): dilute models
+        # (C, μ) only: a subclass's extra fields (traps, displacement) have no predictor
+        self._predict_first = dilute is not None and self.W.num_sub_spaces == 2
+        # no bounds keep an extrapolated C admissible on a broken space (plain Newton)
+        self._extrapolate_guess = self.bounded
+        self._extrapolate_after = -math.inf
+        if self.fitted is not None:
+            C_m, C_m_n = self.fitted(Ms * mu), self.fitted(Ms * mu_n)
+        else:
+            C_m, C_m_n = C, C_n
+        flux = self.mobility_of(C_m) * ufl.grad(mu)
+        if cn:
+            flux = θ * flux + (1 - θ) * self.mobility_of(C_m_n) * ufl.grad(mu_n)
+        # non-isothermal: J = −M(∇μ − ∂μ/∂T|_C ∇T + Q*∇T/T), in units of μ_s
         if drive is not None:
             flux += (θ if cn else 1.0) * self.mobility_of(C) * drive / Ms
             if cn:
                 flux += (1 - θ) * self.mobility_of(C_n) * drive_n / Ms
         history = a1 * c_n + a2 * c_nn if self.time.scheme == "bdf2" else a1 * c_n
         F_c = (a0 * c + history) * q * dx
-        F_c += self.dt * (Ms / Cs) * ufl.inner(flux, ufl.grad(q)) * dx
+        # the fitted mobility exp(μ_h) needs no more than a fixed rule: its degree
+        # estimate would otherwise grow with every nested function (and cost ~10× in
+        # Jacobian assembly)
+        dx_flux = dx if self.fitted is None else ufl.Measure(
+            "dx", domain=mesh, metadata={"quadrature_degree": FITTED_QUADRATURE_DEGREE})
+        F_c += self.dt * (Ms / Cs) * ufl.inner(flux, ufl.grad(q)) * dx_flux
         for bc in self.bcs:
             if isinstance(bc, Flux):
                 F_c += self.dt / Cs * bc.value * q * self.domain.ds(bc.boundary)
@@ -579,6 +528,15 @@ class DiffusionProblem(MixedProblem):
         if drive is not None:
             self.flux_ufl -= self.mobility_of(C) * drive
         self.C_ufl, self.mu_ufl = C, Ms * mu
+        if self.formulation == "activity":
+            if dilute is None:
+                raise ValueError(
+                    "formulation='activity' needs a dilute model: one Ideal term plus "
+                    "terms linear in C (e.g. StressCoupling, Interaction), no gradient "
+                    "energy; use formulation='mixed'")
+            self._predict_first = False
+            self._extrapolate_guess = False
+            self._create_activity_formulation()
 
     @property
     def bounded(self) -> bool:  # type: ignore[override]
@@ -644,11 +602,31 @@ class DiffusionProblem(MixedProblem):
     def _set_coefficients(self, dt: float) -> None:
         set_step_constants(self, dt)
 
+    def conserved_fields(self) -> dict[str, ConservedField]:
+        """One conserved field, C: its rows, scale, Dirichlet and Flux boundaries."""
+        held = [bc for bc in self.bcs if isinstance(bc, FixedConcentration | FixedPotential)]
+        return {"C": ConservedField(
+            rows=self.dofs_c, scale=self.c_scale * self.length ** self.domain.tdim,
+            # the first len(held) conditions are C's (a subclass may append its own)
+            dirichlet=[(bc.boundary, d) for bc, d in zip(held, self.dirichlet[:len(held)],
+                                                         strict=True)],
+            flux_bcs=[(bc.boundary, bc.value) for bc in self.bcs if isinstance(bc, Flux)])}
+
+    def flux_components(self, species: str | None = None) -> list[tuple[float, str]]:
+        """The flux of the one species is that of C."""
+        return [(1.0, "C")]
+
     # -- outputs and diagnostics -------------------------------------------------------
 
     def _sync_outputs(self) -> None:
         self.C.x.array[:] = self.u.x.array[self.dofs_c] * self.c_scale
         self.mu.x.array[:] = self.u.x.array[self.dofs_mu] * self.mu_scale
+        # activity formulation: ρ̂ follows a state set from outside (restart, initial data);
+        # after a solve ĉ = w ρ̂ already holds bit for bit, and ρ̂ stays as solved (the
+        # reaction flux recognises its recorded step by it)
+        if hasattr(self, "c_now") and not np.array_equal(self.c_now.x.array,
+                                                         self.u.x.array[self.dofs_c]):
+            self._rho_from_state()
 
     def free_energy(self) -> float:
         """F = ∫ f(C) + G(∇C) dx."""

@@ -59,6 +59,7 @@ from femdiff.boundary import (
     Value,
     check_boundary_types,
 )
+from femdiff.fluxes import ConservedField
 from femdiff.mesh import Domain
 from femdiff.mixtures import (
     Entry,
@@ -505,9 +506,40 @@ class MulticomponentProblem(MixedProblem):
         """∫ X_i dx of one species (over a named volume, or everywhere)."""
         return super().amount(volume, species=species)
 
+    def conserved_fields(self) -> dict[str, ConservedField]:
+        """One conserved field per independent species (its fixed-X and Flux boundaries)."""
+        held_all = [(s, bc) for s, lst in self.bcs.items() for bc in lst
+                    if isinstance(bc, FixedConcentration | FixedPotential)]
+        fields = {}
+        for k, s in enumerate(self.independent):
+            held = [(bc.boundary, d) for (sp, bc), d in zip(held_all, self.dirichlet,
+                                                            strict=True) if sp == s]
+            fluxes = [(bc.boundary, bc.value) for bc in self.bcs.get(s, ())
+                      if isinstance(bc, Flux)]
+            fields[s] = ConservedField(
+                rows=self.dofs_x[k], scale=self.x_scale[s] * self.length ** self.domain.tdim,
+                dirichlet=held, flux_bcs=fluxes)
+        return fields
+
+    def flux_components(self, species: str | None = None) -> list[tuple[float, str]]:
+        """An independent species' own field; the dependent one: minus all the others."""
+        species = self._species(species)
+        if species == self.dependent:
+            return [(-1.0, s) for s in self.independent]
+        return [(1.0, species)]
+
     def flux_through(self, species: str, boundary: str) -> float:  # type: ignore[override]
-        """Outward flux ∫ J_i·n ds of one species through a named boundary."""
+        """Outward flux ∫ J_i·n ds of one species through a named boundary, last step.
+
+        Conservative (see :meth:`femdiff.problem.MixedProblem.flux_through`); the
+        dependent species' flux is minus the sum of the others.
+        """
         return super().flux_through(boundary, species=species)
+
+    def gradient_flux_through(self, species: str, boundary: str  # type: ignore[override]
+                              ) -> float:
+        """∫ J_i·n ds from the discrete fields (not conservative; for comparison)."""
+        return super().gradient_flux_through(boundary, species=species)
 
     def flux(self, species: str, degree: int | None = None  # type: ignore[override]
              ) -> fem.Function:

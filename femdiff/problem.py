@@ -13,7 +13,6 @@ restart state, Newton's variable bounds, and the public diagnostics
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +27,13 @@ from dolfinx.fem.petsc import NonlinearProblem
 
 from femdiff import solvers
 from femdiff.boundary import Value
+from femdiff.fem_utils import (
+    global_min_max,
+    interpolate_into,
+    invert_potential,
+    newton_solve,
+)
+from femdiff.fluxes import ConservedField, ReactionFlux
 from femdiff.mesh import Domain
 from femdiff.timestepping import (
     MILNE,
@@ -44,45 +50,12 @@ from femdiff.timestepping import (
 
 log = logging.getLogger(__name__)
 
+# the helpers are re-exported: they lived here (femdiff.fem_utils now)
+__all__ = ["MixedProblem", "global_min_max", "interpolate_into", "newton_solve",
+           "set_step_constants"]
+
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.floating | np.integer)
-
-
-def interpolate_into(target: fem.Function, value: Value) -> None:
-    """Set ``target`` from a number, a callable ``x -> values``, a Function or UFL expr."""
-    if _is_number(value):
-        target.x.array[:] = float(value)
-    elif isinstance(value, fem.Function):
-        target.interpolate(value)
-    elif isinstance(value, ufl.core.expr.Expr):
-        # Checked before ``callable``: UFL expressions define __call__ (evaluation at a
-        # point), so they would otherwise be sent down the numpy-callable branch.
-        # Derivatives are expanded first: d(g)/dX of a quadratic g may hold no Function.
-        value = ufl.algorithms.expand_derivatives(value)
-        if ufl.domain.extract_unique_domain(value) is None:  # no mesh: a constant
-            target.x.array[:] = float(value)
-        else:
-            V = target.function_space
-            target.interpolate(fem.Expression(value, V.element.interpolation_points))
-    elif callable(value):
-        target.interpolate(value)
-    else:
-        raise TypeError(
-            f"cannot set a field from {type(value).__name__}: expected a number, a "
-            "callable x -> values, a dolfinx Function or a UFL expression"
-        )
-    target.x.scatter_forward()
-
-
-def global_min_max(comm: MPI.Comm, values: np.ndarray) -> tuple[float, float]:
-    """Global min and max of the process-owned ``values``."""
-    lo = float(values.min()) if values.size else math.inf
-    hi = float(values.max()) if values.size else -math.inf
-    return comm.allreduce(lo, op=MPI.MIN), comm.allreduce(hi, op=MPI.MAX)
 
 
 def set_step_constants(problem: MixedProblem, dt: float) -> None:
@@ -92,27 +65,6 @@ def set_step_constants(problem: MixedProblem, dt: float) -> None:
                         strict=True):
         const.value = a
     problem.dt.value = dt
-
-
-def newton_solve(problem: NonlinearProblem, u: fem.Function, comm: MPI.Comm
-                 ) -> tuple[bool, int, int]:
-    """Run a SNES solve: (converged with a finite state on every rank, Newton, Krylov its).
-
-    A PETSc error inside the solve (e.g. a zero pivot from a NaN in the Jacobian) counts
-    as a failure, so the caller can retry with a smaller step.
-    """
-    snes = problem.solver
-    try:
-        problem.solve()
-    except PETSc.Error as exc:
-        log.debug("Newton raised %s", exc)
-        return False, snes.getIterationNumber(), snes.getLinearSolveIterations()
-    ok = snes.getConvergedReason() > 0 and bool(np.isfinite(u.x.array).all())
-    ok = comm.allreduce(ok, op=MPI.LAND)
-    return ok, snes.getIterationNumber(), snes.getLinearSolveIterations()
-
-
-# --- the base ------------------------------------------------------------------------
 
 
 class MixedProblem:
@@ -151,6 +103,10 @@ class MixedProblem:
     * ``_sync_outputs()``: refresh the physical output Functions from ``u``;
     * ``concentration_ufl(species)`` and ``flux_ufl_of(species)``: the physical C and
       J of a species (``None`` for a single-species problem), for the diagnostics;
+    * ``conserved_fields()``: ``{name: ConservedField}``, the conservation equations
+      whose reactions are the boundary fluxes (:mod:`femdiff.fluxes`), and
+      ``flux_components(species)``: ``[(sign, name)]``, how a species' flux is made of
+      them (a dependent species: minus the sum of the others);
     * ``_admissible()`` (optional): extra acceptance test after Newton converged;
     * ``schur_space()`` / ``schur_alpha()`` (optional): for the Cahn–Hilliard Schur
       preconditioner of :mod:`femdiff.preconditioners`.
@@ -160,7 +116,8 @@ class MixedProblem:
 
     Public API: :meth:`initialise`, :meth:`step`, :meth:`run`, :attr:`current_time`,
     :meth:`state_dict`, :meth:`load_state`, :meth:`integrate`, :meth:`amount`,
-    :meth:`flux_through`, :meth:`flux`, :meth:`owned_concentration`,
+    :meth:`flux_through` (conservative), :meth:`gradient_flux_through`, :meth:`flux`,
+    :meth:`owned_concentration`,
     :meth:`split_index_sets`, :meth:`set_schur_context`, :meth:`invert_potential`.
     """
 
@@ -208,8 +165,10 @@ class MixedProblem:
             bc.set(self.u.x.array)
         self.u_n.x.array[:] = self.u.x.array
         self.u_nn.x.array[:] = self.u.x.array
+        self._sync_outputs()  # the outputs, amount() at t0: the state Newton starts from
         self._create_formulation()
         self._create_solver()
+        self._create_reaction_flux()
         self._initialised = True
 
     def _create_function_spaces(self) -> None:
@@ -266,6 +225,14 @@ class MixedProblem:
         """The physical flux of a species (UFL)."""
         raise NotImplementedError
 
+    def conserved_fields(self) -> dict[str, ConservedField]:
+        """The conserved fields whose reaction fluxes :meth:`flux_through` reports."""
+        raise NotImplementedError
+
+    def flux_components(self, species: str | None = None) -> list[tuple[float, str]]:
+        """``[(sign, field name)]``: a species' flux from the conserved fields' fluxes."""
+        raise NotImplementedError
+
     # -- building blocks for the hooks -------------------------------------------------
 
     def _create_measures(self) -> None:
@@ -314,42 +281,13 @@ class MixedProblem:
     def invert_potential(self, value: Value, boundary: str, V: fem.FunctionSpace,
                          dfdc: Callable[[Any], Any], start: fem.Function,
                          domain: tuple[float, float]) -> fem.Function:
-        """The concentration in equilibrium with a reservoir at μ = ``value``.
+        """The concentration in equilibrium with a reservoir at μ = ``value`` on a boundary.
 
-        A reservoir fixes μ, but a Dirichlet condition on μ would remove the constitutive
-        equation at the boundary nodes and leave C there undetermined. Instead C_res with
-        ``dfdc(C_res) = μ_res`` is found node by node (Newton on nodal values, from
-        ``start``, kept inside ``domain``) and imposed on C, which keeps the constitutive
-        law and drops the conservation equation there: the reservoir supplies whatever
-        flux is needed. Needs a local model (no gradient energy).
+        See :func:`femdiff.fem_utils.invert_potential`.
         """
-        target = fem.Function(V)
-        interpolate_into(target, value)
-        g = fem.Function(V)
-        g.x.array[:] = start.x.array
-        cv = ufl.variable(g)
-        mu = dfdc(cv)
-        points = V.element.interpolation_points
-        residual = fem.Expression(mu - target, points)
-        slope = fem.Expression(ufl.diff(mu, cv), points)
-        lo, hi = domain
-        r, s = fem.Function(V), fem.Function(V)
         dofs = fem.locate_dofs_topological(V, self.domain.tdim - 1,
                                            self.domain.facets(boundary))
-        for _ in range(100):
-            r.interpolate(residual)
-            s.interpolate(slope)
-            step = r.x.array[dofs] / s.x.array[dofs]
-            new = g.x.array[dofs] - step
-            # stay inside the model's domain (e.g. C > 0 for ln C)
-            new = np.where(new <= lo, 0.5 * (g.x.array[dofs] + lo), new)
-            new = np.where(new >= hi, 0.5 * (g.x.array[dofs] + hi), new)
-            g.x.array[dofs] = new
-            done = bool(np.all(np.abs(step) <= 1e-13 * np.abs(new)))
-            if self.domain.comm.allreduce(done, op=MPI.LAND):
-                return g
-        raise ValueError(f"FixedPotential on {boundary!r}: no concentration found with "
-                         "that chemical potential")
+        return invert_potential(value, boundary, V, dofs, dfdc, start, domain)
 
     def _create_solver(self) -> None:
         opts = dict(self.petsc_options)
@@ -445,6 +383,7 @@ class MixedProblem:
                     ok, this_rejected = False, True
                     rejected += 1
             if ok:
+                self._reaction.record()  # the step's state and history, before the shift
                 self.u_nn.x.array[:] = self.u_n.x.array
                 self.u_n.x.array[:] = self.u.x.array
                 self._dt_prev = dt
@@ -518,12 +457,16 @@ class MixedProblem:
             self.u.x.array[:] = self.u_n.x.array
             return
         guess, _ = self._extrapolate(dt, 1)
+        self._clip_to_bounds(guess)
+        self.u.x.array[:] = guess
+
+    def _clip_to_bounds(self, guess: np.ndarray) -> None:
+        """Keep the concentrations of a guess inside Newton's variable bounds (if any)."""
         if hasattr(self, "_lower"):
             dofs = self.concentration_dofs
             lo = self._lower.x.array[dofs]
             hi = self._upper.x.array[dofs]
             guess[dofs] = np.clip(guess[dofs], lo, hi)
-        self.u.x.array[:] = guess
 
     def _error_indicator(self, dt: float) -> tuple[float, int]:
         """Milne-device local error estimate and the order p it measures (e ∝ Δtᵖ⁺¹).
@@ -671,8 +614,42 @@ class MixedProblem:
         self.initialise()
         return self.integrate(self.concentration_ufl(species) * self.domain.dx(volume))
 
+    def step_constants(self) -> list[fem.Constant]:
+        """The Constants the residual uses, Δt first (recorded with each accepted step)."""
+        constants = [self.dt, *self.bdf, self.t]
+        theta = getattr(self, "theta", None)
+        if isinstance(theta, fem.Constant):
+            constants.append(theta)
+        return constants
+
+    def _create_reaction_flux(self) -> None:
+        """The conservative boundary fluxes (:mod:`femdiff.fluxes`) of this problem."""
+        self._reaction = ReactionFlux(self.domain, self.residual,
+                                      (self.u, self.u_n, self.u_nn), self.step_constants(),
+                                      self.conserved_fields())
+
     def flux_through(self, boundary: str, *, species: str | None = None) -> float:
-        """Outward flux ∫ J·n ds of a species through a named boundary."""
+        """Outward flux ∫ J·n ds of a species through a named boundary, over the last step.
+
+        Conservative (:mod:`femdiff.fluxes`): on a fixed-C (or fixed-μ) boundary, the
+        reaction of the discrete conservation equation; on a Flux boundary, the prescribed
+        ∫ j ds; elsewhere 0 (exactly). The fluxes through all boundaries add up to
+        −d(amount)/dt (+ ∫ s dx) with the scheme's discrete time derivative (for
+        Crank–Nicolson: the midpoint flux); a dependent species' flux is minus the sum of
+        the others'. Before the first step (or after a restart): the flux of the current
+        field.
+        """
+        self.initialise()
+        self.domain.check_boundaries([boundary])
+        return sum(sign * self._reaction(name, boundary)
+                   for sign, name in self.flux_components(species))
+
+    def gradient_flux_through(self, boundary: str, *, species: str | None = None) -> float:
+        """∫ J·n ds with J = −M∇μ evaluated from the discrete fields (not conservative).
+
+        Kept for comparison: on a boundary where C is small and fixed it converges only
+        logarithmically (issue #11); use :meth:`flux_through`.
+        """
         self.initialise()
         n = ufl.FacetNormal(self.domain.mesh)
         return self.integrate(ufl.inner(self.flux_ufl_of(species), n)

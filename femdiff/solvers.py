@@ -55,6 +55,23 @@ def newton_options() -> dict[str, Any]:
     }
 
 
+def lagged_newton_options(lag: int = 4) -> dict[str, Any]:
+    """Modified Newton for nearly linear problems (dilute diffusion with fitted mobility).
+
+    The Jacobian (and its LU factorisation) is rebuilt only every ``lag`` iterations,
+    counted across time steps, and plain ``newtonls`` replaces the bound-constrained
+    ``vinewtonrsls`` (whose active-set sub-solves defeat the lag): a step then costs a few
+    residual assemblies and triangular solves instead of three assemblies and
+    factorisations (issue #11, ``benchmarks/bench_permeation.py``: about 2× less time per
+    step). Without the variable bounds a Newton update that leaves the domain of ln C
+    gives a non-finite state, which fails the step and is retried smaller; use it where
+    C stays well inside its domain.
+    """
+    return {**newton_options(), "snes_type": "newtonls", "snes_linesearch_type": "basic",
+            "snes_lag_jacobian": lag, "snes_lag_jacobian_persists": True,
+            "snes_max_it": 50}
+
+
 def cahn_hilliard_iterative_options() -> dict[str, Any]:
     """A scalable, hypre-free Newton–Krylov set for the mixed μ–C (Cahn–Hilliard) system.
 

@@ -157,6 +157,9 @@ class TrappingProblem(DiffusionProblem):
         if _is_number(temperature) and not (math.isfinite(float(temperature))
                                             and float(temperature) > 0):
             raise ValueError(f"temperature must be positive [K], got {temperature!r}")
+        # the trap storage and rates use C_h: the exponentially fitted mobility (a dilute
+        # single-field device, femdiff.dilute) is not part of this formulation
+        kwargs.setdefault("fitted_mobility", False)
         super().__init__(domain, potential, mobility, name=name, **kwargs)
         self.condense_traps = bool(condense_traps)
         if self.condense_traps:
@@ -334,6 +337,9 @@ class TrappingProblem(DiffusionProblem):
 
     def _create_formulation(self) -> None:
         super()._create_formulation()
+        # Newton starts from the last state: an extrapolated guess is not kept inside
+        # 0 ≤ C_T ≤ N_T (nor C_L > 0 when the traps are condensed, without bounds)
+        self._extrapolate_guess = False
         a0, a1, a2 = self.bdf
         bdf2 = self.time.scheme == "bdf2"
         scale = self.length ** -self.domain.tdim
