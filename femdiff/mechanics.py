@@ -35,7 +35,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -176,19 +176,6 @@ def _as_ufl(value: Load, x: Any, shape: tuple[int, ...], what: str) -> Any:
         raise ValueError(f"{what}: expected a UFL expression of shape {shape}, "
                          f"got shape {value_shape}")
     return value
-
-
-_KSP_REASONS = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items() if isinstance(v, int)}
-
-
-def _check_converged(ksp: PETSc.KSP, what: str) -> None:
-    """Raise :class:`RuntimeError` naming the KSP's reason unless it converged."""
-    reason = cast(int, ksp.getConvergedReason())  # petsc4py's stubs say ConvergedReason
-    if reason <= 0:
-        raise RuntimeError(
-            f"{what} did not converge: KSP reason {_KSP_REASONS.get(reason, reason)} "
-            f"after {ksp.getIterationNumber()} iterations (options prefix "
-            f"{ksp.getOptionsPrefix()!r})")
 
 
 def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
@@ -509,9 +496,9 @@ class Elasticity:
         try:
             self.problem.solve()
         except PETSc.Error as exc:  # ksp_error_if_not_converged (a default) lands here
-            _check_converged(ksp, "elasticity solve")
+            solvers.check_converged(ksp, "elasticity solve")
             raise RuntimeError(f"elasticity solve failed: {exc}") from exc
-        _check_converged(ksp, "elasticity solve")
+        solvers.check_converged(ksp, "elasticity solve")
         self.iterations = ksp.getIterationNumber()
         self.u.x.scatter_forward()
         return self.u
@@ -561,7 +548,7 @@ class Elasticity:
                              petsc_options={"ksp_type": "cg", "pc_type": "jacobi",
                                             "ksp_rtol": 1e-12, "ksp_max_it": 1000})
         proj.solve()
-        _check_converged(proj.solver, "σ_h projection")
+        solvers.check_converged(proj.solver, "σ_h projection")
         return out
 
     def von_mises(self) -> fem.Function:

@@ -7,7 +7,7 @@ Direct solves pick MUMPS, else SuperLU_DIST, else PETSc's own LU (serial only).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from petsc4py import PETSc
 
@@ -253,3 +253,16 @@ def conduction_options() -> dict[str, Any]:
         "mg_levels_pc_type": "jacobi",
         "ksp_error_if_not_converged": True,
     }
+
+
+_KSP_REASONS = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items() if isinstance(v, int)}
+
+
+def check_converged(ksp: PETSc.KSP, what: str) -> None:
+    """Raise :class:`RuntimeError` naming the KSP's reason unless it converged."""
+    reason = cast(int, ksp.getConvergedReason())  # petsc4py's stubs say ConvergedReason
+    if reason <= 0:
+        raise RuntimeError(
+            f"{what} did not converge: KSP reason {_KSP_REASONS.get(reason, reason)} "
+            f"after {ksp.getIterationNumber()} iterations (options prefix "
+            f"{ksp.getOptionsPrefix()!r})")

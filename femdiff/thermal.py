@@ -44,7 +44,6 @@ from dolfinx.fem.petsc import LinearProblem
 
 from femdiff import solvers
 from femdiff.materials import Arrhenius, Material, MaterialFields, assign
-from femdiff.mechanics import _check_converged
 from femdiff.mesh import Domain
 
 
@@ -377,9 +376,9 @@ class HeatConduction:
         try:
             self.problem.solve()
         except PETSc.Error as exc:  # ksp_error_if_not_converged lands here
-            _check_converged(ksp, "heat-conduction solve")
+            solvers.check_converged(ksp, "heat-conduction solve")
             raise RuntimeError(f"heat-conduction solve failed: {exc}") from exc
-        _check_converged(ksp, "heat-conduction solve")
+        solvers.check_converged(ksp, "heat-conduction solve")
         self.iterations = ksp.getIterationNumber()
         self.T.x.scatter_forward()
 
