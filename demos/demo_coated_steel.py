@@ -36,11 +36,8 @@
 # Set `CI=1` (or pass `--small`) for a coarse, fast run.
 
 # +
-import argparse
 import math
-import os
 import time
-from pathlib import Path
 
 from mpi4py import MPI
 
@@ -55,21 +52,8 @@ from femdiff.materials import Material
 from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal
 from femdiff.timestepping import TimeControl
 
-parser = argparse.ArgumentParser(description="coated-steel permeation demo")
-parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
-parser.add_argument("--out", type=Path,
-                    default=Path(__file__).parent / "output" / "coated_steel")
-args, _ = parser.parse_known_args()
-
 comm = MPI.COMM_WORLD
-out = args.out
-if comm.rank == 0:
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def say(msg: str) -> None:
-    if comm.rank == 0:
-        print(msg, flush=True)
+args, out, say = fio.demo_setup(__file__, "coated-steel permeation demo", comm)
 # -
 
 # ## Materials (SI units, T = 600 K)

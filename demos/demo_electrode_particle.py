@@ -37,10 +37,7 @@
 # Set `CI=1` (or pass `--small`) for a coarse, fast run.
 
 # +
-import argparse
-import os
 import time
-from pathlib import Path
 
 from mpi4py import MPI
 
@@ -56,21 +53,8 @@ from femdiff.diffusion import DiffusionProblem, Flux
 from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
 from femdiff.timestepping import TimeControl
 
-parser = argparse.ArgumentParser(description="electrode-particle demo")
-parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
-parser.add_argument("--out", type=Path,
-                    default=Path(__file__).parent / "output" / "electrode_particle")
-args, _ = parser.parse_known_args()
-
 comm = MPI.COMM_WORLD
-out = args.out
-if comm.rank == 0:
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def say(msg: str) -> None:
-    if comm.rank == 0:
-        print(msg, flush=True)
+args, out, say = fio.demo_setup(__file__, "electrode-particle demo", comm)
 # -
 
 # ## Parameters (SI units)

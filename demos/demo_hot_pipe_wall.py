@@ -37,9 +37,6 @@
 # Set `CI=1` (or pass `--small`) for a coarse, fast run.
 
 # +
-import argparse
-import os
-from pathlib import Path
 
 from mpi4py import MPI
 
@@ -54,21 +51,8 @@ from femdiff.thermal import FixedTemperature, HeatConduction
 from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, StressCoupling
 from femdiff.timestepping import TimeControl
 
-parser = argparse.ArgumentParser(description="hot pipe wall demo")
-parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
-parser.add_argument("--out", type=Path,
-                    default=Path(__file__).parent / "output" / "hot_pipe_wall")
-args, _ = parser.parse_known_args()
-
 comm = MPI.COMM_WORLD
-out = args.out
-if comm.rank == 0:
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def say(msg: str) -> None:
-    if comm.rank == 0:
-        print(msg, flush=True)
+args, out, say = fio.demo_setup(__file__, "hot pipe wall demo", comm)
 # -
 
 # ## Steel and the wall (SI units)

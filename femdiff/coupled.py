@@ -82,12 +82,7 @@ def coupled_options() -> dict[str, Any]:
     the diffusion block (C, μ) by LU, the solver of :class:`DiffusionProblem`.
     """
     return {
-        "snes_type": "newtonls",
-        "snes_linesearch_type": "bt",
-        "snes_rtol": 1.0e-10,
-        "snes_atol": 1.0e-12,
-        "snes_stol": 0.0,
-        "snes_max_it": 25,
+        **solvers.newton_snes_options(),
         "ksp_type": "fgmres",
         "ksp_rtol": 1.0e-10,
         "ksp_atol": 1.0e-14,

@@ -44,7 +44,7 @@ import errno
 import logging
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ from femdiff.collective import (  # re-exported: io is where users look
 log = logging.getLogger("femdiff")
 
 
-__all__ = ["FieldWriter", "OutputError", "TimeSeries", "atomic_write", "bp_steps",
+__all__ = ["FieldWriter", "demo_setup", "OutputError", "TimeSeries", "atomic_write", "bp_steps",
            "check_free_space", "collective", "describe_write_error", "line_points",
            "on_root", "plot_field_2d", "plot_profiles", "plot_series", "read_csv",
            "sample_line", "xdmf_times"]
@@ -598,3 +598,38 @@ def plot_field_2d(f: fem.Function, png_path: str | Path, n: int = 200,
         return _save(fig, png_path)
 
     return on_root(comm, draw, png_path)
+
+
+# --- demos ---------------------------------------------------------------------------
+
+
+def demo_setup(demo_file: str, description: str, comm: MPI.Comm = MPI.COMM_WORLD,
+               parser: Any = None) -> tuple[Any, Path, Callable[[str], None]]:
+    """The common start of a demo: its command line, output folder and a rank-0 print.
+
+    Options ``--small`` (default when ``CI`` is set) and ``--out`` (default
+    ``output/<name>`` beside the demo, ``<name>`` its file name without ``demo_``) are
+    added to ``parser`` (a new one by default); unknown options are ignored, so a demo
+    also runs under test runners. The folder is made on rank 0, agreed on every rank.
+
+    Returns:
+        (the parsed arguments, the output folder, ``say(message)`` printing on rank 0).
+    """
+    import argparse
+
+    here = Path(demo_file).resolve()
+    name = here.stem.removeprefix("demo_")
+    parser = parser or argparse.ArgumentParser(description=description)
+    parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")),
+                        help="a small, quick run (default when CI is set)")
+    parser.add_argument("--out", type=Path, default=here.parent / "output" / name,
+                        help="output folder")
+    args, _ = parser.parse_known_args()
+    out = Path(args.out)
+    on_root(comm, lambda: out.mkdir(parents=True, exist_ok=True), out)
+
+    def say(message: str) -> None:
+        if comm.rank == 0:
+            print(message, flush=True)
+
+    return args, out, say

@@ -42,8 +42,8 @@ def elasticity_options() -> dict[str, Any]:
     }
 
 
-def newton_options() -> dict[str, Any]:
-    """Newton with a direct inner solve: the robust default for small/medium problems."""
+def newton_snes_options() -> dict[str, Any]:
+    """Newton with a backtracking line search and tight tolerances (no inner solver)."""
     return {
         "snes_type": "newtonls",
         "snes_linesearch_type": "bt",
@@ -51,8 +51,12 @@ def newton_options() -> dict[str, Any]:
         "snes_atol": 1.0e-12,
         "snes_stol": 0.0,
         "snes_max_it": 25,
-        **lu_options(),
     }
+
+
+def newton_options() -> dict[str, Any]:
+    """Newton with a direct inner solve: the robust default for small/medium problems."""
+    return {**newton_snes_options(), **lu_options()}
 
 
 def lagged_newton_options(lag: int = 4) -> dict[str, Any]:
