@@ -460,23 +460,12 @@ class TrappingProblem(DiffusionProblem):
     def desorption_flux(self, boundary: str) -> float:
         """Outward hydrogen flux through a named boundary over the last step.
 
-        On a boundary with a fixed concentration (or potential) it is the reaction of the
-        discrete mobile balance: the residual of its rows at the held nodes, taken when
-        Newton has converged, which makes the boundary fluxes add up exactly to
-        −d(total inventory)/dt with the scheme's time derivative, however steep C_L is at
-        the boundary. Elsewhere (and before the first step) it is :meth:`flux_through`
-        (∫ J·n ds; zero on a no-flux boundary).
+        The conservative (reaction) flux of the mobile balance, whose rows hold the
+        trapped storage too (:meth:`~femdiff.problem.MixedProblem.flux_through`): the
+        boundary fluxes add up exactly to −d(total inventory)/dt with the scheme's time
+        derivative, however steep C_L is at the boundary.
         """
-        self.initialise()
-        self.domain.check_boundaries([boundary])
-        reactions = getattr(self, "_reactions", {})
-        if boundary in reactions:
-            return reactions[boundary]
         return self.flux_through(boundary)
-
-    def _held_boundaries(self) -> list[str]:
-        return [bc.boundary for bc in self.bcs
-                if type(bc).__name__ in ("FixedConcentration", "FixedPotential")]
 
     def _newton(self) -> tuple[bool, int, int]:
         """Newton with full steps, then (if that fails) with backtracking, same Δt.
@@ -498,28 +487,7 @@ class TrappingProblem(DiffusionProblem):
             finally:
                 linesearch.setType("basic")
             its, kits = its + its2, kits + kits2
-        if ok and self._held_boundaries():
-            self._record_reactions()
         return ok, its, kits
-
-    def _record_reactions(self) -> None:
-        """The reaction flux of every held boundary at the converged state (see above)."""
-        if not hasattr(self, "_residual_form"):
-            self._residual_form = fem.form(self.residual)
-            n_owned = self.W.dofmap.index_map.size_local * self.W.dofmap.index_map_bs
-            self._reaction_dofs = {}
-            for name in self._held_boundaries():
-                dofs = fem.locate_dofs_topological((self.W.sub(0), self.V_c),
-                                                   self.domain.tdim - 1,
-                                                   self.domain.facets(name))[0]
-                self._reaction_dofs[name] = dofs[dofs < n_owned]
-        vec = fem.assemble_vector(self._residual_form)
-        vec.scatter_reverse(la.InsertMode.add)
-        factor = -self.c_scale * self.length ** self.domain.tdim / float(self.dt.value)
-        self._reactions = {}
-        for name, dofs in self._reaction_dofs.items():
-            local = float(vec.array[dofs].sum())
-            self._reactions[name] = factor * self.domain.comm.allreduce(local, op=MPI.SUM)
 
     def inventory(self) -> dict[str, float]:
         """Mobile, trapped (per trap ``trap<i>`` and summed) and total hydrogen."""

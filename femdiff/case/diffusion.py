@@ -356,8 +356,7 @@ class DiffusionSimulation(ProblemSimulation):
             inventory = p.inventory()
             row["trapped"], row["total"] = inventory["trapped"], inventory["total"]
         for b in self.flux_boundaries:
-            row[f"flux_{b}"] = (p.desorption_flux(b) if self.case.setup.traps
-                                else p.flux_through(b))
+            row[f"flux_{b}"] = p.flux_through(b)  # conservative: traps' storage included
         row.update(self._iterations(info))
         return row
 
