@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -23,6 +24,11 @@ from dolfinx.fem.petsc import NonlinearProblem
 from femdiff.boundary import Value
 
 log = logging.getLogger("femdiff.problem")
+
+
+def is_real(value: Any) -> TypeGuard[float]:
+    """A real number (numpy scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 def _is_number(value: Any) -> bool:

@@ -33,15 +33,14 @@ kJ/mol) is caught by a plausibility check: 100 ≤ |Q| ≤ 10⁶ J/mol, or Q = 0
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, TypeGuard
+from typing import Any
 
-import numpy as np
 import ufl
 from dolfinx import fem
 
+from femdiff.fem_utils import is_real
 from femdiff.mesh import Domain
 from femdiff.thermodynamics import R_GAS
 
@@ -52,18 +51,13 @@ _FARADAY = 96485.33212  # J/(mol eV): 1 eV per atom in J/mol
 _OMEGA_MOLAR = (1.0e-9, 1.0e-2)
 
 
-def _is_real(value: Any) -> TypeGuard[float]:
-    """A real number (numpy scalars included), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
 def check_activation_energy(name: str, value: Any) -> None:
     """Raise :class:`ValueError` unless ``value`` is a plausible activation energy [J/mol].
 
     Zero is allowed (no temperature dependence); otherwise 100 ≤ |value| ≤ 10⁶ J/mol.
     Negative values are allowed (exothermic solution enthalpies, e.g. H in Pd).
     """
-    if not _is_real(value) or not math.isfinite(value):
+    if not is_real(value) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number in J/mol, got {value!r}")
     lo, hi = ENERGY_RANGE
     if value != 0 and not lo <= abs(value) <= hi:
@@ -87,7 +81,7 @@ class Arrhenius:
     energy: float
 
     def __post_init__(self) -> None:
-        if (not _is_real(self.prefactor) or not math.isfinite(self.prefactor)
+        if (not is_real(self.prefactor) or not math.isfinite(self.prefactor)
                 or self.prefactor <= 0):
             raise ValueError(
                 f"Arrhenius prefactor must be a positive number, got {self.prefactor!r}")
@@ -95,7 +89,7 @@ class Arrhenius:
 
     def __call__(self, T: Any) -> Any:
         """Evaluate at T [K]: a float for a number, else a UFL expression."""
-        if _is_real(T):
+        if is_real(T):
             if not math.isfinite(T) or T <= 0:
                 raise ValueError(f"temperature must be positive [K], got {T!r}")
             return self.prefactor * math.exp(-self.energy / (R_GAS * T))
@@ -172,12 +166,12 @@ class Material:
         where = f"material {self.name!r}"
         for key, label in _POSITIVE.items():
             value = getattr(self, key)
-            if _is_real(value) and (not math.isfinite(value) or value <= 0):
+            if is_real(value) and (not math.isfinite(value) or value <= 0):
                 raise ValueError(f"{where}: {label} must be positive, got {value!r}")
-        if _is_real(self.nu) and not -1.0 < self.nu < 0.5:
+        if is_real(self.nu) and not -1.0 < self.nu < 0.5:
             raise ValueError(f"{where}: Poisson's ratio nu must lie in (-1, 0.5), "
                              f"got {self.nu!r}")
-        if _is_real(self.Omega) and math.isfinite(self.Omega):
+        if is_real(self.Omega) and math.isfinite(self.Omega):
             lo, hi = _OMEGA_MOLAR
             if not lo <= abs(self.Omega) <= hi:
                 raise ValueError(f"{where}: Omega={self.Omega!r} is implausible: expected "
@@ -185,7 +179,7 @@ class Material:
                                  "in m³ per atom is 6.022e23 times smaller)")
         for key in ("alpha", "Omega", "mu0"):
             value = getattr(self, key)
-            if _is_real(value) and not math.isfinite(value):
+            if is_real(value) and not math.isfinite(value):
                 raise ValueError(f"{where}: {key} must be finite, got {value!r}")
         for energy, pre, alt in (("E_D", "D0", "M"), ("E_S", "S0", "mu0")):
             if getattr(self, pre) is not None and getattr(self, alt) is not None:
@@ -199,7 +193,7 @@ class Material:
             value = getattr(self, f.name)
             if f.name in ("name", "regions", "E_D", "E_S") or value is None:
                 continue
-            if not (_is_real(value) or isinstance(value, Arrhenius | ufl.core.expr.Expr)
+            if not (is_real(value) or isinstance(value, Arrhenius | ufl.core.expr.Expr)
                     or callable(value)):
                 raise TypeError(f"{where}: {f.name} must be a number, an Arrhenius law, a "
                                 f"UFL expression or a callable of x, got "
@@ -233,7 +227,7 @@ class Material:
             raise ValueError(f"material {self.name!r} does not set {key}")
         if isinstance(value, Arrhenius):
             return value(self._need_T(key, T))
-        if _is_real(value) or isinstance(value, ufl.core.expr.Expr):
+        if is_real(value) or isinstance(value, ufl.core.expr.Expr):
             return value
         if x is None:
             raise ValueError(f"material {self.name!r}: {key} is a function of x; pass x")
@@ -290,7 +284,7 @@ class MaterialFields:
                              f"{', '.join(repr(n) for n in missing)}")
         x = ufl.SpatialCoordinate(self.domain.mesh)
         values = [m.parameter(key, T, x) for m in self.materials]
-        if all(_is_real(v) for v in values):
+        if all(is_real(v) for v in values):
             return self._cellwise(key, values)
         return sum(self.indicators[m.name] * v for m, v in zip(self.materials, values,
                                                                 strict=True))

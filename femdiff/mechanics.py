@@ -31,7 +31,6 @@ for ``space="CG"``: the L2 projection onto continuous P_max(k−1,1).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,14 +45,10 @@ from dolfinx import fem, io, la
 from dolfinx.fem.petsc import LinearProblem
 
 from femdiff import solvers
+from femdiff.fem_utils import is_real
 from femdiff.mesh import Domain
 
 Model = Literal["3d", "plane_strain", "plane_stress"]
-
-
-def _is_real(value: Any) -> bool:
-    """A real number (numpy scalars included), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 @dataclass(frozen=True)
@@ -75,16 +70,16 @@ class ElasticMaterial:
     alpha: float = 0.0
 
     def __post_init__(self) -> None:
-        if not _is_real(self.E) or not math.isfinite(self.E) or self.E <= 0:
+        if not is_real(self.E) or not math.isfinite(self.E) or self.E <= 0:
             raise ValueError(f"Young's modulus E must be positive, got {self.E!r}")
-        if not _is_real(self.nu) or not -1.0 < self.nu < 0.5:
+        if not is_real(self.nu) or not -1.0 < self.nu < 0.5:
             raise ValueError(f"Poisson's ratio nu must lie in (-1, 0.5), got {self.nu!r}"
                              + (" (ν = 0.5 makes the bulk modulus E/(3(1 − 2ν)) infinite: "
                                 "incompressible, not supported)" if self.nu == 0.5 else ""))
         if self.model not in ("3d", "plane_strain", "plane_stress"):
             raise ValueError(
                 f"model must be '3d', 'plane_strain' or 'plane_stress', got {self.model!r}")
-        if not _is_real(self.alpha) or not math.isfinite(self.alpha):
+        if not is_real(self.alpha) or not math.isfinite(self.alpha):
             raise ValueError(f"thermal expansion alpha must be a finite number, "
                              f"got {self.alpha!r}")
 
@@ -158,7 +153,7 @@ def _as_ufl(value: Load, x: Any, shape: tuple[int, ...], what: str) -> Any:
     """A load as a UFL expression of ``shape``, checked before any form is compiled."""
     if callable(value) and not isinstance(value, ufl.core.expr.Expr):
         value = value(x)
-    if _is_real(value):
+    if is_real(value):
         if shape:
             raise ValueError(f"{what}: expected a vector of length {shape[0]}, "
                              f"got the number {value}")
@@ -167,7 +162,7 @@ def _as_ufl(value: Load, x: Any, shape: tuple[int, ...], what: str) -> Any:
         if not shape or len(value) != shape[0]:
             expected = f"a vector of length {shape[0]}" if shape else "a scalar"
             raise ValueError(f"{what}: expected {expected}, got {len(value)} values")
-        return ufl.as_vector([float(v) if _is_real(v) else v for v in value])
+        return ufl.as_vector([float(v) if is_real(v) else v for v in value])
     value_shape = getattr(value, "ufl_shape", None)
     if value_shape is None:
         raise TypeError(f"{what}: expected a number, vector, UFL expression or callable, "
@@ -272,9 +267,9 @@ class Elasticity:
         if temperature is not None:
             if T_ref is None:
                 raise ValueError("a temperature needs T_ref, the stress-free temperature [K]")
-            if not _is_real(T_ref) or not math.isfinite(T_ref) or T_ref < 0:
+            if not is_real(T_ref) or not math.isfinite(T_ref) or T_ref < 0:
                 raise ValueError(f"T_ref must be a temperature ≥ 0 K, got {T_ref!r}")
-            if _is_real(temperature) and temperature < 0:
+            if is_real(temperature) and temperature < 0:
                 raise ValueError(f"temperature must be ≥ 0 K, got {temperature!r}")
             if isinstance(material, ElasticMaterial) and material.alpha == 0:
                 raise ValueError("a temperature is given but ElasticMaterial.alpha is 0: "
@@ -333,7 +328,7 @@ class Elasticity:
             parts.append((theta * I, theta))
         extra = self._extra_eigenstrain
         if extra is not None:
-            shape = () if _is_real(extra) else getattr(extra, "ufl_shape", None)
+            shape = () if is_real(extra) else getattr(extra, "ufl_shape", None)
             if shape == ():
                 parts.append((extra * I, extra))
             elif shape == (gdim, gdim):
@@ -365,7 +360,7 @@ class Elasticity:
         else:  # a scalar stands for e I: bring both to tensors if the shapes differ
             I = ufl.Identity(self.domain.gdim)
             def as_tensor(e: Any) -> Any:
-                shape = () if _is_real(e) else getattr(e, "ufl_shape", ())
+                shape = () if is_real(e) else getattr(e, "ufl_shape", ())
                 return e * I if shape == () else e
             same = (getattr(old, "ufl_shape", ()) == getattr(extra, "ufl_shape", ()))
             self._extra_eigenstrain = old + extra if same else as_tensor(old) + as_tensor(extra)

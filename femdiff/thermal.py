@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -43,12 +42,9 @@ from dolfinx import default_scalar_type, fem, io
 from dolfinx.fem.petsc import LinearProblem
 
 from femdiff import solvers
+from femdiff.fem_utils import is_real
 from femdiff.materials import Arrhenius, Material, MaterialFields, assign
 from femdiff.mesh import Domain
-
-
-def _is_real(value: Any) -> TypeGuard[float]:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 def _time_signature(fn: Callable) -> str:
@@ -81,7 +77,7 @@ class FixedTemperature:
     value: Any  # float | Callable[..., Any], see the class doc
 
     def __post_init__(self) -> None:
-        if _is_real(self.value):
+        if is_real(self.value):
             if not math.isfinite(self.value) or self.value < 0:
                 raise ValueError(f"FixedTemperature on {self.boundary!r}: temperature must be "
                                  f"≥ 0 K, got {self.value!r}")
@@ -94,7 +90,7 @@ class FixedTemperature:
     @classmethod
     def ramp(cls, boundary: str, T0: float, rate: float) -> FixedTemperature:
         """The linear ramp T(t) = T0 + rate·t [K, K/s] (thermal desorption spectroscopy)."""
-        if not _is_real(T0) or T0 < 0:
+        if not is_real(T0) or T0 < 0:
             raise ValueError(f"ramp on {boundary!r}: T0 must be ≥ 0 K, got {T0!r}")
 
         def value(t: float) -> float:
@@ -129,10 +125,10 @@ class Convection:
     T_inf: Any
 
     def __post_init__(self) -> None:
-        if _is_real(self.h) and (not math.isfinite(self.h) or self.h <= 0):
+        if is_real(self.h) and (not math.isfinite(self.h) or self.h <= 0):
             raise ValueError(f"Convection on {self.boundary!r}: h must be positive, "
                              f"got {self.h!r}")
-        if _is_real(self.T_inf) and (not math.isfinite(self.T_inf) or self.T_inf < 0):
+        if is_real(self.T_inf) and (not math.isfinite(self.T_inf) or self.T_inf < 0):
             raise ValueError(f"Convection on {self.boundary!r}: T_inf must be ≥ 0 K, "
                              f"got {self.T_inf!r}")
 
@@ -143,7 +139,7 @@ ThermalBC = FixedTemperature | HeatFlux | Convection
 def _as_scalar(value: Any, x: Any, what: str) -> Any:
     if callable(value) and not isinstance(value, ufl.core.expr.Expr | fem.Function):
         value = value(x)
-    if _is_real(value):
+    if is_real(value):
         return float(value)
     shape = getattr(value, "ufl_shape", None)
     if shape is None:
@@ -199,7 +195,7 @@ class HeatConduction:
                 raise TypeError(f"unknown heat-conduction boundary condition {bc!r}")
         domain.check_boundaries([bc.boundary for bc in bcs])
         transient = dt is not None
-        if transient and (not _is_real(dt) or not math.isfinite(dt) or dt <= 0):
+        if transient and (not is_real(dt) or not math.isfinite(dt) or dt <= 0):
             raise ValueError(f"time step dt must be positive, got {dt!r}")
         if materials is not None and (k is not None or rho_cp is not None):
             raise ValueError("give either materials or k/rho_cp, not both")
@@ -210,7 +206,7 @@ class HeatConduction:
                 raise ValueError("transient heat conduction needs rho_cp (or materials)")
             for name, value in (("thermal conductivity k", k),
                                 ("heat capacity rho_cp", rho_cp)):
-                if _is_real(value) and (not math.isfinite(value) or value <= 0):
+                if is_real(value) and (not math.isfinite(value) or value <= 0):
                     raise ValueError(f"{name} must be positive, got {value!r}")
             self.fields = None
         else:
@@ -236,7 +232,7 @@ class HeatConduction:
                 raise ValueError("initial is for transient runs: give dt as well")
         elif initial is None:
             raise ValueError("transient heat conduction needs an initial temperature")
-        if _is_real(initial) and initial < 0:
+        if is_real(initial) and initial < 0:
             raise ValueError(f"initial temperature must be ≥ 0 K, got {initial!r}")
         self.domain = domain
         self.bcs = list(bcs)
@@ -301,7 +297,7 @@ class HeatConduction:
                 continue
             dofs = fem.locate_dofs_topological(self.V, fdim, self.domain.facets(bc.boundary))
             g = fem.Function(self.V)
-            kind = "const" if _is_real(bc.value) else _time_signature(bc.value)
+            kind = "const" if is_real(bc.value) else _time_signature(bc.value)
             self._dirichlet_data.append((bc, g, dofs, kind))
             self.dirichlet.append(fem.dirichletbc(g, dofs))
         self._update_dirichlet(float(self.t.value), first=True)
@@ -401,7 +397,7 @@ class HeatConduction:
             raise ValueError("step() is for transient problems (give dt); use solve()")
         self.initialise()
         if dt is not None:
-            if not _is_real(dt) or dt <= 0:
+            if not is_real(dt) or dt <= 0:
                 raise ValueError(f"time step dt must be positive, got {dt!r}")
             self.dt.value = dt
         t_new = float(self.t.value) + float(self.dt.value)

@@ -61,6 +61,7 @@ from dolfinx import fem, la
 
 from femdiff import solvers
 from femdiff.diffusion import DiffusionProblem
+from femdiff.fem_utils import is_real
 from femdiff.mesh import Domain
 from femdiff.problem import global_min_max, interpolate_into
 from femdiff.thermodynamics import ChemicalPotential, LatticeSaturation, Mobility
@@ -71,11 +72,6 @@ log = logging.getLogger(__name__)
 __all__ = ["TrappingProblem", "condensed_options"]
 
 Temperature = float | fem.Constant | fem.Function | Callable[[float], float] | Any
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.floating | np.integer) and not isinstance(
-        value, bool)
 
 
 def condensed_options() -> dict[str, Any]:
@@ -146,7 +142,7 @@ class TrappingProblem(DiffusionProblem):
         if n_sites is None:
             sat = [t for t in getattr(potential, "terms", ()) if isinstance(t, LatticeSaturation)]
             n_sites = sat[0].n_sites if sat else None
-        if n_sites is not None and not (_is_number(n_sites) and n_sites > 0):
+        if n_sites is not None and not (is_real(n_sites) and n_sites > 0):
             raise ValueError(f"n_sites must be a positive number, got {n_sites!r}")
         if n_sites is None and any(isinstance(t, Oriani) for t in traps):
             raise ValueError("Oriani traps need the lattice site density: pass n_sites= or "
@@ -154,7 +150,7 @@ class TrappingProblem(DiffusionProblem):
         if isinstance(temperature, bool) or temperature is None:
             raise TypeError(f"temperature must be a number, Constant, Function, UFL "
                             f"expression or callable t -> T, got {temperature!r}")
-        if _is_number(temperature) and not (math.isfinite(float(temperature))
+        if is_real(temperature) and not (math.isfinite(float(temperature))
                                             and float(temperature) > 0):
             raise ValueError(f"temperature must be positive [K], got {temperature!r}")
         # the trap storage and rates use C_h: the exponentially fitted mobility (a dilute
@@ -191,7 +187,7 @@ class TrappingProblem(DiffusionProblem):
         self.T: Any
         self.T_n: Any
         self.T_nn: Any
-        if _is_number(temperature):
+        if is_real(temperature):
             self.T = fem.Constant(mesh, PETSc.ScalarType(temperature))
             self.T_n = self.T_nn = self.T
         elif isinstance(temperature, fem.Constant | fem.Function | ufl.core.expr.Expr):
@@ -308,7 +304,7 @@ class TrappingProblem(DiffusionProblem):
             else:
                 # a number N_T: McNabbFoster checked 0 ≤ initial ≤ N_T already
                 CT = np.minimum(float(trap.initial) * frac, N * frac)
-                if not _is_number(trap.density) and trap.initial > 0:
+                if not is_real(trap.density) and trap.initial > 0:
                     over = comm.allreduce(bool(np.any(trap.initial > N[:n] * (1 + 1e-12))),
                                           op=MPI.LOR)
                     if over:
