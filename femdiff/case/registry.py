@@ -66,10 +66,10 @@ def register_model(name: str, model: Model) -> None:
 
 
 class ProblemSimulation:
-    """A time-dependent simulation that delegates stepping to ``self.problem``.
+    """A time-dependent simulation around ``self.problem`` (a MixedProblem).
 
-    ``problem`` is a Diffusion- or MulticomponentProblem: its ``step``, ``current_time``
-    and, for checkpoints, ``state_dict``/``load_state``.
+    The runner steps the problem itself (``problem.run(times=..., callback=...)``) and
+    checkpoints it through ``state_dict``/``load_state``.
     """
 
     time_dependent = True
@@ -108,7 +108,3 @@ class ProblemSimulation:
     def current_time(self) -> float:
         """Time of the last accepted state."""
         return self.problem.current_time
-
-    def step(self, dt: float) -> Any:
-        """One accepted step (StepInfo)."""
-        return self.problem.step(dt)
