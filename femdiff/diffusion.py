@@ -385,8 +385,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         local = self.potential.dGdg(ufl.grad(self.C)) is None
         for bc in self.bcs:
             if isinstance(bc, FixedConcentration):
-                value = bc.value
-                self._check_boundary_values(value, bc.boundary)
+                value = self._checked_boundary_values(bc.value, bc.boundary)
             elif isinstance(bc, FixedPotential) and self.broken:
                 self.dirichlet.append(self._dirichlet_on(1, self.V_mu, bc.value,
                                                          bc.boundary, self.mu_scale))
@@ -408,10 +407,11 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             self.dirichlet.append(self._dirichlet_on(0, self.V_c, value, bc.boundary,
                                                      self.c_scale))
 
-    def _check_boundary_values(self, value: Any, boundary: str) -> None:
-        """Fixed C must be finite and inside the model's domain at every boundary node.
+    def _checked_boundary_values(self, value: Any, boundary: str) -> fem.Function:
+        """``value`` in C's space, once checked finite and inside the model's domain.
 
-        Found here, before the first solve, instead of as a Newton failure at t = 0.
+        Checked at every boundary node here, before the first solve, instead of showing
+        as a Newton failure at t = 0.
         """
         g = fem.Function(self.V_c)
         interpolate_into(g, value)
@@ -432,6 +432,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             raise ValueError(
                 f"FixedConcentration on {boundary!r}: C = {v:g} at x = ({coords}) is not a "
                 f"finite value inside the model's domain ({lo:g}, {hi:g})")
+        return g
 
     def physical_concentration(self, u: fem.Function | None = None) -> Any:
         """C as a UFL expression of the (scaled) state ``u`` (default: current)."""
