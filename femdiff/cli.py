@@ -225,11 +225,6 @@ def _segment_stem(out: Path) -> Path:
     return out / f"fields_restart{max(ks, default=0) + 1}"
 
 
-def _before(t: float, target: float) -> bool:
-    """Whether time ``t`` has not yet reached ``target`` (to round-off)."""
-    return t < target * (1 - 1e-12) - 1e-300
-
-
 def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = False,
              progress: bool | None = None) -> Path:
     """Run a validated case into ``out`` (collective); return ``out``.
@@ -257,6 +252,7 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
 
     from femdiff import checkpoint
     from femdiff import io as fio
+    from femdiff.timestepping import before
 
     data = case.data
     outcfg, ckcfg = data["output"], data["checkpoint"]
@@ -306,7 +302,7 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
         assert ckpt is not None
         t_end = data["time"]["t_end"]
         pending = [t for t in sorted({*outcfg["times"], t_end})
-                   if _before(sim.current_time, t)]
+                   if before(sim.current_time, t)]
         targets = list(pending)
         bar = Progress(comm, sim.current_time, t_end, enabled=progress)
         steps0 = step
@@ -319,7 +315,7 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
             totals["krylov"] += info.krylov_iterations
             series.append(**sim.row(info))
             landed = False
-            while pending and not _before(sim.current_time, pending[0]):
+            while pending and not before(sim.current_time, pending[0]):
                 pending.pop(0)
                 landed = True
             if writer is not None and (landed or (outcfg["every"] and

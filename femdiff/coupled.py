@@ -65,7 +65,7 @@ from femdiff.diffusion import DiffusionProblem
 from femdiff.mechanics import Displacement, Elasticity, Fixed
 from femdiff.problem import global_min_max, interpolate_into
 from femdiff.thermodynamics import ChemicalPotential, StressCoupling
-from femdiff.timestepping import StepFailure, StepInfo
+from femdiff.timestepping import StepFailure, StepInfo, before, milestones
 
 log = logging.getLogger(__name__)
 
@@ -606,14 +606,10 @@ class Coupled:
                 if callback is not None:
                     callback(self, info)
             return self.problem.run(t_end, times=times, callback=cb)
-        milestones = sorted({float(t) for t in (times or ())})
-        if t_end is None:
-            t_end = milestones[-1]
-        targets = [t for t in milestones if t < t_end] + [float(t_end)]
         out = []
         dt = self.diffusion._dt_request
-        for target in targets:
-            while self.current_time < target * (1 - 1e-12):
+        for target in milestones(t_end, times):
+            while before(self.current_time, target):
                 info = self.step(min(dt, target - self.current_time))
                 out.append(info)
                 if callback is not None:

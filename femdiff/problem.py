@@ -42,9 +42,11 @@ from femdiff.timestepping import (
     StepInfo,
     TimeControl,
     bdf_coefficients,
+    before,
     check_end_time,
     check_policy,
     extrapolation_weights,
+    milestones,
     next_dt,
 )
 
@@ -510,21 +512,12 @@ class MixedProblem:
             The :class:`~femdiff.timestepping.StepInfo` of every accepted step.
         """
         self.initialise()
-        milestones = sorted({float(t) for t in (times or ())})
-        if t_end is None:
-            if not milestones:
-                raise ValueError("run() needs t_end or output times")
-            t_end = milestones[-1]
-        check_end_time(self.current_time, t_end)
-        targets = [t for t in milestones if t < t_end] + [float(t_end)]
+        targets = milestones(t_end, times)
+        check_end_time(self.current_time, targets[-1])
         history: list[StepInfo] = []
         dt = self._dt_request
-
-        def before(target: float) -> bool:
-            return self.current_time < target * (1 - 1e-12) - 1e-300
-
         for target in targets:
-            while before(target) and len(history) < max_steps:
+            while before(self.current_time, target) and len(history) < max_steps:
                 dt_try = min(dt, target - self.current_time)
                 info = self.step(dt_try)
                 dt = next_dt(self.time, self.adaptive, dt, dt_try, info)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -235,6 +236,24 @@ def extrapolation_weights(times: list[float], t: float) -> list[float]:
                 w *= (t - tj) / (ti - tj)
         weights.append(w)
     return weights
+
+
+def before(t: float, target: float) -> bool:
+    """Whether time ``t`` has not yet reached ``target`` (to round-off)."""
+    return t < target * (1 - 1e-12) - 1e-300
+
+
+def milestones(t_end: float | None, times: Iterable[float] | None) -> list[float]:
+    """The times a run lands on: the sorted output ``times`` before ``t_end``, then t_end.
+
+    ``t_end`` defaults to the last of ``times``.
+    """
+    marks = sorted({float(t) for t in (times or ())})
+    if t_end is None:
+        if not marks:
+            raise ValueError("run() needs t_end or output times")
+        t_end = marks[-1]
+    return [t for t in marks if t < t_end] + [float(t_end)]
 
 
 def check_end_time(t0: float, t_end: float) -> None:
