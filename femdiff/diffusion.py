@@ -170,6 +170,11 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             name → number); needs a temperature field to have an effect.
         broken: C in the discontinuous space (True) or in P_k (False); default: broken
             for two or more materials.
+        sigma_h: hydrostatic stress σ_h [Pa] (number, Function or UFL) acting through
+            each material's own partial molar volume: μ gains −Ω_m σ_h region by region
+            (the per-material form of :class:`~femdiff.thermodynamics.StressCoupling`;
+            every material must set ``Omega``, and the potential must not also hold a
+            StressCoupling term).
 
     The lifecycle, stepping, restart and diagnostics are :class:`MixedProblem`'s; this
     class adds the spaces (C, μ), the initial μ, its boundary conditions and the weak
@@ -199,6 +204,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         temperature: Any = None,
         heat_of_transport: float | dict[str, float] | None = None,
         broken: bool | None = None,
+        sigma_h: Any = None,
     ) -> None:
         if not isinstance(potential, ChemicalPotential):
             raise TypeError("potential must be a femdiff.thermodynamics.ChemicalPotential")
@@ -251,7 +257,8 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                 "Mobility.from_diffusivity)")
         super().__init__(domain, time=time, adaptive=adaptive, degree=degree,
                          petsc_options=petsc_options, lumped=lumped, name=name)
-        self.potential = self._with_temperature(potential, temperature)
+        self.potential = self._with_material_stress(
+            self._with_temperature(potential, temperature), sigma_h)
         self.mobility = mobility
         self._temperature_given = temperature is not None
         self.initial = initial

@@ -23,7 +23,13 @@ from femdiff.problem import (
     global_min_max,
     interpolate_into,
 )
-from femdiff.thermodynamics import ChemicalPotential, gas_constant, is_number
+from femdiff.thermodynamics import (
+    ChemicalPotential,
+    Interaction,
+    StressCoupling,
+    gas_constant,
+    is_number,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,24 @@ class MaterialsMixin:
                  and not isinstance(t, type) and hasattr(t, "T") else t
                  for t in potential.terms]
         return dataclasses.replace(potential, terms=terms)
+
+    def _with_material_stress(self, potential: ChemicalPotential, sigma_h: Any
+                              ) -> ChemicalPotential:
+        """The potential plus V_int = −Ω_m σ_h per material (``sigma_h=``), if given.
+
+        It enters as an :class:`~femdiff.thermodynamics.Interaction` term, so the free
+        energy, μ and every formulation see it like a StressCoupling term.
+        """
+        if sigma_h is None:
+            return potential
+        if self.law is None:
+            raise ValueError("sigma_h= applies the materials' Omega: it needs materials= "
+                             "(one Omega for the whole mesh: a StressCoupling term)")
+        if any(isinstance(t, StressCoupling) for t in potential.terms):
+            raise ValueError("Omega is given twice: a StressCoupling term and sigma_h= with "
+                             "the materials' Omega; give one of them")
+        V = self.law.stress_potential(sigma_h)
+        return dataclasses.replace(potential, terms=[*potential.terms, Interaction(V)])
 
     def chemical_potential_law(self, C: Any, T: Any = None) -> Any:
         """μ(C, x, T) [J/mol]: ∂f/∂C of the terms plus the materials' μ°_m(T).

@@ -9,7 +9,11 @@ temperature T (number, ``fem.Constant`` or field) into the pieces that
   term the law is μ = R T ln(C/S_m(T)), so C/S_m is continuous wherever μ is;
 - the mobility M = D_m(T) C / (R T) (Einstein relation with D_m = D₀ exp(−E_D/RT)), or
   M = M₀_m C from a material's ``M``;
-- the heat of transport Q*_m of the Soret flux (one number, or one per material).
+- the heat of transport Q*_m of the Soret flux (one number, or one per material);
+- the stress interaction −Ω_m σ_h with each material's partial molar volume Ω_m
+  (:meth:`DiffusionLaw.stress_potential`, the ``sigma_h=`` of the problem): μ gains
+  −Ω(x) σ_h, so at an interface under a hydrostatic stress σ_h the partition is
+  C_A/C_B = (S_A/S_B) exp((Ω_A − Ω_B) σ_h/(R T)) (μ continuous).
 
 Interfaces: μ continuous, C discontinuous
 -----------------------------------------
@@ -210,6 +214,18 @@ class DiffusionLaw:
         """D(x, T) = Σ_m χ_m D_m(T) (materials with D0)."""
         x = ufl.SpatialCoordinate(self.fields.domain.mesh)
         return self._sum({m.name: m.parameter("D", T, x) for m in self.materials})
+
+    def stress_potential(self, sigma_h: Any) -> Any:
+        """V_int(x) = −Ω(x) σ_h [J/mol] with Ω(x) = Σ_m χ_m Ω_m the materials' Ω.
+
+        Raises:
+            ValueError: naming the materials that set no Omega.
+        """
+        missing = self.fields.missing("Omega")
+        if missing:
+            raise ValueError(f"sigma_h needs the partial molar volume Omega of every "
+                             f"material; not set by {', '.join(repr(n) for n in missing)}")
+        return -self.fields.get("Omega") * sigma_h
 
     def heat_of_transport(self) -> Any:
         """Q*(x) = Σ_m χ_m Q*_m [J/mol], or None without a Soret term."""
