@@ -613,8 +613,11 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
     def conserved_fields(self) -> dict[str, ConservedField]:
         """One conserved field, C: its rows, scale, Dirichlet and Flux boundaries."""
         held = [bc for bc in self.bcs if isinstance(bc, FixedConcentration | FixedPotential)]
+        # broken C: the conservation law is the row of the P_k test function, μ's rows
+        # (the constitutive law takes C's), and fixed-C conditions hold μ
         return {"C": ConservedField(
-            rows=self.dofs_c, scale=self.c_scale * self.length ** self.domain.tdim,
+            rows=self.dofs_mu if self.broken else self.dofs_c,
+            scale=self.c_scale * self.length ** self.domain.tdim,
             # the first len(held) conditions are C's (a subclass may append its own)
             dirichlet=[(bc.boundary, d) for bc, d in zip(held, self.dirichlet[:len(held)],
                                                          strict=True)],

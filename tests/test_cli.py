@@ -459,6 +459,11 @@ DEMO_CASES = {
         "output.times=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0, 800.0, 900.0]",
         'output.profiles=[{name="axis", start=[0.0, 0.0, 0.0], end=[5.0e-6, 0.0, 0.0],'
         ' n=41}]'], lambda g: g["cp"].C),
+    "coated_steel.toml": (["--small"], ["geometry.h=2.5e-05", "time.t_end=37216.37103899027"],
+                          lambda g: g["problem"].C),
+    # the demo's last run ("stress + Soret"): conduction, thermal stress, hydrogen
+    "hot_pipe_wall.toml": (["--small"], ["geometry.h=0.001", "time.t_end=2203.1321373377405"],
+                           lambda g: g["problem"].C),
 }
 
 

@@ -21,10 +21,12 @@ from femdiff.case.schema import (
     Context,
     Key,
     array_of_tables,
+    check_value,
     construct,
     table,
     typed,
 )
+from femdiff.case.thermal import temperature_field
 from femdiff.case.traps import on_mesh as traps_on_mesh
 from femdiff.case.traps import validate_traps
 
@@ -73,18 +75,30 @@ class DiffusionSetup:
     material: Any
     traps: tuple[Any, ...] = ()  # [[traps]] (femdiff.case.traps); formulas bound on mesh
 
+    @property
+    def material_stress(self) -> bool:
+        """Whether the 'stress' term uses each material's Omega (``sigma_h=``)."""
+        return MATERIAL_STRESS in self.terms
+
     def on_mesh(self, mesh: Any, sigma_h: Any) -> list[Any]:
         """The μ terms bound to the mesh (formulas as UFL) and to the solved σ_h."""
         from femdiff import thermodynamics as th
 
         out = []
         for term in self.terms:
+            if term is MATERIAL_STRESS:  # the problem's sigma_h= (see material_stress)
+                continue
             if isinstance(term, th.StressCoupling):
                 term = dataclasses.replace(term, sigma_h=sigma_h)
             elif isinstance(term, th.Interaction):
                 term = dataclasses.replace(term, potential=as_ufl(term.potential, mesh))
             out.append(term)
         return out
+
+
+#: the 'stress' term with each material's Omega (Ω_m σ_h region by region): not a μ term
+#: object of its own, the DiffusionProblem's ``sigma_h=`` with the materials
+MATERIAL_STRESS = "material_stress"
 
 
 def _check_in_domain(value: Any, where: str, lo: float, hi: float, ctx: Context) -> None:
@@ -162,14 +176,29 @@ class DiffusionModel:
             elif term["type"] == "interaction":  # V_int(x): made UFL on the mesh by build
                 obj = th.Interaction(term["potential"])
             else:  # stress
+                if raw.get("mechanics") is None:
+                    raise ctx.error(where, "the 'stress' term needs a [mechanics] section "
+                                    "(σ_h comes from the elasticity solve)")
+                listed = data.get("material_list") or []
+                with_omega = [m.name for m in listed if m.Omega is not None]
+                if with_omega and (term["omega"] is not None or mat["omega"] is not None):
+                    raise ctx.error(f"{where}.omega", "Ω is given twice: here and as Omega "
+                                    "of [[materials]]; give one of them")
+                if with_omega:  # each material's own Ω: bound to σ_h by the simulation
+                    without = [m.name for m in listed if m.Omega is None]
+                    if without:
+                        raise ctx.error("materials", f"the 'stress' term uses each "
+                                        f"material's Omega; not set by "
+                                        f"{', '.join(repr(n) for n in without)}")
+                    terms.append(term)
+                    built.append(MATERIAL_STRESS)
+                    continue
                 if term["omega"] is None:
                     term["omega"] = mat["omega"]
                 if term["omega"] is None:
                     raise ctx.error(f"{where}.omega", "missing required value (partial molar "
-                                    "volume Ω); give it here or as materials.omega")
-                if raw.get("mechanics") is None:
-                    raise ctx.error(where, "the 'stress' term needs a [mechanics] section "
-                                    "(σ_h comes from the elasticity solve)")
+                                    "volume Ω); give it here, as materials.omega or as "
+                                    "Omega of every [[materials]] entry")
                 # σ_h comes from the elasticity solve: bound to it by build
                 obj = construct(f"{where}.omega", ctx, th.StressCoupling, term["omega"], 0.0,
                                 units)
@@ -213,7 +242,7 @@ class DiffusionModel:
         from femdiff import thermodynamics as th
 
         mat = data["materials"]
-        species = [table(s, self.SPECIES, f"species[{i}]", ctx)
+        species = [self._species(s, i, data, ctx)
                    for i, s in enumerate(array_of_tables(raw.get("species"), "species", ctx))]
         if len(species) != 1:
             raise ctx.error("species", f"model 'diffusion' needs exactly one [[species]], got "
@@ -222,8 +251,12 @@ class DiffusionModel:
         data["species"] = species
         # constant data are checked against the model's domain here, before meshing;
         # formulas are checked node by node when the problem is set up
-        lo, hi = th.ChemicalPotential(built).domain
-        _check_in_domain(species[0]["initial"], "species[0].initial", lo, hi, ctx)
+        lo, hi = th.ChemicalPotential([t for t in built if t is not MATERIAL_STRESS]).domain
+        initial = species[0]["initial"]
+        for name, value in (initial.items() if isinstance(initial, dict)
+                            else [(None, initial)]):
+            where = "species[0].initial" + ("" if name is None else f".{name}")
+            _check_in_domain(value, where, lo, hi, ctx)
 
         bcs = []
         for i, b in enumerate(array_of_tables(raw.get("boundary"), "boundary", ctx)):
@@ -248,10 +281,14 @@ class DiffusionModel:
                 raise ctx.error("boundary", f"boundary {n!r} has {names.count(n)} conditions; "
                                 "give one per boundary")
         data["boundary"] = bcs
-        data["mechanics"], material = validate_mechanics(raw.get("mechanics"), mat, ctx)
+        data["mechanics"], material = validate_mechanics(
+            raw.get("mechanics"), mat, ctx, data.get("material_list"), data.get("thermal"))
         if data["mechanics"] is not None and data["mechanics"]["two_way"]:
             from femdiff import thermodynamics as th
 
+            if MATERIAL_STRESS in built:
+                raise ctx.error("mechanics.two_way", "two-way coupling takes one Ω (a "
+                                "'stress' term with omega), not each material's Omega")
             if not any(isinstance(t, th.StressCoupling) for t in built):
                 raise ctx.error("mechanics.two_way", "two-way coupling needs a 'stress' term "
                                 "in physics.terms (it gives Ω once, for both directions)")
@@ -265,6 +302,26 @@ class DiffusionModel:
             raise ctx.error("physics.n_sites", "missing required value: Oriani [[traps]] "
                             "need the lattice site density N_L")
         return DiffusionSetup(tuple(built), mobility, material, tuple(traps))
+
+    def _species(self, raw: Any, i: int, data: dict[str, Any], ctx: Context
+                 ) -> dict[str, Any]:
+        """One [[species]] table; ``initial`` may be a table material name → value."""
+        where = f"species[{i}]"
+        initial = raw.get("initial") if isinstance(raw, dict) else None
+        if not isinstance(initial, dict):
+            return table(raw, self.SPECIES, where, ctx)
+        names = [m.name for m in data.get("material_list") or []]
+        if not names:
+            raise ctx.error(f"{where}.initial", "an initial value per material needs "
+                            "[[materials]]; give a number or formula")
+        if set(initial) != set(names):
+            raise ctx.error(f"{where}.initial", f"must name exactly the materials "
+                            f"{', '.join(names)}; got {', '.join(initial) or '(none)'}")
+        sp = table({k: v for k, v in raw.items() if k != "initial"},
+                   {**self.SPECIES, "initial": Key("expr")}, where, ctx)
+        sp["initial"] = {n: check_value(initial[n], Key("expr"), f"{where}.initial.{n}", ctx)
+                         for n in names}
+        return sp
 
     def build(self, case: Case, domain: Any) -> DiffusionSimulation:
         """Solve the mechanics (if any) and set up the DiffusionProblem."""
@@ -283,7 +340,10 @@ class DiffusionSimulation(ProblemSimulation):
         assert time is not None  # a time-dependent model: validation built it
         self.case, self.domain = case, domain
         mesh = domain.mesh
-        self.solid, self.sigma_h = solve_mechanics(data["mechanics"], setup.material, domain)
+        self.heat, self.T = temperature_field(data.get("thermal"),
+                                              data.get("material_list"), domain)
+        self.solid, self.sigma_h = solve_mechanics(data["mechanics"], setup.material, domain,
+                                                   self.T)
         bcs: list[Any] = []
         for bc in data["boundary"]:
             kind, name = bc["type"], bc["name"]
@@ -306,7 +366,9 @@ class DiffusionSimulation(ProblemSimulation):
             if thermal.get("heat_of_transport") is not None:
                 extra["heat_of_transport"] = thermal["heat_of_transport"]
         if thermal:
-            extra["temperature"] = as_ufl(thermal["T"], mesh)
+            extra["temperature"] = self.T
+        if setup.material_stress:  # Ω_m σ_h with each material's Omega
+            extra["sigma_h"] = self.sigma_h
         if setup.traps:  # hydrogen with traps (femdiff.traps)
             from femdiff.traps import TrappingProblem
 
@@ -317,7 +379,10 @@ class DiffusionSimulation(ProblemSimulation):
             extra.setdefault("temperature", data["materials"]["T"])
         self.problem = problem_class(
             domain, th.ChemicalPotential(setup.on_mesh(mesh, self.sigma_h)), setup.mobility,
-            initial=self._initial(sp["initial"], domain), **extra,
+            initial=({n: self._initial(v, domain) for n, v in sp["initial"].items()}
+                     if isinstance(sp["initial"], dict) else self._initial(sp["initial"],
+                                                                           domain)),
+            **extra,
             time=time.control, bcs=bcs, degree=data["physics"]["degree"],
             petsc_options=data["solver"]["petsc_options"] or None,
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
@@ -365,6 +430,8 @@ class DiffusionSimulation(ProblemSimulation):
         out = [self.problem.C, self.problem.mu, self.problem.flux()]
         if self.sigma_h is not None:
             out.append(self.sigma_h)
+        if self.heat is not None:  # the solved temperature
+            out.append(self.T)
         return out
 
     def refresh(self) -> None:
@@ -376,6 +443,8 @@ class DiffusionSimulation(ProblemSimulation):
         out = [self.problem.C, self.problem.mu]
         if self.sigma_h is not None:
             out.append(self.sigma_h)
+        if self.heat is not None:
+            out.append(self.T)
         return out
 
     def plot_field(self) -> Any:

@@ -26,6 +26,7 @@ from femdiff.case.schema import (
     table,
     type_name,
 )
+from femdiff.case.thermal import THERMAL, validate_thermal  # noqa: F401  ([thermal])
 
 CASE = {"name": Key("string"), "description": Key("string")}
 
@@ -53,12 +54,8 @@ MATERIAL_ENTRY = {
     "alpha": Key("number", doc="thermal expansion [1/K]"),
     "k": Key("positive", doc="thermal conductivity [W/(m K)]"),
     "rho_cp": Key("positive", doc="volumetric heat capacity [J/(m³ K)]"),
-}
-
-#: [thermal]: the temperature the diffusion laws see
-THERMAL = {
-    "T": Key("expr", required=True, doc="temperature [K]: a number or a formula of x, y, z"),
-    "heat_of_transport": Key("number", doc="Soret heat of transport Q* [J/mol]"),
+    "Omega": Key("number", doc="partial molar volume Ω [m³/mol] (a 'stress' term without "
+                 "omega then uses each material's own)"),
 }
 
 TIME = {
@@ -364,32 +361,6 @@ def validate_material_list(raw: list[Any], ctx: Context) -> list[Any]:
             raise ctx.error("materials", f"volume(s) without a material: "
                             f"{', '.join(orphans)}")
     return built
-
-
-def validate_thermal(raw: Any, data: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
-    """Check [thermal]; a uniform T also becomes the default materials.T of the terms."""
-    if raw is None:
-        return None
-    th = table(raw, THERMAL, "thermal", ctx)
-    T = th["T"]
-    if isinstance(T, float):
-        if not T > 0:
-            raise ctx.error("thermal.T", f"temperature must be positive [K], got {T!r}")
-        if data["materials"]["T"] is None:
-            data["materials"]["T"] = T
-    elif data["materials"]["T"] is None:
-        # a field: the μ terms are rebuilt with it by the problem (temperature=); their
-        # own T only has to pass validation until then
-        data["materials"]["T"] = 300.0
-    if th["heat_of_transport"] is not None:
-        from femdiff.materials import check_activation_energy
-
-        if data["material_list"] is None:
-            raise ctx.error("thermal.heat_of_transport", "needs the multi-material form "
-                            "[[materials]] (Q* is applied per material)")
-        construct("thermal.heat_of_transport", ctx, check_activation_energy,
-                  "heat of transport Q*", th["heat_of_transport"])
-    return th
 
 
 def _validate_output(raw: Any, tm: dict[str, Any] | None, ctx: Context) -> dict[str, Any]:

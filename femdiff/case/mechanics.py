@@ -33,6 +33,11 @@ MECHANICS = {
     # two-way chemo-mechanics (femdiff.coupled, monolithic): ε* = (Ω/3)(C − c_ref) I
     "two_way": Key("bool", default=False),
     "c_ref": Key("number", doc="stress-free concentration; default: the initial one"),
+    # with [[materials]] (per-material E, nu, alpha) and a [thermal] temperature
+    "elastic_model": Key("choice", choices=("3d", "plane_strain", "plane_stress"),
+                         doc="for [[materials]] (default 3d; [materials] has its own)"),
+    "T_ref": Key("positive", doc="stress-free temperature [K]: thermal strain "
+                 "alpha (T − T_ref) with the [thermal] T and [[materials]] alpha"),
 }
 MECH_BC = {
     "name": Key("string", doc="a boundary name"),
@@ -42,9 +47,14 @@ MECH_BC = {
 }
 
 
-def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context
+def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
+                       materials: list[Any] | None = None, thermal: Any = None
                        ) -> tuple[dict[str, Any] | None, Any]:
-    """Check a [mechanics] section: (the section, its ElasticMaterial), or (None, None)."""
+    """Check a [mechanics] section: (the section, its material), or (None, None).
+
+    The material is the ElasticMaterial of [materials], or the list of ``[[materials]]``
+    (``materials``: per-material E, nu and, for a thermal strain, alpha).
+    """
     from femdiff import mechanics
 
     if raw is None:
@@ -54,12 +64,20 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context
         raise ctx.error("mechanics", f"expected a table, got {type_name(raw)}")
     bcs_raw = array_of_tables(raw.pop("boundary", None), "mechanics.boundary", ctx)
     mech = table(raw, MECHANICS, "mechanics", ctx)
-    for key in ("E", "nu"):
-        if mat[key] is None:
-            raise ctx.error(f"materials.{key}", "missing required value (elastic constants "
-                            "are needed by [mechanics])")
-    material = construct("materials.nu" if not -1 < mat["nu"] < 0.5 else "materials", ctx,
-                         mechanics.ElasticMaterial, mat["E"], mat["nu"], mat["elastic_model"])
+    if materials:
+        material = _material_list(mech, materials, thermal, ctx)
+    else:
+        for key in ("E", "nu"):
+            if mat[key] is None:
+                raise ctx.error(f"materials.{key}", "missing required value (elastic "
+                                "constants are needed by [mechanics])")
+        for key in ("elastic_model", "T_ref"):
+            if mech[key] is not None:
+                raise ctx.error(f"mechanics.{key}", "is for [[materials]] entries (the "
+                                "[materials] table has elastic_model and no alpha)")
+        material = construct("materials.nu" if not -1 < mat["nu"] < 0.5 else "materials",
+                             ctx, mechanics.ElasticMaterial, mat["E"], mat["nu"],
+                             mat["elastic_model"])
     if ctx.gdim == 1:
         raise ctx.error("mechanics", "mechanics needs a 2D or 3D geometry")
     bcs = []
@@ -107,8 +125,35 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context
     return mech, material
 
 
-def build_mechanics(mech: dict[str, Any], material: Any, domain: Any) -> Any:
-    """The Elasticity problem of a validated [mechanics] section (not yet solved)."""
+def _material_list(mech: dict[str, Any], materials: list[Any], thermal: Any,
+                   ctx: Context) -> list[Any]:
+    """``[[materials]]`` as the elastic material.
+
+    Every entry must set E and nu (and alpha for a thermal strain, which needs [thermal]
+    and mechanics.T_ref).
+    """
+    needed = ["E", "nu"] + (["alpha"] if mech["T_ref"] is not None else [])
+    for i, m in enumerate(materials):
+        for key in needed:
+            if getattr(m, key) is None:
+                why = ("thermal strain (mechanics.T_ref)" if key == "alpha"
+                       else "[mechanics]")
+                raise ctx.error(f"materials[{i}].{key}", f"missing required value: "
+                                f"{why} needs {key} of every material ({m.name!r} has none)")
+    if mech["T_ref"] is not None and thermal is None:
+        raise ctx.error("mechanics.T_ref", "a thermal strain needs the temperature of a "
+                        "[thermal] section")
+    if mech["elastic_model"] is None:
+        mech["elastic_model"] = "3d"
+    return list(materials)
+
+
+def build_mechanics(mech: dict[str, Any], material: Any, domain: Any,
+                    temperature: Any = None) -> Any:
+    """The Elasticity problem of a validated [mechanics] section (not yet solved).
+
+    ``temperature``: the [thermal] T, used for the thermal strain when ``T_ref`` is set.
+    """
     from femdiff import mechanics as m
 
     mesh = domain.mesh
@@ -128,16 +173,20 @@ def build_mechanics(mech: dict[str, Any], material: Any, domain: Any) -> Any:
         else:
             bcs.append(m.Displacement(bc["name"], {
                 i: as_numpy(v) for i, v in bc["components"].items()}))
+    thermal = {}
+    if mech.get("T_ref") is not None:
+        thermal = {"temperature": temperature, "T_ref": mech["T_ref"]}
     return m.Elasticity(domain, material, bcs, degree=mech["degree"], solver=mech["solver"],
-                        petsc_options=mech["petsc_options"] or None)
+                        petsc_options=mech["petsc_options"] or None,
+                        model=mech.get("elastic_model"), **thermal)
 
 
-def solve_mechanics(mech: dict[str, Any] | None, material: Any, domain: Any
-                    ) -> tuple[Any, Any]:
+def solve_mechanics(mech: dict[str, Any] | None, material: Any, domain: Any,
+                    temperature: Any = None) -> tuple[Any, Any]:
     """(the solved Elasticity, its σ_h) for a [mechanics] section; (None, None) without."""
     if mech is None:
         return None, None
-    solid = build_mechanics(mech, material, domain)
+    solid = build_mechanics(mech, material, domain, temperature)
     if mech.get("two_way"):  # solved with the diffusion by femdiff.coupled.Coupled
         from dolfinx import fem
 
@@ -162,8 +211,9 @@ class MechanicsModel:
                 raise ctx.error(key, f"model 'mechanics' takes no [{key}] (diffusion input)")
         if raw.get("mechanics") is None:
             raise ctx.error("mechanics", "missing required section [mechanics]")
-        data["mechanics"], material = validate_mechanics(raw["mechanics"], data["materials"],
-                                                         ctx)
+        data["mechanics"], material = validate_mechanics(
+            raw["mechanics"], data["materials"], ctx, data.get("material_list"),
+            data.get("thermal"))
         if data["mechanics"]["two_way"]:
             raise ctx.error("mechanics.two_way", "two-way coupling needs a diffusion model "
                             "(physics.model = 'diffusion' with a 'stress' term)")
@@ -181,8 +231,13 @@ class MechanicsSimulation:
     current_time = 0.0
 
     def __init__(self, case: Case, domain: Any) -> None:
+        from femdiff.case.thermal import temperature_field
+
         self.domain = domain
-        self.solid, self.sigma_h = solve_mechanics(case.data["mechanics"], case.setup, domain)
+        self.heat, self.T = temperature_field(case.data.get("thermal"),
+                                              case.data.get("material_list"), domain)
+        self.solid, self.sigma_h = solve_mechanics(case.data["mechanics"], case.setup, domain,
+                                                   self.T)
         self.von_mises = self.solid.von_mises()
         self.flux_boundaries: list[str] = []
 
@@ -198,7 +253,8 @@ class MechanicsSimulation:
         """The displacement (P_k), σ_h and von Mises (DG)."""
         u = self.solid.u
         u.name = "u"
-        return [u, self.sigma_h, self.von_mises]
+        heat = [self.T] if self.heat is not None else []  # a solved T: a P_k Function
+        return [u, self.sigma_h, self.von_mises, *heat]
 
     def refresh(self) -> None:
         """Nothing to update."""
