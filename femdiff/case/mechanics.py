@@ -132,6 +132,9 @@ def _material_list(mech: dict[str, Any], materials: list[Any], thermal: Any,
     Every entry must set E and nu (and alpha for a thermal strain, which needs [thermal]
     and mechanics.T_ref).
     """
+    if mech["T_ref"] is not None and thermal is None:
+        raise ctx.error("mechanics.T_ref", "a thermal strain needs the temperature of a "
+                        "[thermal] section")
     needed = ["E", "nu"] + (["alpha"] if mech["T_ref"] is not None else [])
     for i, m in enumerate(materials):
         for key in needed:
@@ -140,9 +143,6 @@ def _material_list(mech: dict[str, Any], materials: list[Any], thermal: Any,
                        else "[mechanics]")
                 raise ctx.error(f"materials[{i}].{key}", f"missing required value: "
                                 f"{why} needs {key} of every material ({m.name!r} has none)")
-    if mech["T_ref"] is not None and thermal is None:
-        raise ctx.error("mechanics.T_ref", "a thermal strain needs the temperature of a "
-                        "[thermal] section")
     if mech["elastic_model"] is None:
         mech["elastic_model"] = "3d"
     return list(materials)
