@@ -59,6 +59,8 @@ MATERIAL_ENTRY = {
 THERMAL = {
     "T": Key("expr", required=True, doc="temperature [K]: a number or a formula of x, y, z"),
     "heat_of_transport": Key("number", doc="Soret heat of transport Q* [J/mol]"),
+    # a TDS ramp T(t) = T + heating_rate·t for the rate laws of [[traps]]
+    "heating_rate": Key("number", doc="β [K/s]: the traps see T(t) = T + β t"),
 }
 
 TIME = {
@@ -372,9 +374,14 @@ def validate_thermal(raw: Any, data: dict[str, Any], ctx: Context) -> dict[str, 
         return None
     th = table(raw, THERMAL, "thermal", ctx)
     T = th["T"]
+    if th["heating_rate"] is not None and not isinstance(T, float):
+        raise ctx.error("thermal.T", "a ramp (heating_rate) starts from a uniform T₀: give "
+                        "thermal.T as a number [K], not a formula")
     if isinstance(T, float):
         if not T > 0:
-            raise ctx.error("thermal.T", f"temperature must be positive [K], got {T!r}")
+            raise ctx.error("thermal.T", f"temperature must be positive [K] (the ramp's T₀ "
+                            f"with heating_rate), got {T!r}" if th["heating_rate"] is not None
+                            else f"temperature must be positive [K], got {T!r}")
         if data["materials"]["T"] is None:
             data["materials"]["T"] = T
     elif data["materials"]["T"] is None:
