@@ -289,6 +289,14 @@ class TrappingProblem(DiffusionProblem):
             if cmax >= self.n_sites:
                 raise ValueError(f"initial lattice concentration reaches {cmax:g} ≥ N_L = "
                                  f"{self.n_sites:g}: Oriani traps need C_L < N_L")
+        for i in self.equilibrium:  # a formula N_T (kinetic traps: checked below)
+            density = self.traps[i].density
+            if not is_real(density) and not isinstance(density, fem.Function):
+                N = self._nodal(density_value(density, self.x)).x.array
+                lo, _ = global_min_max(comm, N[:n])
+                if lo < 0:
+                    raise ValueError(f"traps[{i}]: trap density N_T must be ≥ 0, minimum "
+                                     f"{lo:g}")
         self._N_nodal: list[np.ndarray] = []
         self.trap_scale: list[float] = []
         for k, i in enumerate(self.kinetic):

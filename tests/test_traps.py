@@ -310,6 +310,12 @@ def test_bad_input():
                         traps=[McNabbFoster(lambda x: 0.5 + x[0] / L, 1.0, 0.0, 1.0, 0.0,
                                             initial=1.0)],
                         temperature=T, initial=C0, time=tc).initialise()
+    with pytest.raises(ValueError, match=r"traps\[0\]: trap density N_T must be ≥ 0"):
+        TrappingProblem(domain, pot, mob, traps=[Oriani(lambda x: x[0] / L - 0.5, 30e3)],
+                        temperature=T, n_sites=N_L, initial=C0, time=tc).initialise()
+    with pytest.raises(ValueError, match=r"temperature\(t=0\) = -1.0 is not a positive"):
+        TrappingProblem(domain, pot, mob, traps=[], temperature=lambda t: -1.0 + t,
+                        initial=C0, time=tc)
     ramp = TrappingProblem(domain, pot, mob, traps=[], temperature=lambda t: 300 - t,
                            initial=C0, time=TimeControl(dt=400.0))
     with pytest.raises(ValueError, match="not a positive number"):
@@ -371,9 +377,9 @@ def test_case_file_traps(tmp_path):
     inv = sim.problem.inventory()
     assert inv["total"] > start  # the held left face charges the slab
     assert "trapped" in sim.columns()
-    bad = {"initial = 3.0": r"traps\[1\]: initial trapped concentration 3.0 must lie in",
+    bad = {"initial = 3.0": r"traps\[1\].initial: initial trapped concentration 3.0 must lie in",
            "k0 = -1.0": r"traps\[1\].k0: must be a positive number",
-           "E_p = 1.0e9": r"traps\[1\]: detrapping rate p0 activation energy=1000000000.0 "
+           "E_p = 1.0e9": r"traps\[1\].E_p: detrapping rate p0 activation energy=1000000000.0 "
                           "is implausible",
            "rate_units = \"per_atom\"": r"traps\[1\].rate_units: unknown value",
            "colour = 1": r"traps\[1\].colour: unknown key"}
@@ -500,3 +506,73 @@ def test_condensed_traps_solve_the_same_system():
     assert np.abs(states[0] - states[1]).max() < 1e-10
     with pytest.raises(ValueError, match="lumped P1"):
         membrane(traps, 4, 1.0, condense_traps=True, degree=2)
+
+
+CASES = __import__("pathlib").Path(__file__).parents[1] / "cases"
+
+
+@pytest.mark.parametrize("name, override, message", [
+    # issue #13 "Bad input", each naming its key path in the shipped case files
+    ("tds", "traps.0.density=-1.0", r"traps\[0\].density: trap density N_T must be a "
+     "finite number ≥ 0, got -1.0"),
+    ("tds", "traps.0.initial=11.0", r"traps\[0\].initial: initial trapped concentration 11.0 "
+     r"must lie in \[0, N_T = 10.0\]"),
+    ("tds", "traps.0.initial=-1.0", r"traps\[0\].initial: must be ≥ 0"),
+    ("tds", "traps.0.k0=0.0", r"traps\[0\].k0: must be a positive number"),
+    ("tds", "traps.0.p0=-1.0e13", r"traps\[0\].p0: must be a positive number"),
+    ("tds", "traps.0.E_p=1.0", r"traps\[0\].E_p: detrapping rate p0 activation energy=1.0 "
+     "is implausible for molar units"),
+    ("tds", "traps.0.k0=1.0e20", r"traps\[0\].k0: trapping prefactor k0=1e\+20 is "
+     "implausible"),
+    ("tds", "thermal.T=-300.0", r"thermal.T: temperature must be positive \[K\] \(the "
+     "ramp's T₀"),
+    ("tds", 'thermal.T="300 + x"', r"thermal.T: a ramp \(heating_rate\) starts from a "
+     "uniform T₀"),
+    ("tds", "traps=[]", r"thermal.heating_rate: a temperature ramp drives the rate laws"),
+    ("crack_tip", "traps.0.binding_energy=0.6", r"traps\[0\].binding_energy: trap binding "
+     r"energy=0.6 is implausible for molar units.*in eV\?"),
+    ("crack_tip", "species.0.initial=846874.9242586618", r"species\[0\].initial: concentration"
+     r" 846875 is outside the domain \(0, 846875\).*site saturation needs C below"),
+    ("crack_tip", 'traps.0.region="steel"', r"traps\[0\].region: unknown volume 'steel' \(a "
+     r"trap needs a material there\); volumes: disc"),
+    ("crack_tip", "mechanics.boundary.0.K_I=-1.0e6", r"mechanics.boundary\[0\].K_I: must be "
+     "≥ 0, got -1000000.0: a negative K_I closes the crack faces into each other"),
+    ("crack_tip", "mechanics.boundary.0.tip=[0.0]", r"mechanics.boundary\[0\].tip: expected "
+     "two coordinates"),
+    ("crack_tip", "mechanics.boundary.1.K_I=1.0", r"mechanics.boundary\[1\].K_I: only "
+     "'k_field' takes K_I"),
+    ("crack_tip", "physics.terms.0.n_sites=5.1e29", r"physics.terms\[0\].n_sites: lattice "
+     r"site density n_sites=5.1e\+29 is implausible for molar units"),
+])
+def test_case_file_bad_input(name, override, message):
+    """Each bad value of issue #13 is one line naming the key (``femdiff check``)."""
+    from femdiff import case
+
+    with pytest.raises(case.CaseError, match=message) as info:
+        case.load(CASES / f"{name}.toml", [override])
+    assert "\n" not in str(info.value)
+
+
+def test_case_file_formula_density_checked_on_the_mesh():
+    """A formula N_T < 0 somewhere (Oriani or McNabb–Foster) fails at build, at its key."""
+    from femdiff import case
+
+    negative = 'traps.0.density="-1.0 + 0*x"'
+    # McNabb–Foster (tds) and Oriani (crack_tip, a coarse mesh: the check precedes solves)
+    for name, extra in (("tds", "traps.0.initial=0.0"),
+                        ("crack_tip", "geometry.params.grading=0.9")):
+        c = case.load(CASES / f"{name}.toml", [negative, extra])
+        with pytest.raises(case.CaseError, match=r"traps\[0\].density: trap density N_T "
+                           "must be ≥ 0, minimum -1"):
+            c.build(MPI.COMM_WORLD)
+
+
+def test_case_oriani_initial_above_n_sites(tmp_path):
+    """C_L ≥ N_L with Oriani traps and physics.n_sites (no saturation term): early error."""
+    from femdiff import case
+
+    path = tmp_path / "t.toml"
+    path.write_text(CASE.format(extra="").replace("initial = 1.0\n", "initial = 2.0e6\n", 1))
+    with pytest.raises(case.CaseError, match=r"species\[0\].initial: concentration 2e\+06 ≥ "
+                       r"N_L = 1e\+06 \(physics.n_sites\): Oriani traps need C_L < N_L"):
+        case.load(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +103,9 @@ def _check_in_domain(value: Any, where: str, lo: float, hi: float, ctx: Context)
     if not math.isfinite(value):
         raise ctx.error(where, f"must be a finite number, got {value}")
     if not lo < value < hi:
-        why = " (ln C needs C > 0)" if lo == 0 else ""
+        why = " (ln C needs C > 0)" if lo == 0 and value <= lo else ""
+        if value >= hi and math.isfinite(hi):  # lattice saturation: θ = C/N_L < 1
+            why = f" (site saturation needs C below the site density {hi:g})"
         raise ctx.error(where, f"concentration {value:g} is outside the domain ({lo:g}, "
                         f"{hi:g}) of the chemical-potential model{why}")
 
@@ -159,9 +162,9 @@ class DiffusionModel:
             if term["type"] == "ideal":
                 obj = construct(where, ctx, th.Ideal, term["T"], term["mu0"], term["c_ref"],
                                 units)
-            elif term["type"] == "lattice_saturation":
-                obj = construct(where, ctx, th.LatticeSaturation, term["T"], term["n_sites"],
-                                term["mu0"], units)
+            elif term["type"] == "lattice_saturation":  # T checked: the error is N_L's
+                obj = construct(f"{where}.n_sites", ctx, th.LatticeSaturation, term["T"],
+                                term["n_sites"], term["mu0"], units)
             elif term["type"] == "regular_solution":
                 obj = construct(where, ctx, th.RegularSolution, term["T"], term["omega_mix"],
                                 units, term["c_sites"])
@@ -280,6 +283,12 @@ class DiffusionModel:
             raise ctx.error("physics.n_sites", "missing required value: Oriani [[traps]] "
                             "need the lattice site density N_L (or a 'lattice_saturation' "
                             "term)")
+        n_sites = data["physics"]["n_sites"]
+        initial = species[0]["initial"]
+        if n_sites is not None and isinstance(initial, float) and initial >= n_sites \
+                and any(t["type"] == "oriani" for t in data["traps"]):
+            raise ctx.error("species[0].initial", f"concentration {initial:g} ≥ N_L = "
+                            f"{n_sites:g} (physics.n_sites): Oriani traps need C_L < N_L")
         thermal = data.get("thermal")
         if thermal is not None and thermal["heating_rate"] is not None and not traps:
             raise ctx.error("thermal.heating_rate", "a temperature ramp drives the rate laws "
@@ -359,7 +368,12 @@ class DiffusionSimulation(ProblemSimulation):
             text = str(exc)
             key = next((f"boundary[{i}].value" for i, bc in enumerate(data["boundary"])
                         if text.startswith(f"FixedConcentration on {bc['name']!r}")),
-                       "species[0].initial" if "initial concentration" in text else "")
+                       "species[0].initial" if "initial concentration" in text
+                       or "initial lattice concentration" in text else "")
+            trap = re.match(r"traps\[(\d+)\]: (.*)", text)
+            if trap:  # a formula N_T below 0, or an initial C_T above it, somewhere
+                which = "density" if "trap density" in text else "initial"
+                key, text = f"traps[{trap.group(1)}].{which}", trap.group(2)
             raise CaseError(case.path, key, text) from None
         self.flux_boundaries = self._flux_boundaries(data, domain)
         #: a TDS ramp ([thermal] heating_rate): the CSV gets T and the desorption flux

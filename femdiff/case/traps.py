@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from femdiff.case.expression import as_ufl
-from femdiff.case.schema import Context, Key, array_of_tables, construct, typed
+from femdiff.case.schema import Context, Key, array_of_tables, typed
 
 TRAP_KEYS: dict[str, dict[str, Key]] = {
     "oriani": {
@@ -52,6 +52,26 @@ TRAP_KEYS: dict[str, dict[str, Key]] = {
         "region": Key("string", doc="a volume name (default: everywhere)"),
     },
 }
+
+
+#: the trap classes' messages (femdiff.trapping) -> the key they are about, first match
+_MESSAGE_KEYS = (
+    ("trap density", "density"), ("initial trapped", "initial"),
+    ("detrapping rate p0 activation", "E_p"), ("detrapping rate p0 prefactor", "p0"),
+    ("trapping rate k0 activation", "E_k"), ("trapping rate k0 prefactor", "k0"),
+    ("trapping prefactor k0", "k0"), ("trap binding energy", "binding_energy"),
+    ("n_sites", "n_sites"), ("rate_units", "rate_units"),
+)
+
+
+def _build(where: str, ctx: Context, fn: Any, *args: Any) -> Any:
+    """``construct`` with the error at the key the trap class complains about."""
+    try:
+        return fn(*args)
+    except (ValueError, TypeError) as exc:
+        text = str(exc)
+        key = next((k for phrase, k in _MESSAGE_KEYS if phrase in text), None)
+        raise ctx.error(f"{where}.{key}" if key else where, text) from None
 
 
 def validate_traps(raw: Any, units: str, ctx: Context) -> tuple[list[dict], list[Any]]:
@@ -75,13 +95,13 @@ def validate_traps(raw: Any, units: str, ctx: Context) -> tuple[list[dict], list
         number = isinstance(density, int | float)
         N_T = float(density) if number else 0.0  # formulas: checked ≥ 0 on the mesh
         if entry["type"] == "oriani":
-            trap = construct(where, ctx, tr.Oriani, N_T, entry["binding_energy"], units,
+            trap = _build(where, ctx, tr.Oriani, N_T, entry["binding_energy"], units,
                              entry["region"])
         else:
             if not number and entry["initial"] > 0:
                 raise ctx.error(f"{where}.initial", "a nonzero initial C_T needs a number "
                                 "density (it must lie in [0, N_T])")
-            trap = construct(where, ctx, tr.McNabbFoster, N_T, entry["k0"], entry["E_k"],
+            trap = _build(where, ctx, tr.McNabbFoster, N_T, entry["k0"], entry["E_k"],
                              entry["p0"], entry["E_p"], units, entry["rate_units"],
                              entry["n_sites"],
                              entry["initial"] if number else 0.0, entry["region"])
