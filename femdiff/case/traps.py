@@ -24,7 +24,10 @@ key path. With traps, the diffusion plug-in builds a
 
 [physics] gains ``n_sites`` (N_L for Oriani when no lattice-saturation term holds it) and
 ``trap_initial = "given" | "equilibrium"``; the temperature of the trap laws is
-``materials.T``.
+``materials.T``, a [thermal] ``T`` (a number or a formula of x), or the TDS ramp
+T(t) = T₀ + β (t − t0) of ``[thermal] T = T₀, heating_rate = β`` (then series.csv has the
+columns ``T`` and ``desorption_flux``; see ``cases/tds.toml``). A trap's error names the
+key its law complains about (``traps[0].E_p``, ...).
 """
 
 from __future__ import annotations
