@@ -404,7 +404,9 @@ def test_mms_one_trap_temperature_field(degree, sizes, expected):
 
     C_L = C₀(1 + ½ sin(πx/L)) is stationary; the trap field is its local equilibrium
     C_T = N_T k(T)C_L/(k(T)C_L + p(T)) (Arrhenius k, p of T(x)), and the mobile balance
-    gets the source −D ∇²C_L. One backward-Euler step of Δt = 1e8 L²/D lands on the
+    gets the source ∇·J, J = −M ∇_T μ = −D (T(x)/T₀) ∇C_L: μ = R T(x) ln C_L (T(x) is the
+    problem's one temperature, the lattice μ sees it too; ∇_T the isothermal gradient of
+    femdiff.diffusion), M = D C_L/(R T₀). One backward-Euler step of Δt = 1e8 L²/D lands on the
     discrete steady state (the storage terms are 1e-8 of the rest), so only the spatial
     error remains. L2 errors (degree-8 quadrature) of C_L and C_T converge at h^(k+1): rates
     asserted within 0.15 of 2 (P1, lumped) and 3 (P2) on the finest pair
@@ -421,8 +423,10 @@ def test_mms_one_trap_temperature_field(degree, sizes, expected):
         C_exact = C0 * (1 + 0.5 * ufl.sin(ufl.pi * x[0] / L))
         CT_exact = trap.equilibrium(C_exact, T_x)
 
-        def source(xx, t, C_exact=C_exact):
-            return -D * ufl.div(ufl.grad(C_exact))
+        def source(xx, t, C_exact=C_exact, T_x=T_x):
+            # J = −M ∇_T μ (isothermal gradient, femdiff.diffusion; no Q*) with
+            # μ = R T(x) ln C and M = D C/(R T₀): J = −D (T(x)/T₀) ∇C
+            return -ufl.div(D * T_x / T * ufl.grad(C_exact))
 
         p = TrappingProblem(
             domain, ChemicalPotential([Ideal(T)]), Mobility.from_diffusivity(D, T),
@@ -576,3 +580,23 @@ def test_case_oriani_initial_above_n_sites(tmp_path):
     with pytest.raises(case.CaseError, match=r"species\[0\].initial: concentration 2e\+06 ≥ "
                        r"N_L = 1e\+06 \(physics.n_sites\): Oriani traps need C_L < N_L"):
         case.load(path)
+
+
+def test_one_temperature_for_traps_and_lattice(tmp_path):
+    """A [thermal] T(x) with [[traps]] is the problem's one temperature: the trap laws and
+    the lattice μ see the same field (it was the trap laws' only, the lattice silently at
+    materials.T). A ramp drives the traps only; the lattice keeps T₀."""
+    import ufl
+
+    from femdiff import case
+
+    path = tmp_path / "t.toml"
+    path.write_text(CASE.format(extra="").replace(
+        "[materials]\nT = 300.0\n", '[thermal]\nT = "300 + 1e5*x"\n').replace(
+        'type = "einstein", D = 1.0e-9', 'type = "linear", M0 = 4.0e-13'))
+    p = case.load(path).build(MPI.COMM_WORLD).problem
+    assert isinstance(p.temperature_field, ufl.core.expr.Expr)
+    assert p.T is p.temperature_field
+    assert all(t.T is p.temperature_field for t in p.potential.terms)
+    tds = case.load(CASES / "tds.toml", ["geometry.params.n=4"]).build(MPI.COMM_WORLD).problem
+    assert tds.temperature_field == 300.0 and tds._ramp is not None
