@@ -557,6 +557,7 @@ def test_case_file_bad_input(name, override, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.mpi
 def test_case_file_formula_density_checked_on_the_mesh():
     """A formula N_T < 0 somewhere (Oriani or McNabb–Foster) fails at build, at its key."""
     from femdiff import case
