@@ -601,3 +601,27 @@ def test_one_temperature_for_traps_and_lattice(tmp_path):
     assert all(t.T is p.temperature_field for t in p.potential.terms)
     tds = case.load(CASES / "tds.toml", ["geometry.params.n=4"]).build(MPI.COMM_WORLD).problem
     assert tds.temperature_field == 300.0 and tds._ramp is not None
+
+
+def test_tds_case_file_heating_rate_by_set(tmp_path):
+    """cases/tds.toml at another heating rate by --set (20 K/min, ΔT = 0.5 K per step):
+    series.csv's T follows T₀ + βt, and its desorption_flux peaks at Kissinger's T_p
+    within 0.05 K and integrates to the charged N_T·L within 1 % (the tolerances of
+    test_tds_kissinger, same ΔT; Kissinger, Anal. Chem. 29 (1957) 1702)."""
+    from femdiff import io as fio
+    from femdiff.cli import main
+
+    beta = 20 / 60
+    sets = [f"thermal.heating_rate={beta!r}", f"time.t_end={120 / beta!r}",
+            f"time.dt={0.5 / beta!r}", "geometry.params.n=10", "output.times=[]",
+            "output.png=false", 'output.fields="none"']
+    out = tmp_path / "tds"
+    assert main(["-q", "run", str(CASES / "tds.toml"), "-o", str(out),
+                 *[a for s in sets for a in ("--set", s)]]) == 0
+    data = fio.read_csv(out / "series.csv")
+    assert np.allclose(data["T"], 300.0 + beta * data["t"], rtol=1e-12)
+    assert data["T"][-1] == pytest.approx(420.0)
+    Tp = peak_temperature(data["T"], data["desorption_flux"])
+    assert abs(Tp - ref.kissinger_peak(1.0e13, 100.0e3, beta)) < 0.05, Tp
+    desorbed = np.trapezoid(data["desorption_flux"], data["T"]) / beta
+    assert abs(desorbed / (10.0 * 1.0e-4) - 1) < 0.01, desorbed
