@@ -38,7 +38,12 @@ time), a ``fem.Constant`` (the caller may update it between steps; the history l
 then see the same value), or a callable ``t -> T`` (e.g. the TDS ramp
 ``lambda t: T0 + beta * t``): the problem then owns three Constants T(tⁿ⁺¹), T(tⁿ),
 T(tⁿ⁻¹) and sets them before every Newton solve, so a ramp needs no recompilation and
-the Oriani history terms use the temperature of their own time level.
+the Oriani history terms use the temperature of their own time level. A number,
+Constant or field is one temperature for the whole problem: it is also the
+:class:`~femdiff.diffusion.DiffusionProblem`'s ``temperature`` (the T of the μ terms and
+of the materials' laws, :attr:`temperature_field`). A ramp drives the trap laws only; the
+lattice μ and mobility keep the T of their terms (the detrapping-limited TDS of
+``demos/demo_tds.py``, where lattice diffusion is never the slow step).
 
 Units: as in :mod:`femdiff.trapping`; C_L, C_T and N_T share one concentration unit.
 Crank–Nicolson is not offered with traps (backward Euler or BDF2).
@@ -156,7 +161,14 @@ class TrappingProblem(DiffusionProblem):
         # the trap storage and rates use C_h: the exponentially fitted mobility (a dilute
         # single-field device, femdiff.dilute) is not part of this formulation
         kwargs.setdefault("fitted_mobility", False)
-        super().__init__(domain, potential, mobility, name=name, **kwargs)
+        # one temperature: a number, Constant or field is also the diffusion problem's
+        # (its μ terms and material laws); a ramp drives the trap laws only
+        ramp = callable(temperature) and not isinstance(
+            temperature, fem.Constant | fem.Function | ufl.core.expr.Expr)
+        if "temperature" in kwargs:
+            raise TypeError("pass the temperature once, as temperature=")
+        super().__init__(domain, potential, mobility, name=name,
+                         temperature=None if ramp else temperature, **kwargs)
         self.condense_traps = bool(condense_traps)
         if self.condense_traps:
             if self.degree != 1 or not self.lumped:
@@ -289,6 +301,14 @@ class TrappingProblem(DiffusionProblem):
             if cmax >= self.n_sites:
                 raise ValueError(f"initial lattice concentration reaches {cmax:g} ≥ N_L = "
                                  f"{self.n_sites:g}: Oriani traps need C_L < N_L")
+        for i in self.equilibrium:  # a formula N_T (kinetic traps: checked below)
+            density = self.traps[i].density
+            if not is_real(density) and not isinstance(density, fem.Function):
+                N = self._nodal(density_value(density, self.x)).x.array
+                lo, _ = global_min_max(comm, N[:n])
+                if lo < 0:
+                    raise ValueError(f"traps[{i}]: trap density N_T must be ≥ 0, minimum "
+                                     f"{lo:g}")
         self._N_nodal: list[np.ndarray] = []
         self.trap_scale: list[float] = []
         for k, i in enumerate(self.kinetic):

@@ -310,6 +310,12 @@ def test_bad_input():
                         traps=[McNabbFoster(lambda x: 0.5 + x[0] / L, 1.0, 0.0, 1.0, 0.0,
                                             initial=1.0)],
                         temperature=T, initial=C0, time=tc).initialise()
+    with pytest.raises(ValueError, match=r"traps\[0\]: trap density N_T must be ≥ 0"):
+        TrappingProblem(domain, pot, mob, traps=[Oriani(lambda x: x[0] / L - 0.5, 30e3)],
+                        temperature=T, n_sites=N_L, initial=C0, time=tc).initialise()
+    with pytest.raises(ValueError, match=r"temperature\(t=0\) = -1.0 is not a positive"):
+        TrappingProblem(domain, pot, mob, traps=[], temperature=lambda t: -1.0 + t,
+                        initial=C0, time=tc)
     ramp = TrappingProblem(domain, pot, mob, traps=[], temperature=lambda t: 300 - t,
                            initial=C0, time=TimeControl(dt=400.0))
     with pytest.raises(ValueError, match="not a positive number"):
@@ -371,9 +377,9 @@ def test_case_file_traps(tmp_path):
     inv = sim.problem.inventory()
     assert inv["total"] > start  # the held left face charges the slab
     assert "trapped" in sim.columns()
-    bad = {"initial = 3.0": r"traps\[1\]: initial trapped concentration 3.0 must lie in",
+    bad = {"initial = 3.0": r"traps\[1\].initial: initial trapped concentration 3.0 must lie in",
            "k0 = -1.0": r"traps\[1\].k0: must be a positive number",
-           "E_p = 1.0e9": r"traps\[1\]: detrapping rate p0 activation energy=1000000000.0 "
+           "E_p = 1.0e9": r"traps\[1\].E_p: detrapping rate p0 activation energy=1000000000.0 "
                           "is implausible",
            "rate_units = \"per_atom\"": r"traps\[1\].rate_units: unknown value",
            "colour = 1": r"traps\[1\].colour: unknown key"}
@@ -398,7 +404,9 @@ def test_mms_one_trap_temperature_field(degree, sizes, expected):
 
     C_L = C₀(1 + ½ sin(πx/L)) is stationary; the trap field is its local equilibrium
     C_T = N_T k(T)C_L/(k(T)C_L + p(T)) (Arrhenius k, p of T(x)), and the mobile balance
-    gets the source −D ∇²C_L. One backward-Euler step of Δt = 1e8 L²/D lands on the
+    gets the source ∇·J, J = −M ∇_T μ = −D (T(x)/T₀) ∇C_L: μ = R T(x) ln C_L (T(x) is the
+    problem's one temperature, the lattice μ sees it too; ∇_T the isothermal gradient of
+    femdiff.diffusion), M = D C_L/(R T₀). One backward-Euler step of Δt = 1e8 L²/D lands on the
     discrete steady state (the storage terms are 1e-8 of the rest), so only the spatial
     error remains. L2 errors (degree-8 quadrature) of C_L and C_T converge at h^(k+1): rates
     asserted within 0.15 of 2 (P1, lumped) and 3 (P2) on the finest pair
@@ -415,8 +423,10 @@ def test_mms_one_trap_temperature_field(degree, sizes, expected):
         C_exact = C0 * (1 + 0.5 * ufl.sin(ufl.pi * x[0] / L))
         CT_exact = trap.equilibrium(C_exact, T_x)
 
-        def source(xx, t, C_exact=C_exact):
-            return -D * ufl.div(ufl.grad(C_exact))
+        def source(xx, t, C_exact=C_exact, T_x=T_x):
+            # J = −M ∇_T μ (isothermal gradient, femdiff.diffusion; no Q*) with
+            # μ = R T(x) ln C and M = D C/(R T₀): J = −D (T(x)/T₀) ∇C
+            return -ufl.div(D * T_x / T * ufl.grad(C_exact))
 
         p = TrappingProblem(
             domain, ChemicalPotential([Ideal(T)]), Mobility.from_diffusivity(D, T),
@@ -500,3 +510,118 @@ def test_condensed_traps_solve_the_same_system():
     assert np.abs(states[0] - states[1]).max() < 1e-10
     with pytest.raises(ValueError, match="lumped P1"):
         membrane(traps, 4, 1.0, condense_traps=True, degree=2)
+
+
+CASES = __import__("pathlib").Path(__file__).parents[1] / "cases"
+
+
+@pytest.mark.parametrize("name, override, message", [
+    # issue #13 "Bad input", each naming its key path in the shipped case files
+    ("tds", "traps.0.density=-1.0", r"traps\[0\].density: trap density N_T must be a "
+     "finite number ≥ 0, got -1.0"),
+    ("tds", "traps.0.initial=11.0", r"traps\[0\].initial: initial trapped concentration 11.0 "
+     r"must lie in \[0, N_T = 10.0\]"),
+    ("tds", "traps.0.initial=-1.0", r"traps\[0\].initial: must be ≥ 0"),
+    ("tds", "traps.0.k0=0.0", r"traps\[0\].k0: must be a positive number"),
+    ("tds", "traps.0.p0=-1.0e13", r"traps\[0\].p0: must be a positive number"),
+    ("tds", "traps.0.E_p=1.0", r"traps\[0\].E_p: detrapping rate p0 activation energy=1.0 "
+     "is implausible for molar units"),
+    ("tds", "traps.0.k0=1.0e20", r"traps\[0\].k0: trapping prefactor k0=1e\+20 is "
+     "implausible"),
+    ("tds", "thermal.T=-300.0", r"thermal.T: temperature must be positive \[K\] \(the "
+     "ramp's T₀"),
+    ("tds", 'thermal.T="300 + x"', r"thermal.T: a ramp \(heating_rate\) starts from a "
+     "uniform T₀"),
+    ("tds", "traps=[]", r"thermal.heating_rate: a temperature ramp drives the rate laws"),
+    ("crack_tip", "traps.0.binding_energy=0.6", r"traps\[0\].binding_energy: trap binding "
+     r"energy=0.6 is implausible for molar units.*in eV\?"),
+    ("crack_tip", "species.0.initial=846874.9242586618", r"species\[0\].initial: concentration"
+     r" 846875 is outside the domain \(0, 846875\).*site saturation needs C below"),
+    ("crack_tip", 'traps.0.region="steel"', r"traps\[0\].region: unknown volume 'steel' \(a "
+     r"trap needs a material there\); volumes: disc"),
+    ("crack_tip", "mechanics.boundary.0.K_I=-1.0e6", r"mechanics.boundary\[0\].K_I: must be "
+     "≥ 0, got -1000000.0: a negative K_I closes the crack faces into each other"),
+    ("crack_tip", "mechanics.boundary.0.tip=[0.0]", r"mechanics.boundary\[0\].tip: expected "
+     "two coordinates"),
+    ("crack_tip", "mechanics.boundary.1.K_I=1.0", r"mechanics.boundary\[1\].K_I: only "
+     "'k_field' takes K_I"),
+    ("crack_tip", "physics.terms.0.n_sites=5.1e29", r"physics.terms\[0\].n_sites: lattice "
+     r"site density n_sites=5.1e\+29 is implausible for molar units"),
+])
+def test_case_file_bad_input(name, override, message):
+    """Each bad value of issue #13 is one line naming the key (``femdiff check``)."""
+    from femdiff import case
+
+    with pytest.raises(case.CaseError, match=message) as info:
+        case.load(CASES / f"{name}.toml", [override])
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.mpi
+def test_case_file_formula_density_checked_on_the_mesh():
+    """A formula N_T < 0 somewhere (Oriani or McNabb–Foster) fails at build, at its key."""
+    from femdiff import case
+
+    negative = 'traps.0.density="-1.0 + 0*x"'
+    # McNabb–Foster (tds) and Oriani (crack_tip, a coarse mesh: the check precedes solves)
+    for name, extra in (("tds", "traps.0.initial=0.0"),
+                        ("crack_tip", "geometry.params.grading=0.9")):
+        c = case.load(CASES / f"{name}.toml", [negative, extra])
+        with pytest.raises(case.CaseError, match=r"traps\[0\].density: trap density N_T "
+                           "must be ≥ 0, minimum -1"):
+            c.build(MPI.COMM_WORLD)
+
+
+def test_case_oriani_initial_above_n_sites(tmp_path):
+    """C_L ≥ N_L with Oriani traps and physics.n_sites (no saturation term): early error."""
+    from femdiff import case
+
+    path = tmp_path / "t.toml"
+    path.write_text(CASE.format(extra="").replace("initial = 1.0\n", "initial = 2.0e6\n", 1))
+    with pytest.raises(case.CaseError, match=r"species\[0\].initial: concentration 2e\+06 ≥ "
+                       r"N_L = 1e\+06 \(physics.n_sites\): Oriani traps need C_L < N_L"):
+        case.load(path)
+
+
+def test_one_temperature_for_traps_and_lattice(tmp_path):
+    """A [thermal] T(x) with [[traps]] is the problem's one temperature: the trap laws and
+    the lattice μ see the same field (it was the trap laws' only, the lattice silently at
+    materials.T). A ramp drives the traps only; the lattice keeps T₀."""
+    import ufl
+
+    from femdiff import case
+
+    path = tmp_path / "t.toml"
+    path.write_text(CASE.format(extra="").replace(
+        "[materials]\nT = 300.0\n", '[thermal]\nT = "300 + 1e5*x"\n').replace(
+        'type = "einstein", D = 1.0e-9', 'type = "linear", M0 = 4.0e-13'))
+    p = case.load(path).build(MPI.COMM_WORLD).problem
+    assert isinstance(p.temperature_field, ufl.core.expr.Expr)
+    assert p.T is p.temperature_field
+    assert all(t.T is p.temperature_field for t in p.potential.terms)
+    tds = case.load(CASES / "tds.toml", ["geometry.params.n=4"]).build(MPI.COMM_WORLD).problem
+    assert tds.temperature_field == 300.0 and tds._ramp is not None
+
+
+def test_tds_case_file_heating_rate_by_set(tmp_path):
+    """cases/tds.toml at another heating rate by --set (20 K/min, ΔT = 0.5 K per step):
+    series.csv's T follows T₀ + βt, and its desorption_flux peaks at Kissinger's T_p
+    within 0.05 K and integrates to the charged N_T·L within 1 % (the tolerances of
+    test_tds_kissinger, same ΔT; Kissinger, Anal. Chem. 29 (1957) 1702)."""
+    from femdiff import io as fio
+    from femdiff.cli import main
+
+    beta = 20 / 60
+    sets = [f"thermal.heating_rate={beta!r}", f"time.t_end={120 / beta!r}",
+            f"time.dt={0.5 / beta!r}", "geometry.params.n=10", "output.times=[]",
+            "output.png=false", 'output.fields="none"']
+    out = tmp_path / "tds"
+    assert main(["-q", "run", str(CASES / "tds.toml"), "-o", str(out),
+                 *[a for s in sets for a in ("--set", s)]]) == 0
+    data = fio.read_csv(out / "series.csv")
+    assert np.allclose(data["T"], 300.0 + beta * data["t"], rtol=1e-12)
+    assert data["T"][-1] == pytest.approx(420.0)
+    Tp = peak_temperature(data["T"], data["desorption_flux"])
+    assert abs(Tp - ref.kissinger_peak(1.0e13, 100.0e3, beta)) < 0.05, Tp
+    desorbed = np.trapezoid(data["desorption_flux"], data["T"]) / beta
+    assert abs(desorbed / (10.0 * 1.0e-4) - 1) < 0.01, desorbed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,11 @@ TERM_KEYS: dict[str, dict[str, Key]] = {
     "ideal": {"T": Key("positive", doc="temperature [K]; default materials.T"),
               "mu0": Key("number", default=0.0), "c_ref": Key("positive", default=1.0)},
     "stress": {"omega": Key("number", doc="Ω; default materials.omega")},
+    # Fermi–Dirac lattice hydrogen (Sofronis–McMeeking): μ = μ° + RT ln(θ/(1−θ)), θ = C/N_L
+    "lattice_saturation": {"T": Key("positive", doc="temperature [K]; default materials.T"),
+                           "n_sites": Key("positive", required=True,
+                                          doc="lattice site density N_L [mol/m³]"),
+                           "mu0": Key("number", default=0.0)},
     "regular_solution": {"T": Key("positive", doc="temperature [K]; default materials.T"),
                          "omega_mix": Key("number", required=True),
                          "c_sites": Key("positive", default=1.0)},
@@ -51,6 +57,9 @@ TERM_KEYS: dict[str, dict[str, Key]] = {
 MOBILITY_KEYS: dict[str, dict[str, Key]] = {
     "einstein": {"D": Key("positive", required=True, doc="diffusivity [m²/s]"),
                  "T": Key("positive", doc="default materials.T")},
+    "lattice": {"D": Key("positive", required=True, doc="lattice diffusivity D_L [m²/s]"),
+                "n_sites": Key("positive", required=True, doc="N_L, as the saturation term"),
+                "T": Key("positive", doc="default materials.T")},
     "linear": {"M0": Key("positive", required=True)},
     "constant": {"M0": Key("positive", required=True)},
     "cahn_hilliard": {"M0": Key("positive", required=True)},
@@ -108,7 +117,9 @@ def _check_in_domain(value: Any, where: str, lo: float, hi: float, ctx: Context)
     if not math.isfinite(value):
         raise ctx.error(where, f"must be a finite number, got {value}")
     if not lo < value < hi:
-        why = " (ln C needs C > 0)" if lo == 0 else ""
+        why = " (ln C needs C > 0)" if lo == 0 and value <= lo else ""
+        if value >= hi and math.isfinite(hi):  # lattice saturation: θ = C/N_L < 1
+            why = f" (site saturation needs C below the site density {hi:g})"
         raise ctx.error(where, f"concentration {value:g} is outside the domain ({lo:g}, "
                         f"{hi:g}) of the chemical-potential model{why}")
 
@@ -165,6 +176,9 @@ class DiffusionModel:
             if term["type"] == "ideal":
                 obj = construct(where, ctx, th.Ideal, term["T"], term["mu0"], term["c_ref"],
                                 units)
+            elif term["type"] == "lattice_saturation":  # T checked: the error is N_L's
+                obj = construct(f"{where}.n_sites", ctx, th.LatticeSaturation, term["T"],
+                                term["n_sites"], term["mu0"], units)
             elif term["type"] == "regular_solution":
                 obj = construct(where, ctx, th.RegularSolution, term["T"], term["omega_mix"],
                                 units, term["c_sites"])
@@ -221,7 +235,7 @@ class DiffusionModel:
             raise ctx.error("physics.mobility", "an 'einstein' mobility takes one T; with "
                             "a [thermal] temperature field give D0 (and E_D) in [[materials]]")
         mob = typed(phys["mobility"], MOBILITY_KEYS, "physics.mobility", ctx)
-        if mob["type"] == "einstein" and mob["T"] is None:
+        if mob["type"] in ("einstein", "lattice") and mob["T"] is None:
             if mat["T"] is None:
                 raise ctx.error("physics.mobility.T", "missing required value (temperature "
                                 "[K]); give it here or as materials.T")
@@ -230,6 +244,9 @@ class DiffusionModel:
         if mob["type"] == "einstein":
             mobility = construct("physics.mobility", ctx, th.Mobility.from_diffusivity,
                                  mob["D"], mob["T"], units)
+        elif mob["type"] == "lattice":
+            mobility = construct("physics.mobility", ctx, th.Mobility.lattice, mob["D"],
+                                 mob["T"], mob["n_sites"], units)
         else:
             mobility = construct("physics.mobility", ctx, getattr(th.Mobility, mob["type"]),
                                  mob["M0"])
@@ -297,10 +314,22 @@ class DiffusionModel:
         if traps and mat["T"] is None:
             raise ctx.error("materials.T", "missing required value: [[traps]] need the "
                             "temperature [K] of their rate laws")
-        if traps and data["physics"]["n_sites"] is None and any(t["type"] == "oriani"
-                                                      for t in data["traps"]):
+        saturation = any(isinstance(t, th.LatticeSaturation) for t in built)
+        if traps and data["physics"]["n_sites"] is None and not saturation \
+                and any(t["type"] == "oriani" for t in data["traps"]):
             raise ctx.error("physics.n_sites", "missing required value: Oriani [[traps]] "
-                            "need the lattice site density N_L")
+                            "need the lattice site density N_L (or a 'lattice_saturation' "
+                            "term)")
+        n_sites = data["physics"]["n_sites"]
+        initial = species[0]["initial"]
+        if n_sites is not None and isinstance(initial, float) and initial >= n_sites \
+                and any(t["type"] == "oriani" for t in data["traps"]):
+            raise ctx.error("species[0].initial", f"concentration {initial:g} ≥ N_L = "
+                            f"{n_sites:g} (physics.n_sites): Oriani traps need C_L < N_L")
+        thermal = data.get("thermal")
+        if thermal is not None and thermal["heating_rate"] is not None and not traps:
+            raise ctx.error("thermal.heating_rate", "a temperature ramp drives the rate laws "
+                            "of [[traps]] (TDS); this case has none")
         return DiffusionSetup(tuple(built), mobility, material, tuple(traps))
 
     def _species(self, raw: Any, i: int, data: dict[str, Any], ctx: Context
@@ -377,6 +406,9 @@ class DiffusionSimulation(ProblemSimulation):
                          n_sites=data["physics"]["n_sites"],
                          trap_initial=data["physics"]["trap_initial"])
             extra.setdefault("temperature", data["materials"]["T"])
+            if thermal.get("heating_rate") is not None:  # TDS: T(t) = T₀ + β (t − t₀)
+                T0, beta, t0 = thermal["T"], thermal["heating_rate"], data["time"]["t0"]
+                extra["temperature"] = lambda t: T0 + beta * (t - t0)
         self.problem = problem_class(
             domain, th.ChemicalPotential(setup.on_mesh(mesh, self.sigma_h)), setup.mobility,
             initial=({n: self._initial(v, domain) for n, v in sp["initial"].items()}
@@ -401,13 +433,22 @@ class DiffusionSimulation(ProblemSimulation):
             text = str(exc)
             key = next((f"boundary[{i}].value" for i, bc in enumerate(data["boundary"])
                         if text.startswith(f"FixedConcentration on {bc['name']!r}")),
-                       "species[0].initial" if "initial concentration" in text else "")
+                       "species[0].initial" if "initial concentration" in text
+                       or "initial lattice concentration" in text else "")
+            trap = re.match(r"traps\[(\d+)\]: (.*)", text)
+            if trap:  # a formula N_T below 0, or an initial C_T above it, somewhere
+                which = "density" if "trap density" in text else "initial"
+                key, text = f"traps[{trap.group(1)}].{which}", trap.group(2)
             raise CaseError(case.path, key, text) from None
         self.flux_boundaries = self._flux_boundaries(data, domain)
+        #: a TDS ramp ([thermal] heating_rate): the CSV gets T and the desorption flux
+        self.ramp = bool(setup.traps) and thermal.get("heating_rate") is not None
 
     def columns(self) -> list[str]:
         """CSV columns."""
         traps = ["trapped", "total"] if self.case.setup.traps else []
+        if self.ramp:
+            traps += ["T", "desorption_flux"]
         return (["t", "dt", f"amount_{self.species}", "free_energy", *traps]
                 + [f"flux_{b}" for b in self.flux_boundaries]
                 + ["newton", "krylov", "retries"])
@@ -422,6 +463,9 @@ class DiffusionSimulation(ProblemSimulation):
             row["trapped"], row["total"] = inventory["trapped"], inventory["total"]
         for b in self.flux_boundaries:
             row[f"flux_{b}"] = p.flux_through(b)  # conservative: traps' storage included
+        if self.ramp:  # the TDS spectrum: the outward flux summed over the boundaries
+            row["T"] = p.temperature()
+            row["desorption_flux"] = sum(row[f"flux_{b}"] for b in self.flux_boundaries)
         row.update(self._iterations(info))
         return row
 

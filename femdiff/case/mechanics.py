@@ -22,7 +22,7 @@ from femdiff.case.schema import (
 if TYPE_CHECKING:
     from femdiff.case.loader import Case
 
-MECH_BC_TYPES = ("fixed", "displacement", "traction", "pressure", "body_force")
+MECH_BC_TYPES = ("fixed", "displacement", "traction", "pressure", "body_force", "k_field")
 
 MECHANICS = {
     "degree": Key("integer", default=1, choices=(1, 2)),
@@ -44,6 +44,9 @@ MECH_BC = {
     "type": Key("choice", required=True, choices=MECH_BC_TYPES),
     "value": Key("table"),  # number / formula / array, checked below
     "components": Key("table", doc="{x = ..., y = ..., z = ...} for 'displacement'"),
+    # 'k_field': the mode-I crack-tip displacements of femdiff.fracture.KField (2D)
+    "K_I": Key("number", doc="mode-I stress intensity [Pa·√m], ≥ 0, for 'k_field'"),
+    "tip": Key("point", doc="crack-tip position [x, y] for 'k_field' (default [0, 0])"),
 }
 
 
@@ -120,9 +123,38 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
             bc["components"] = checked
         elif bc["components"] is not None:
             raise ctx.error(f"{where}.components", "only 'displacement' takes components")
+        _validate_k_field(bc, material, where, ctx)
         bcs.append(bc)
     mech["boundary"] = bcs
     return mech, material
+
+
+def _validate_k_field(bc: dict[str, Any], material: Any, where: str, ctx: Context) -> None:
+    """Check the keys of a ``k_field`` condition (K_I ≥ 0, a 2D tip); others take none."""
+    if bc["type"] != "k_field":
+        for key in ("K_I", "tip"):
+            if bc[key] is not None:
+                raise ctx.error(f"{where}.{key}", "only 'k_field' takes K_I and tip")
+        return
+    if bc["K_I"] is None:
+        raise ctx.error(f"{where}.K_I", "missing required value (mode-I stress intensity "
+                        "[Pa·√m], ≥ 0)")
+    if bc["K_I"] < 0:
+        raise ctx.error(f"{where}.K_I", f"must be ≥ 0, got {bc['K_I']!r}: a negative K_I "
+                        "closes the crack faces into each other, which the linear "
+                        "boundary-layer model (no contact) cannot represent")
+    if ctx.gdim is not None and ctx.gdim != 2:
+        raise ctx.error(f"{where}.type", f"'k_field' is a 2D boundary-layer load (plane "
+                        f"strain or plane stress); the mesh is {ctx.gdim}D")
+    if isinstance(material, list):
+        raise ctx.error(f"{where}.type", "'k_field' is the field of one homogeneous elastic "
+                        "material: give E, nu in [materials], not several [[materials]]")
+    tip = bc["tip"] if bc["tip"] is not None else [0.0, 0.0]
+    if len(tip) != 2:
+        raise ctx.error(f"{where}.tip", f"expected two coordinates [x, y], got {tip!r}")
+    from femdiff.fracture import KField
+
+    bc["k_field"] = construct(where, ctx, KField, bc["K_I"], material, tuple(tip))
 
 
 def _material_list(mech: dict[str, Any], materials: list[Any], thermal: Any,
@@ -170,6 +202,8 @@ def build_mechanics(mech: dict[str, Any], material: Any, domain: Any,
             load = ufl.as_vector([as_ufl(v, mesh) for v in bc["value"]])
             bcs.append(m.Traction(bc["name"], load) if kind == "traction"
                        else m.BodyForce(load))
+        elif kind == "k_field":
+            bcs.append(bc["k_field"].boundary_condition(bc["name"]))
         else:
             bcs.append(m.Displacement(bc["name"], {
                 i: as_numpy(v) for i, v in bc["components"].items()}))

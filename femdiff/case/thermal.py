@@ -41,6 +41,8 @@ from femdiff.case.schema import Context, Key, array_of_tables, construct, table
 THERMAL = {
     "T": Key("expr", doc="temperature [K]: a number or a formula of x, y, z"),
     "heat_of_transport": Key("number", doc="Soret heat of transport Q* [J/mol]"),
+    # a TDS ramp T(t) = T + heating_rate·t for the rate laws of [[traps]]
+    "heating_rate": Key("number", doc="β [K/s]: the traps see T(t) = T + β t"),
     "solve": Key("choice", choices=("steady", "transient"),
                  doc="solve heat conduction for T instead of giving it"),
     "boundary": Key("table"),  # array, checked below
@@ -77,6 +79,9 @@ def validate_thermal(raw: Any, data: dict[str, Any], ctx: Context) -> dict[str, 
     th = table(raw, THERMAL, "thermal", ctx)
     th["boundary"] = []
     T = th["T"]
+    if th["heating_rate"] is not None and not isinstance(T, float):
+        raise ctx.error("thermal.T", "a ramp (heating_rate) starts from a uniform T₀: give "
+                        "thermal.T as a number [K], not a formula or a conduction solve")
     if th["solve"] is None:
         if T is None:
             raise ctx.error("thermal.T", "missing required value: give T (a number or "

@@ -24,7 +24,10 @@ key path. With traps, the diffusion plug-in builds a
 
 [physics] gains ``n_sites`` (N_L for Oriani when no lattice-saturation term holds it) and
 ``trap_initial = "given" | "equilibrium"``; the temperature of the trap laws is
-``materials.T``.
+``materials.T``, a [thermal] ``T`` (a number or a formula of x), or the TDS ramp
+T(t) = T₀ + β (t − t0) of ``[thermal] T = T₀, heating_rate = β`` (then series.csv has the
+columns ``T`` and ``desorption_flux``; see ``cases/tds.toml``). A trap's error names the
+key its law complains about (``traps[0].E_p``, ...).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from femdiff.case.expression import as_ufl
-from femdiff.case.schema import Context, Key, array_of_tables, construct, typed
+from femdiff.case.schema import Context, Key, array_of_tables, typed
 
 TRAP_KEYS: dict[str, dict[str, Key]] = {
     "oriani": {
@@ -52,6 +55,26 @@ TRAP_KEYS: dict[str, dict[str, Key]] = {
         "region": Key("string", doc="a volume name (default: everywhere)"),
     },
 }
+
+
+#: the trap classes' messages (femdiff.trapping) -> the key they are about, first match
+_MESSAGE_KEYS = (
+    ("trap density", "density"), ("initial trapped", "initial"),
+    ("detrapping rate p0 activation", "E_p"), ("detrapping rate p0 prefactor", "p0"),
+    ("trapping rate k0 activation", "E_k"), ("trapping rate k0 prefactor", "k0"),
+    ("trapping prefactor k0", "k0"), ("trap binding energy", "binding_energy"),
+    ("n_sites", "n_sites"), ("rate_units", "rate_units"),
+)
+
+
+def _build(where: str, ctx: Context, fn: Any, *args: Any) -> Any:
+    """``construct`` with the error at the key the trap class complains about."""
+    try:
+        return fn(*args)
+    except (ValueError, TypeError) as exc:
+        text = str(exc)
+        key = next((k for phrase, k in _MESSAGE_KEYS if phrase in text), None)
+        raise ctx.error(f"{where}.{key}" if key else where, text) from None
 
 
 def validate_traps(raw: Any, units: str, ctx: Context) -> tuple[list[dict], list[Any]]:
@@ -75,13 +98,13 @@ def validate_traps(raw: Any, units: str, ctx: Context) -> tuple[list[dict], list
         number = isinstance(density, int | float)
         N_T = float(density) if number else 0.0  # formulas: checked ≥ 0 on the mesh
         if entry["type"] == "oriani":
-            trap = construct(where, ctx, tr.Oriani, N_T, entry["binding_energy"], units,
+            trap = _build(where, ctx, tr.Oriani, N_T, entry["binding_energy"], units,
                              entry["region"])
         else:
             if not number and entry["initial"] > 0:
                 raise ctx.error(f"{where}.initial", "a nonzero initial C_T needs a number "
                                 "density (it must lie in [0, N_T])")
-            trap = construct(where, ctx, tr.McNabbFoster, N_T, entry["k0"], entry["E_k"],
+            trap = _build(where, ctx, tr.McNabbFoster, N_T, entry["k0"], entry["E_k"],
                              entry["p0"], entry["E_p"], units, entry["rate_units"],
                              entry["n_sites"],
                              entry["initial"] if number else 0.0, entry["region"])
