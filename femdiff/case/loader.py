@@ -53,7 +53,13 @@ MATERIAL_ENTRY = {
     "alpha": Key("number", doc="thermal expansion [1/K]"),
     "k": Key("positive", doc="thermal conductivity [W/(m K)]"),
     "rho_cp": Key("positive", doc="volumetric heat capacity [J/(m³ K)]"),
+    "species": Key("table", doc="model = 'multicomponent': per-species tables "
+                   "[materials.species.<name>] (D0, E_D, S0, E_S, mu0)"),
+    "transport": Key("table", doc="model = 'multicomponent': this material's transport "
+                     "(as [physics.transport])"),
 }
+#: the [[materials]] keys read by the multicomponent model only
+_MULTICOMPONENT_ONLY = ("species", "transport")
 
 #: [thermal]: the temperature the diffusion laws see
 THERMAL = {
@@ -312,6 +318,12 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
     if model not in MODELS:
         raise ctx.error("physics.model", f"unknown model {model!r}; allowed values: "
                         f"{', '.join(MODELS)}")
+    if model != "multicomponent" and data["material_list"]:
+        for i, entry in enumerate(raw["materials"]):
+            for key in _MULTICOMPONENT_ONLY:
+                if key in entry:
+                    raise ctx.error(f"materials[{i}].{key}", f"{key!r} belongs to model = "
+                                    f"'multicomponent', not {model!r}")
     setup = MODELS[model].validate(raw, data, ctx)
     data["physics"]["model"] = model
 
@@ -345,7 +357,8 @@ def validate_material_list(raw: list[Any], ctx: Context) -> list[Any]:
             if ctx.volumes is not None and r not in ctx.volumes:
                 raise ctx.error(f"{where}.regions[{j}]", f"unknown volume {r!r}; the "
                                 f"geometry has: {', '.join(ctx.volumes)}")
-        kw = {k: v for k, v in m.items() if k not in ("name", "regions") and v is not None}
+        kw = {k: v for k, v in m.items()
+              if k not in ("name", "regions", *_MULTICOMPONENT_ONLY) and v is not None}
         built.append(construct(where, ctx, Material, m["name"], tuple(m["regions"]), **kw))
     names = [m.name for m in built]
     twice = sorted({n for n in names if names.count(n) > 1})
