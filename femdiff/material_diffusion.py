@@ -33,6 +33,13 @@ one law), so the broken C equals the P_k C of the single-material problem: the r
 C space unless the materials differ (``broken=None``: broken for two or more materials),
 and the single-material forms are unchanged.
 
+The same representation serves :class:`~femdiff.multicomponent.MulticomponentProblem`
+(one broken X_i and one continuous μ̃_i per independent species): the per-material
+initial data, the fixed-C conditions through μ and the initial boundary values are the
+functions at the end of this module (:func:`set_per_material`,
+:func:`broken_boundary_potential`, :func:`start_broken_at`), and the per-species laws are
+:class:`DiffusionLaw` s on single-species views of the materials.
+
 Practicalities of the broken space: an initial C given as a callable of x gives an
 interface node one side's value in both cells (an O(h) mass error); give the initial C
 per material instead (``initial={"coating": ..., "steel": ...}``). Newton is the plain

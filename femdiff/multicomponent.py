@@ -32,6 +32,21 @@ the unknowns are stored as X̂_i = X_i / X_s,i (X_s,i: mean initial X_i) and μ�
 every independent X_i in (0, 1); a step whose Newton fails, or which drives the dependent
 fraction to X_n ≤ 0 (a linear constraint that box bounds cannot hold), is rejected and
 retried with a smaller Δt.
+
+Several materials (``materials=``, :class:`MixtureMaterial` by named volume). Each
+material gives, per species, a reference potential μ°_i,m (or a solubility S_i,m, with
+μ°_i,m = −R T ln S_i,m) and a diffusivity D_i,m (dilute transport L_ij = δ_ij D_i X_i/(RT))
+or its own :class:`Onsager` transport; every parameter may be a number, an Arrhenius law
+of the model's T, or a formula of x. The materials' part of g is Σ_i μ°_i(x) X_i, and
+L(x, X) = Σ_m χ_m L_m(X). The representation is that of one species
+(:mod:`femdiff.material_diffusion`, whose functions this module reuses): each μ̃_i is a
+continuous unknown and each X_i lives in the broken space DG_k, the conservation law is
+tested with the continuous space and the constitutive law with the broken one, so at an
+interface node the law holds per cell with one μ̃_i: X_i jumps by the partition ratio
+(S_i,A/S_i,B for an ideal solution), with no interface term. A lattice partitions the
+diffusion potentials μ̃_i = μ_i − μ_n, so there the ratio involves the solvent's μ° too.
+Gradient energy is rejected on a broken space (it needs X ∈ H¹); with one material the
+fractions stay in P_k and the single-material forms are unchanged.
 """
 
 from __future__ import annotations
