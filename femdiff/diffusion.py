@@ -597,7 +597,9 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         """One conserved field, C: its rows, scale, Dirichlet and Flux boundaries."""
         held = [bc for bc in self.bcs if isinstance(bc, FixedConcentration | FixedPotential)]
         return {"C": ConservedField(
-            rows=self.dofs_c, scale=self.c_scale * self.length ** self.domain.tdim,
+            # broken C: the conservation law is tested with the continuous μ space
+            rows=self.dofs_mu if self.broken else self.dofs_c,
+            scale=self.c_scale * self.length ** self.domain.tdim,
             # the first len(held) conditions are C's (a subclass may append its own)
             dirichlet=[(bc.boundary, d) for bc, d in zip(held, self.dirichlet[:len(held)],
                                                          strict=True)],
