@@ -82,7 +82,12 @@ from femdiff.boundary import (
 from femdiff.diffusion_materials import MaterialsMixin
 from femdiff.dilute import FITTED_QUADRATURE_DEGREE, DiluteMixin
 from femdiff.fluxes import ConservedField
-from femdiff.material_diffusion import DiffusionLaw, check_temperature_value, is_field
+from femdiff.material_diffusion import (
+    DiffusionLaw,
+    check_temperature_value,
+    is_field,
+    set_per_material,
+)
 from femdiff.materials import Material, MaterialFields
 from femdiff.mesh import Domain
 from femdiff.problem import (
@@ -323,25 +328,10 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         self._start_from_current()
 
     def _initial_per_material(self, values: Mapping[str, Value]) -> None:
-        """Initial C per material (name → value): each value on its material's cells.
-
-        On a broken C space an interface node then carries each side's own value (a
-        callable of x alone cannot tell the two sides apart there).
-        """
+        """Initial C per material (name → value): each value on its material's cells."""
         if self.law is None:
             raise ValueError("initial given per material needs materials=")
-        names = [m.name for m in self.law.materials]
-        if set(values) != set(names):
-            raise ValueError(f"initial per material must name exactly the materials "
-                             f"{', '.join(repr(n) for n in names)}; got "
-                             f"{', '.join(repr(n) for n in values)}")
-        for m in self.law.materials:
-            cells = np.concatenate([self.domain.cells(r) for r in m.regions]).astype(np.int32)
-            tmp = fem.Function(self.V_c)
-            interpolate_into(tmp, values[m.name])
-            dofs = np.unique(self.V_c.dofmap.list[cells].ravel())
-            self.C.x.array[dofs] = tmp.x.array[dofs]
-        self.C.x.scatter_forward()
+        set_per_material(self.C, self.law.fields, values)
 
     def _warn_if_ill_posed(self, n_owned: int) -> None:
         """Warn when κ = 0 and the initial data reach a spinodal region (∂²f/∂C² < 0).
@@ -640,7 +630,14 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             self._rho_from_state()
 
     def free_energy(self) -> float:
-        """F = ∫ f(C) + G(∇C) dx."""
+        """F = ∫ f(C) + μ°(x, T) C + G(∇C) dx [J/m³ · m³ for C in mol/m³].
+
+        μ°(x, T) is the materials' reference potential (−R T ln S_m, or μ°_m), the
+        ∫ μ°_m dC of each material's free-energy density (0 without materials).
+        """
         self.initialise()
-        return self.integrate(self.potential.energy_density(self.C) * self.domain.dx())
+        density = self.potential.energy_density(self.C)
+        if self.law is not None and self.law.has_reference:
+            density = density + self.law.reference_potential(self.temperature_field) * self.C
+        return self.integrate(density * self.domain.dx())
 

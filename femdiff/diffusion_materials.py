@@ -11,14 +11,18 @@ import dataclasses
 import logging
 from typing import Any
 
-import numpy as np
 import ufl
 from dolfinx import fem
 
 from femdiff.boundary import (
     FixedConcentration,
 )
-from femdiff.material_diffusion import is_field
+from femdiff.material_diffusion import (
+    boundary_cells,
+    broken_boundary_potential,
+    is_field,
+    start_broken_at,
+)
 from femdiff.problem import (
     global_min_max,
     interpolate_into,
@@ -148,13 +152,8 @@ class MaterialsMixin:
     def _broken_dirichlet(self, bc: FixedConcentration) -> fem.DirichletBC:
         """μ = μ_m(C_b) on a fixed-C boundary (broken C): the law gives C = C_b there.
 
-        μ_m(C_b) is evaluated in the cells next to the boundary; at a node shared with
-        an interface it takes the value of one of the adjacent materials.
+        See :func:`femdiff.material_diffusion.broken_boundary_potential`.
         """
-        from dolfinx import mesh as dmesh
-
-        msh = self.domain.mesh
-        tdim = self.domain.tdim
         gC = fem.Function(self.V_mu)
         interpolate_into(gC, bc.value)
         n = self.V_mu.dofmap.index_map.size_local
@@ -163,36 +162,10 @@ class MaterialsMixin:
         if not lo > dom_lo:
             raise ValueError(f"FixedConcentration on {bc.boundary!r}: C must lie above "
                              f"{dom_lo:g} for this chemical potential, got min {lo:g}")
-        facets = self.domain.facets(bc.boundary)
-        msh.topology.create_connectivity(tdim - 1, tdim)
-        cells = dmesh.compute_incident_entities(msh.topology, facets, tdim - 1, tdim)
-        g = fem.Function(self.V_mu)
-        expr = fem.Expression(self.chemical_potential_law(gC),
-                              self.V_mu.element.interpolation_points)
-        cells = np.asarray(cells, dtype=np.int32)
-        g.interpolate(expr, cells0=cells)
-        g.x.scatter_forward()
-        self._start_broken_at(bc, cells)
-        return self._dirichlet_on(1, self.V_mu, g, bc.boundary, self.mu_scale)
-
-    def _start_broken_at(self, bc: FixedConcentration, cells: np.ndarray) -> None:
-        """Set the initial broken C to C_b at the nodes of a fixed-C boundary.
-
-        The P_k problem imposes C_b on the initial state too (the Dirichlet set); here C
-        follows from μ only after the first step, and the old value C_n at those nodes
-        would enter the consistent mass of the neighbouring rows as an O(h) spurious
-        source. DG_k and P_k share their nodes cell by cell, so the broken dofs at the
-        boundary nodes are found through the P_k dofs of the same local index.
-        """
-        on = np.zeros(self.V_mu.dofmap.index_map.size_local
-                      + self.V_mu.dofmap.index_map.num_ghosts, dtype=bool)
-        on[fem.locate_dofs_topological(self.V_mu, self.domain.tdim - 1,
-                                       self.domain.facets(bc.boundary))] = True
+        cells = boundary_cells(self.domain, bc.boundary)
+        g = broken_boundary_potential(self.V_mu, self.chemical_potential_law(gC), cells)
         value = fem.Function(self.V_c)
         interpolate_into(value, bc.value)
-        for cell in cells:
-            local = on[self.V_mu.dofmap.cell_dofs(cell)]
-            dofs = self.V_c.dofmap.cell_dofs(cell)[local]
-            self.u.x.array[np.asarray(self.dofs_c).ravel()[dofs]] = (value.x.array[dofs]
-                                                                     / self.c_scale)
-        self.u.x.scatter_forward()
+        start_broken_at(self.domain, self.V_mu, self.V_c, bc.boundary, cells, value,
+                        self.u, self.dofs_c, self.c_scale)
+        return self._dirichlet_on(1, self.V_mu, g, bc.boundary, self.mu_scale)

@@ -37,6 +37,13 @@ one law), so the broken C equals the P_k C of the single-material problem: the r
 C space unless the materials differ (``broken=None``: broken for two or more materials),
 and the single-material forms are unchanged.
 
+The same representation serves :class:`~femdiff.multicomponent.MulticomponentProblem`
+(one broken X_i and one continuous μ̃_i per independent species): the per-material
+initial data, the fixed-C conditions through μ and the initial boundary values are the
+functions at the end of this module (:func:`set_per_material`,
+:func:`broken_boundary_potential`, :func:`start_broken_at`), and the per-species laws are
+:class:`DiffusionLaw` s on single-species views of the materials.
+
 Practicalities of the broken space: an initial C given as a callable of x gives an
 interface node one side's value in both cells (an O(h) mass error); give the initial C
 per material instead (``initial={"coating": ..., "steel": ...}``). Newton is the plain
@@ -81,6 +88,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import ufl
 from dolfinx import fem
 
@@ -232,3 +240,80 @@ class DiffusionLaw:
         if not self.heat or not any(self.heat.values()):
             return None
         return self._sum(self.heat)
+
+
+# -- the broken-C machinery shared by DiffusionProblem and MulticomponentProblem --------
+
+
+def set_per_material(f: fem.Function, fields: MaterialFields, values: Mapping[str, Any],
+                     what: str = "initial") -> None:
+    """Fill ``f`` material by material: ``values[name]`` on that material's cells.
+
+    On a broken (DG) space an interface node then carries each side's own value (a
+    callable of x alone cannot tell the two sides apart there).
+
+    Raises:
+        ValueError: unless ``values`` names exactly the materials.
+    """
+    from femdiff.problem import interpolate_into
+
+    names = [m.name for m in fields.materials]
+    if set(values) != set(names):
+        raise ValueError(f"{what} per material must name exactly the materials "
+                         f"{', '.join(repr(n) for n in names)}; got "
+                         f"{', '.join(repr(n) for n in values)}")
+    V = f.function_space
+    for m in fields.materials:
+        cells = np.concatenate([fields.domain.cells(r) for r in m.regions]).astype(np.int32)
+        tmp = fem.Function(V)
+        interpolate_into(tmp, values[m.name])
+        dofs = np.unique(V.dofmap.list[cells].ravel())
+        f.x.array[dofs] = tmp.x.array[dofs]
+    f.x.scatter_forward()
+
+
+def boundary_cells(domain: Domain, boundary: str) -> np.ndarray:
+    """The cells (local indices) with a facet on the named boundary."""
+    from dolfinx import mesh as dmesh
+
+    msh, tdim = domain.mesh, domain.tdim
+    msh.topology.create_connectivity(tdim - 1, tdim)
+    cells = dmesh.compute_incident_entities(msh.topology, domain.facets(boundary),
+                                            tdim - 1, tdim)
+    return np.asarray(cells, dtype=np.int32)
+
+
+def broken_boundary_potential(V_mu: fem.FunctionSpace, mu_expr: Any, cells: np.ndarray
+                              ) -> fem.Function:
+    """μ = μ_m(C_b) in the continuous μ space, evaluated in the given boundary cells.
+
+    On a broken C space a fixed-C boundary is imposed through μ (the continuous unknown):
+    the constitutive law then gives C = C_b at the boundary nodes. At a node shared with
+    an interface the value is that of one of the adjacent materials.
+    """
+    g = fem.Function(V_mu)
+    g.interpolate(fem.Expression(mu_expr, V_mu.element.interpolation_points), cells0=cells)
+    g.x.scatter_forward()
+    return g
+
+
+def start_broken_at(domain: Domain, V_mu: fem.FunctionSpace, V_c: fem.FunctionSpace,
+                    boundary: str, cells: np.ndarray, value: fem.Function,
+                    u: fem.Function, dofs_c: Any, scale: float) -> None:
+    """Set the initial broken C (dofs ``dofs_c`` of ``u``) to ``value``/scale on a boundary.
+
+    The P_k problem imposes C_b on the initial state too (the Dirichlet set); here C
+    follows from μ only after the first step, and the old value C_n at those nodes would
+    enter the consistent mass of the neighbouring rows as an O(h) spurious source. DG_k
+    and P_k share their nodes cell by cell, so the broken dofs at the boundary nodes are
+    found through the P_k dofs of the same local index. ``value`` lives in V_c.
+    """
+    imap = V_mu.dofmap.index_map
+    on = np.zeros(imap.size_local + imap.num_ghosts, dtype=bool)
+    on[fem.locate_dofs_topological(V_mu, domain.tdim - 1, domain.facets(boundary))] = True
+    rows = np.asarray(dofs_c).ravel()
+    for cell in cells:
+        local = on[V_mu.dofmap.cell_dofs(cell)]
+        dofs = V_c.dofmap.cell_dofs(cell)[local]
+        u.x.array[rows[dofs]] = value.x.array[dofs] / scale
+    u.x.scatter_forward()

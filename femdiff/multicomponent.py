@@ -32,6 +32,21 @@ the unknowns are stored as X̂_i = X_i / X_s,i (X_s,i: mean initial X_i) and μ�
 every independent X_i in (0, 1); a step whose Newton fails, or which drives the dependent
 fraction to X_n ≤ 0 (a linear constraint that box bounds cannot hold), is rejected and
 retried with a smaller Δt.
+
+Several materials (``materials=``, :class:`MixtureMaterial` by named volume). Each
+material gives, per species, a reference potential μ°_i,m (or a solubility S_i,m, with
+μ°_i,m = −R T ln S_i,m) and a diffusivity D_i,m (dilute transport L_ij = δ_ij D_i X_i/(RT))
+or its own :class:`Onsager` transport; every parameter may be a number, an Arrhenius law
+of the model's T, or a formula of x. The materials' part of g is Σ_i μ°_i(x) X_i, and
+L(x, X) = Σ_m χ_m L_m(X). The representation is that of one species
+(:mod:`femdiff.material_diffusion`, whose functions this module reuses): each μ̃_i is a
+continuous unknown and each X_i lives in the broken space DG_k, the conservation law is
+tested with the continuous space and the constitutive law with the broken one, so at an
+interface node the law holds per cell with one μ̃_i: X_i jumps by the partition ratio
+(S_i,A/S_i,B for an ideal solution), with no interface term. A lattice partitions the
+diffusion potentials μ̃_i = μ_i − μ_n, so there the ratio involves the solvent's μ° too.
+Gradient energy is rejected on a broken space (it needs X ∈ H¹); with one material the
+fractions stay in P_k and the single-material forms are unchanged.
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from mpi4py import MPI
@@ -60,6 +76,14 @@ from femdiff.boundary import (
     check_boundary_types,
 )
 from femdiff.fluxes import ConservedField
+from femdiff.material_diffusion import (
+    DiffusionLaw,
+    boundary_cells,
+    broken_boundary_potential,
+    set_per_material,
+    start_broken_at,
+)
+from femdiff.materials import Material, MaterialFields, assign
 from femdiff.mesh import Domain
 from femdiff.mixtures import (
     Entry,
@@ -75,6 +99,7 @@ from femdiff.mixtures import (
     check_onsager,
 )
 from femdiff.problem import MixedProblem, global_min_max, interpolate_into
+from femdiff.thermodynamics import R_GAS, gas_constant
 from femdiff.timestepping import Adaptive, TimeControl
 
 log = logging.getLogger(__name__)
@@ -82,11 +107,163 @@ log = logging.getLogger(__name__)
 # re-exported: the thermodynamics and transport forms moved to femdiff.mixtures, the
 # boundary conditions to femdiff.boundary
 __all__ = ["BoundaryCondition", "Entry", "FixedConcentration", "FixedPotential", "Flux",
-           "FreeEnergy", "GradientEnergies", "IdealMixing", "Mixture", "MulticomponentProblem",
+           "FreeEnergy", "GradientEnergies", "IdealMixing", "Mixture", "MixtureMaterial",
+           "MulticomponentProblem",
            "NoFlux", "Onsager", "Pair", "RegularSolution", "StressCoupling", "WagnerDilute",
            "check_onsager"]
 
 _set = interpolate_into  # kept: the name is used throughout this module
+
+
+#: per-species material parameters (the single-species keys of Material)
+SPECIES_KEYS = ("D0", "E_D", "S0", "E_S", "mu0")
+
+
+@dataclass(frozen=True)
+class MixtureMaterial:
+    """One material of a multicomponent body, and the named volumes it fills.
+
+    Attributes:
+        name: a unique name (used in messages).
+        regions: the Gmsh volume names it is assigned to (at least one).
+        species: species name → its parameters in this material, with the keys of the
+            single-species :class:`~femdiff.materials.Material`: a solubility ``S0`` (with
+            ``E_S``; μ°_i = −R T ln S_i) or a reference potential ``mu0`` [J/mol], and a
+            diffusivity ``D0`` (with ``E_D``) [m²/s] for the dilute transport
+            L_ij = δ_ij D_i X_i/(R T). Each value is a number, an
+            :class:`~femdiff.materials.Arrhenius` law of the model's T, a UFL expression
+            or a callable of x.
+        transport: this material's :class:`Onsager` transport (instead of ``D0``).
+
+    Raises:
+        ValueError: as :class:`~femdiff.materials.Material` for a bad value (the message
+            names the species), an unknown key, or both ``transport`` and ``D0``.
+    """
+
+    name: str
+    regions: tuple[str, ...]
+    species: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    transport: Onsager | None = None
+
+    def __post_init__(self) -> None:
+        regions = Material(self.name, self.regions).regions  # the region checks
+        object.__setattr__(self, "regions", regions)
+        if not isinstance(self.species, Mapping):
+            raise TypeError(f"material {self.name!r}: species must be a mapping species "
+                            f"name -> parameters, got {type(self.species).__name__}")
+        for s, params in self.species.items():
+            if not isinstance(params, Mapping):
+                raise TypeError(f"material {self.name!r}, species {s!r}: parameters must be "
+                                f"a mapping with keys {', '.join(SPECIES_KEYS)}")
+            unknown = sorted(set(params) - set(SPECIES_KEYS))
+            if unknown:
+                raise ValueError(f"material {self.name!r}, species {s!r}: unknown key(s) "
+                                 f"{', '.join(unknown)}; allowed: {', '.join(SPECIES_KEYS)}")
+            self.of(s)
+            if self.transport is not None and params.get("D0") is not None:
+                raise ValueError(f"material {self.name!r}: give either transport or D0 "
+                                 f"(species {s!r}), not both")
+        if self.transport is not None and not isinstance(self.transport, Onsager):
+            raise TypeError(f"material {self.name!r}: transport must be an Onsager, got "
+                            f"{type(self.transport).__name__}")
+
+    def of(self, species: str) -> Material:
+        """This material's parameters for one species (a single-species Material)."""
+        try:
+            return Material(self.name, self.regions, **dict(self.species.get(species, {})))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"species {species!r}: {exc}") from None
+
+
+class MixtureLaw:
+    """The per-material laws of every species, on one assignment of the materials.
+
+    Each species gets a :class:`~femdiff.material_diffusion.DiffusionLaw` over its own
+    single-species view of the materials (:meth:`MixtureMaterial.of`), sharing the
+    indicators of one :func:`~femdiff.materials.assign`: μ°_i(x, T) and D_i(x, T) are the
+    single-species fields.
+    """
+
+    def __init__(self, domain: Domain, materials: Sequence[MixtureMaterial],
+                 species: Sequence[str]) -> None:
+        materials = list(materials)
+        for m in materials:
+            if not isinstance(m, MixtureMaterial):
+                raise TypeError(f"materials must be femdiff.multicomponent.MixtureMaterial, "
+                                f"got {type(m).__name__}")
+            unknown = sorted(set(m.species) - set(species))
+            if unknown:
+                raise ValueError(f"material {m.name!r}: unknown species "
+                                 f"{', '.join(map(repr, unknown))}; species: "
+                                 f"{', '.join(map(repr, species))}")
+        self.materials = materials
+        self.fields = assign(domain, [Material(m.name, m.regions) for m in materials])
+        self.laws: dict[str, DiffusionLaw] = {}
+        for s in species:
+            view = MaterialFields(domain, [m.of(s) for m in materials],
+                                  self.fields.indicators)
+            try:
+                self.laws[s] = DiffusionLaw(domain, view)
+            except ValueError as exc:
+                raise ValueError(f"species {s!r}: {exc}") from None
+
+    def distinct(self) -> bool:
+        """Whether the fractions can jump between materials (two or more materials)."""
+        return len(self.materials) > 1
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether some species has a per-material μ° (S0 or mu0)."""
+        return any(law.has_reference for law in self.laws.values())
+
+    def uses_solubility(self) -> bool:
+        """Whether some material gives a solubility S0 (μ° = −R T ln S, molar units)."""
+        return any(m.of(s).S0 is not None for m in self.materials for s in m.species)
+
+    def reference_energy(self, X: Mapping[str, Any], T: Any) -> Any:
+        """Σ_i μ°_i(x, T) X_i [J/mol]: the materials' part of g (0 without μ°)."""
+        return sum(law.reference_potential(T) * X[s] for s, law in self.laws.items()
+                   if law.has_reference and s in X)
+
+    def transport_kind(self, species: Sequence[str]) -> str:
+        """How the materials give L: ``"onsager"``, ``"dilute"`` or ``"none"``.
+
+        ``"onsager"``: every material a transport; ``"dilute"``: every material D0 for
+        every species in ``species``; ``"none"``: no material gives transport.
+        """
+        with_t = [m.name for m in self.materials if m.transport is not None]
+        with_d = [m.name for m in self.materials
+                  if any(m.of(s).D0 is not None for s in species)]
+        if not with_t and not with_d:
+            return "none"
+        if len(with_t) == len(self.materials):
+            return "onsager"
+        missing = [(m.name, s) for m in self.materials for s in species
+                   if m.transport is None and m.of(s).D0 is None]
+        if with_t or missing:
+            raise ValueError("every material needs its transport: either transport= in every "
+                             "material or D0 for every independent species in every "
+                             "material; missing: " + ", ".join(
+                                 f"{n!r} (species {s!r})" for n, s in missing)
+                             + (f"; with transport: {', '.join(map(repr, with_t))}"
+                                if with_t else ""))
+        return "dilute"
+
+    def onsager(self, X: Mapping[str, Any], independent: Sequence[str], lattice: bool,
+                hessian: Any, kT: float, T: Any) -> list[list[Any]]:
+        """L(x, X) = Σ_m χ_m L_m(X): each material's transport, or δ_ij D_i(x, T) X_i/(RT)."""
+        m = len(independent)
+        if self.transport_kind(independent) == "dilute":
+            return [[self.laws[a].diffusivity(T) * X[a] / kT if a == b else 0.0
+                     for b in independent] for a in independent]
+        chi = self.fields.indicators
+        L = [[0.0] * m for _ in range(m)]
+        for mat in self.materials:
+            Lm = mat.transport.build(X, independent, lattice, hessian)  # type: ignore[union-attr]
+            for i in range(m):
+                for j in range(m):
+                    L[i][j] = L[i][j] + chi[mat.name] * Lm[i][j]
+        return L
 
 
 class MulticomponentProblem(MixedProblem):
@@ -116,6 +293,16 @@ class MulticomponentProblem(MixedProblem):
         adaptive: error-controlled time steps (:class:`~femdiff.timestepping.Adaptive`;
             the error is the max over the independent species' scaled fractions).
         name: options-prefix stem.
+        materials: :class:`MixtureMaterial` s filling the named volumes: per species a
+            solubility S0 (μ°_i = −R T ln S_i) or μ°, and a diffusivity D0 or an Onsager
+            ``transport`` per material (then pass ``transport=None``). T is the model's
+            (its first term with a temperature). The materials' μ° enter g as
+            Σ_i μ°_i(x) X_i. With two or more materials each X_i is broken (DG) and each
+            μ̃_i is the continuous unknown, as for one species
+            (:mod:`femdiff.material_diffusion`): X_i jumps at an interface, μ̃_i does not.
+            An initial value may then be a mapping material name → value.
+        broken: the fractions in the discontinuous space (True) or in P_k (False);
+            default: broken for two or more materials.
 
     The lifecycle, stepping, restart and diagnostics are :class:`MixedProblem`'s (the
     model check is the transport check); this class adds the spaces, the initial
@@ -127,7 +314,7 @@ class MulticomponentProblem(MixedProblem):
         domain: Domain,
         species: Sequence[str],
         model: Mixture,
-        transport: Onsager,
+        transport: Onsager | None,
         *,
         initial: Mapping[str, Value],
         time: TimeControl,
@@ -138,6 +325,8 @@ class MulticomponentProblem(MixedProblem):
         lumped: bool = True,
         adaptive: Adaptive | None = None,
         name: str = "multicomponent",
+        materials: Sequence[MixtureMaterial] | None = None,
+        broken: bool | None = None,
     ) -> None:
         species = list(species)
         if not species or not all(isinstance(s, str) and s for s in species):
@@ -148,31 +337,55 @@ class MulticomponentProblem(MixedProblem):
             raise ValueError("a lattice needs at least two species (one is dependent)")
         if not isinstance(model, Mixture):
             raise TypeError("model must be a femdiff.multicomponent.Mixture")
-        if not isinstance(transport, Onsager):
-            raise TypeError("transport must be a femdiff.multicomponent.Onsager")
         self.species = species
         self.lattice = bool(lattice)
         self.dependent = species[-1] if lattice else None
         self.independent = species[:-1] if lattice else species
+        self.law = None if materials is None else MixtureLaw(domain, materials, species)
+        kind = "none" if self.law is None else self.law.transport_kind(self.independent)
+        if transport is None and kind == "none":
+            raise TypeError("transport must be a femdiff.multicomponent.Onsager (or None "
+                            "with materials that set D0 or transport)")
+        if transport is not None and kind != "none":
+            raise ValueError("give either transport= or materials with D0/transport, "
+                             "not both")
+        if transport is not None and not isinstance(transport, Onsager):
+            raise TypeError("transport must be a femdiff.multicomponent.Onsager")
         known = ", ".join(repr(s) for s in species)
-        for what, names in (("the thermodynamic model", model.species_used()),
-                            ("the transport data", transport.species_used())):
-            for s in sorted(names):
-                if s not in species:
-                    raise ValueError(f"unknown species {s!r} in {what}; species: {known}")
-        if transport.kind in ("matrix", "interdiffusion"):
-            for a, b in transport.data:
-                for s in (a, b):
-                    if s == self.dependent:
-                        raise ValueError(
-                            f"L[{a},{b}]: the dependent species {s!r} has no row or column "
-                            f"in the reduced matrix; index L by {self.independent}")
-        if transport.constant_entries():
-            m = len(self.independent)
-            L = np.array([[transport.data.get((a, b), 0.0) for b in self.independent]
-                          for a in self.independent], dtype=float).reshape(1, m, m)
-            check_onsager(L, self.independent)
+        for s in sorted(model.species_used()):
+            if s not in species:
+                raise ValueError(f"unknown species {s!r} in the thermodynamic model; "
+                                 f"species: {known}")
+        for where, tr in ([("", transport)] if transport is not None else
+                          [(f" of material {m.name!r}", m.transport) for m in materials or ()
+                           if m.transport is not None]):
+            self._check_transport(tr, where)
+        self.temperature = next((t.T for t in model.terms if getattr(t, "T", None)
+                                 is not None), None)
+        if self.law is not None:
+            needs_T = kind == "dilute" or any(law.needs_temperature
+                                              for law in self.law.laws.values())
+            if needs_T and self.temperature is None:
+                raise ValueError("the materials' laws depend on T: the model needs a term "
+                                 "with a temperature (e.g. IdealMixing)")
+            units = next((t.units for t in model.terms if hasattr(t, "units")), "molar")
+            if self.law.uses_solubility() and gas_constant(units) != R_GAS:
+                raise ValueError("a solubility S0 gives μ° = −R T ln S in J/mol: use a "
+                                 "model with units='molar' (or give mu0)")
+        self.broken = (self.law is not None and self.law.distinct()) if broken is None \
+            else bool(broken)
+        if self.broken and model.gradient_energy(
+                {s: ufl.grad(ufl.SpatialCoordinate(domain.mesh)[0])
+                 for s in self.independent}) is not None:
+            raise ValueError(
+                "gradient energy across a material interface is not supported: it needs "
+                "X in H1, but X jumps there; use one material or drop the gradient terms")
         initial = dict(initial)
+        if self.law is None:
+            for s, value in initial.items():
+                if isinstance(value, Mapping):
+                    raise ValueError(f"initial state of {s!r} given per material needs "
+                                     "materials=")
         for s in initial:
             if s not in species:
                 raise ValueError(f"unknown species {s!r} in the initial state; species: "
@@ -202,6 +415,26 @@ class MulticomponentProblem(MixedProblem):
         self.initial = initial
         self.bcs = bcs
 
+    def _check_transport(self, transport: Onsager, where: str) -> None:
+        """Species, reduced-matrix indexing and (constant) reciprocity of one transport."""
+        known = ", ".join(repr(s) for s in self.species)
+        for s in sorted(transport.species_used()):
+            if s not in self.species:
+                raise ValueError(f"unknown species {s!r} in the transport data{where}; "
+                                 f"species: {known}")
+        if transport.kind in ("matrix", "interdiffusion"):
+            for a, b in transport.data:
+                for s in (a, b):
+                    if s == self.dependent:
+                        raise ValueError(
+                            f"L[{a},{b}]{where}: the dependent species {s!r} has no row or "
+                            f"column in the reduced matrix; index L by {self.independent}")
+        if transport.constant_entries():
+            m = len(self.independent)
+            L = np.array([[transport.data.get((a, b), 0.0) for b in self.independent]
+                          for a in self.independent], dtype=float).reshape(1, m, m)
+            check_onsager(L, self.independent)
+
     # -- the hooks of MixedProblem -------------------------------------------------------
 
     @property
@@ -213,15 +446,20 @@ class MulticomponentProblem(MixedProblem):
         mesh = self.domain.mesh
         self._create_measures()
         P = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree)
+        # broken: the fractions discontinuous (jump at interfaces), the μ̃ continuous
+        Px = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree,
+                               discontinuous=True) if self.broken else P
         m = self.m
-        self._create_states(fem.functionspace(mesh, basix.ufl.mixed_element([P] * (2 * m))))
+        self._create_states(fem.functionspace(
+            mesh, basix.ufl.mixed_element([Px] * m + [P] * m)))
         subs = [self.W.sub(k).collapse() for k in range(2 * m)]
         self.V = subs[0][0]
+        self.V_mu = subs[m][0]
         self.dofs_x = [subs[k][1] for k in range(m)]
         self.dofs_mu = [subs[m + k][1] for k in range(m)]
         #: fractions of every species (the dependent one included) and potentials
         self.X = {s: fem.Function(self.V, name=s) for s in self.species}
-        self.mu = {s: fem.Function(self.V, name=f"mu_{s}") for s in self.independent}
+        self.mu = {s: fem.Function(self.V_mu, name=f"mu_{s}") for s in self.independent}
 
     @property
     def _n_owned(self) -> int:
@@ -246,7 +484,7 @@ class MulticomponentProblem(MixedProblem):
     def _create_initial_state(self) -> None:
         comm, n = self.domain.comm, self._n_owned
         for s in self.independent:
-            _set(self.X[s], self.initial[s])
+            self._set_initial(self.X[s], s)
         total = sum(self.X[s].x.array for s in self.independent)
         for s in self.independent:
             lo, hi = global_min_max(comm, self.X[s].x.array[:n])
@@ -267,7 +505,7 @@ class MulticomponentProblem(MixedProblem):
             assert dep is not None
             if dep in self.initial:
                 given = fem.Function(self.V)
-                _set(given, self.initial[dep])
+                self._set_initial(given, dep)
                 s_all = total[:n] + given.x.array[:n]
                 self._raise_where(np.abs(s_all - 1) > 1e-8, s_all, (
                     "initial fractions do not sum to 1 (Σ over "
@@ -291,6 +529,22 @@ class MulticomponentProblem(MixedProblem):
         self._project_initial_potentials()
         self._start_from_current()
 
+    def _set_initial(self, f: fem.Function, species: str) -> None:
+        """The initial value of a species into ``f`` (per material for a mapping)."""
+        value = self.initial[species]
+        if isinstance(value, Mapping):
+            assert self.law is not None
+            set_per_material(f, self.law.fields, value, f"initial state of {species!r}")
+        else:
+            _set(f, value)
+
+    def energy(self, X: Mapping[str, Any]) -> Any:
+        """g(X) [J/mol]: the model's, plus the materials' Σ_i μ°_i(x) X_i."""
+        g = self.model.energy(X, self.lattice)
+        if self.law is not None and self.law.has_reference:
+            g = g + self.law.reference_energy(X, self.temperature)
+        return g
+
     def _fractions(self, Xind: Sequence[Any]) -> dict[str, Any]:
         """All n fractions from the m independent ones (as given, plain UFL)."""
         X = dict(zip(self.independent, Xind, strict=True))
@@ -302,7 +556,7 @@ class MulticomponentProblem(MixedProblem):
     def _local_potentials(self, Xind: Sequence[Any]) -> tuple[list[Any], list[Any]]:
         """(variables, μ̃_i = ∂g/∂X_i) for the independent species (no gradient part)."""
         Xv = [ufl.variable(x) for x in Xind]
-        g = self.model.energy(self._fractions(Xv), self.lattice)
+        g = self.energy(self._fractions(Xv))
         return Xv, [ufl.diff(g, x) for x in Xv]
 
     def _gradient_parts(self, Xind: Sequence[Any]) -> list[Any] | None:
@@ -316,7 +570,7 @@ class MulticomponentProblem(MixedProblem):
         Xind = [self.X[s] for s in self.independent]
         _, mus = self._local_potentials(Xind)
         dG = self._gradient_parts(Xind)
-        mu, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        mu, v = ufl.TrialFunction(self.V_mu), ufl.TestFunction(self.V_mu)
         for k in range(self.m):
             rhs = mus[k] / self.mu_scale * v * self.dx_mu
             if dG is not None:
@@ -332,6 +586,12 @@ class MulticomponentProblem(MixedProblem):
         def hessian() -> list[list[Any]]:
             return [[ufl.diff(mu, x) for x in Xv] for mu in mus]
 
+        if self.law is not None and self.transport is None:
+            kT = gas_constant(next((t.units for t in self.model.terms if hasattr(t, "units")),
+                                   "molar")) * (self.temperature or 0.0)
+            return self.law.onsager(self._fractions(Xv), self.independent, self.lattice,
+                                    hessian, kT, self.temperature)
+        assert self.transport is not None
         return self.transport.build(self._fractions(Xv), self.independent, self.lattice,
                                     hessian)
 
@@ -359,6 +619,9 @@ class MulticomponentProblem(MixedProblem):
         self.dirichlet: list[fem.DirichletBC] = []
         for s, lst in self.bcs.items():
             for bc in lst:
+                if self.broken and isinstance(bc, FixedConcentration | FixedPotential):
+                    self.dirichlet.append(self._broken_dirichlet(s, bc))
+                    continue
                 if isinstance(bc, FixedConcentration):
                     value = bc.value
                 elif isinstance(bc, FixedPotential):
@@ -369,6 +632,35 @@ class MulticomponentProblem(MixedProblem):
                 self.dirichlet.append(self._dirichlet_on(k, self.V, value, bc.boundary,
                                                          self.x_scale[s]))
 
+    def _broken_dirichlet(self, species: str, bc: FixedConcentration | FixedPotential
+                          ) -> fem.DirichletBC:
+        """μ̃_i on a fixed boundary of a broken space (μ̃_i is the continuous unknown).
+
+        FixedPotential: μ̃_i = the value. FixedConcentration: μ̃_i = ∂g_m/∂X_i at X_i = the
+        value (the other fractions as at t₀) in the boundary cells, and the initial X_i
+        there set to the value (see :func:`femdiff.material_diffusion.start_broken_at`).
+        """
+        k = self.independent.index(species)
+        if isinstance(bc, FixedPotential):
+            return self._dirichlet_on(self.m + k, self.V_mu, bc.value, bc.boundary,
+                                      self.mu_scale)
+        gX = fem.Function(self.V)
+        _set(gX, bc.value)
+        n = self._n_owned
+        lo, hi = global_min_max(self.domain.comm, gX.x.array[:n])
+        if self.model.positive and not (lo > 0 and (hi < 1 or not self.lattice)):
+            raise ValueError(f"FixedConcentration on {bc.boundary!r} for species "
+                             f"{species!r}: the fraction must lie in (0, "
+                             f"{1 if self.lattice else 'inf'}) for a model with ln X, got "
+                             f"[{lo:g}, {hi:g}]")
+        Xind = [gX if s == species else self.X[s] for s in self.independent]
+        _, mus = self._local_potentials(Xind)
+        cells = boundary_cells(self.domain, bc.boundary)
+        g = broken_boundary_potential(self.V_mu, mus[k], cells)
+        start_broken_at(self.domain, self.V_mu, self.V, bc.boundary, cells, gX, self.u,
+                        self.dofs_x[k], self.x_scale[species])
+        return self._dirichlet_on(self.m + k, self.V_mu, g, bc.boundary, self.mu_scale)
+
     def _reservoir(self, species: str, bc: FixedPotential) -> fem.Function:
         """X_i in equilibrium with the reservoir's μ̃_i (the other fractions as at t₀)."""
         if self._gradient_parts([self.X[s] for s in self.independent]) is not None:
@@ -378,7 +670,7 @@ class MulticomponentProblem(MixedProblem):
 
         def potential(x: Any) -> Any:
             Xind = [x if s == species else self.X[s] for s in self.independent]
-            return ufl.diff(self.model.energy(self._fractions(Xind), self.lattice), x)
+            return ufl.diff(self.energy(self._fractions(Xind)), x)
 
         lo = 0.0 if self.model.positive else -math.inf
         hi = 1.0 if self.lattice and self.model.positive else math.inf
@@ -401,6 +693,10 @@ class MulticomponentProblem(MixedProblem):
         X_nn, _ = physical(self.u_nn)
         tests = [self.length ** -self.domain.tdim * w for w in ufl.TestFunctions(self.W)]
         q, v = tests[:m], tests[m:]
+        if self.broken:
+            # X broken: conservation tested with the continuous test functions, the
+            # constitutive law with the broken ones (see femdiff.material_diffusion)
+            q, v = v, q
         a0, a1, a2 = self.bdf
         L = self._onsager_ufl(X)
         fluxes = [-sum(L[i][j] * ufl.grad(mu[j]) for j in range(m)) for i in range(m)]
@@ -433,8 +729,12 @@ class MulticomponentProblem(MixedProblem):
 
     @property
     def bounded(self) -> bool:  # type: ignore[override]
-        """Whether the model has a logarithm: Newton keeps every X_i in (0, 1)."""
-        return self.model.positive
+        """Whether the model has a logarithm: Newton keeps every X_i in (0, 1).
+
+        Not on a broken space (as :attr:`femdiff.diffusion.DiffusionProblem.bounded`):
+        the backtracking line search rejects steps that leave the domain of ln X.
+        """
+        return self.model.positive and not self.broken
 
     def _bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         span = 1e-10
@@ -502,6 +802,21 @@ class MulticomponentProblem(MixedProblem):
                              f"{', '.join(map(repr, self.species))}")
         return name
 
+    def free_energy(self) -> float:
+        """F = ∫ g(X) + G(∇X) dx, with the materials' Σ_i μ°_i(x) X_i in g.
+
+        [J/mol · m³]; divide by the molar volume for joules (X a mole fraction), or read
+        it in J when X is a concentration in mol/m³ (solutes in a matrix).
+        """
+        self.initialise()
+        X = self._fractions([self.X[s] for s in self.independent])
+        density = self.energy(X)
+        G = self._gradient_parts([self.X[s] for s in self.independent])
+        if G is not None:
+            density = density + self.model.gradient_energy(
+                {s: ufl.grad(self.X[s]) for s in self.independent})
+        return self.integrate(density * ufl.dx(domain=self.domain.mesh))
+
     def amount(self, species: str, volume: str | None = None) -> float:  # type: ignore[override]
         """∫ X_i dx of one species (over a named volume, or everywhere)."""
         return super().amount(volume, species=species)
@@ -517,7 +832,9 @@ class MulticomponentProblem(MixedProblem):
             fluxes = [(bc.boundary, bc.value) for bc in self.bcs.get(s, ())
                       if isinstance(bc, Flux)]
             fields[s] = ConservedField(
-                rows=self.dofs_x[k], scale=self.x_scale[s] * self.length ** self.domain.tdim,
+                # broken: the conservation law is tested with the continuous (μ̃) space
+                rows=self.dofs_mu[k] if self.broken else self.dofs_x[k],
+                scale=self.x_scale[s] * self.length ** self.domain.tdim,
                 dirichlet=held, flux_bcs=fluxes)
         return fields
 

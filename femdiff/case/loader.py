@@ -56,7 +56,13 @@ MATERIAL_ENTRY = {
     "rho_cp": Key("positive", doc="volumetric heat capacity [J/(m³ K)]"),
     "Omega": Key("number", doc="partial molar volume Ω [m³/mol] (a 'stress' term without "
                  "omega then uses each material's own)"),
+    "species": Key("table", doc="model = 'multicomponent': per-species tables "
+                   "[materials.species.<name>] (D0, E_D, S0, E_S, mu0)"),
+    "transport": Key("table", doc="model = 'multicomponent': this material's transport "
+                     "(as [physics.transport])"),
 }
+#: the [[materials]] keys read by the multicomponent model only
+_MULTICOMPONENT_ONLY = ("species", "transport")
 
 TIME = {
     "t_end": Key("positive", required=True, doc="end time [s]"),
@@ -309,6 +315,12 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
     if model not in MODELS:
         raise ctx.error("physics.model", f"unknown model {model!r}; allowed values: "
                         f"{', '.join(MODELS)}")
+    if model != "multicomponent" and data["material_list"]:
+        for i, entry in enumerate(raw["materials"]):
+            for key in _MULTICOMPONENT_ONLY:
+                if key in entry:
+                    raise ctx.error(f"materials[{i}].{key}", f"{key!r} belongs to model = "
+                                    f"'multicomponent', not {model!r}")
     setup = MODELS[model].validate(raw, data, ctx)
     data["physics"]["model"] = model
 
@@ -342,7 +354,8 @@ def validate_material_list(raw: list[Any], ctx: Context) -> list[Any]:
             if ctx.volumes is not None and r not in ctx.volumes:
                 raise ctx.error(f"{where}.regions[{j}]", f"unknown volume {r!r}; the "
                                 f"geometry has: {', '.join(ctx.volumes)}")
-        kw = {k: v for k, v in m.items() if k not in ("name", "regions") and v is not None}
+        kw = {k: v for k, v in m.items()
+              if k not in ("name", "regions", *_MULTICOMPONENT_ONLY) and v is not None}
         built.append(construct(where, ctx, Material, m["name"], tuple(m["regions"]), **kw))
     names = [m.name for m in built]
     twice = sorted({n for n in names if names.count(n) > 1})

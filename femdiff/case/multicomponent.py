@@ -163,15 +163,138 @@ def _mixture(thermo: dict[str, Any], units: str, sigma_h: Any, ctx: Context) -> 
     return construct(where, ctx, mc.Mixture, terms, thermo["energy_scale"])
 
 
-def _onsager(transport: dict[str, Any], units: str, ctx: Context) -> Any:
-    """The :class:`~femdiff.multicomponent.Onsager` of a validated [physics.transport]."""
+def _onsager(transport: dict[str, Any], units: str, ctx: Context,
+             base: str = "physics.transport") -> Any:
+    """The :class:`~femdiff.multicomponent.Onsager` of a validated transport table."""
     from femdiff import multicomponent as mc
 
     kind, data = transport["type"], transport["data"]
-    where = f"physics.transport.{_TRANSPORT_DATA[kind]}"
+    where = f"{base}.{_TRANSPORT_DATA[kind]}"
     if kind == "dilute":
         return construct(where, ctx, mc.Onsager.dilute, data, transport["T"], units)
     return construct(where, ctx, getattr(mc.Onsager, kind), data)
+
+
+def _transport(raw: Any, where: str, ctx: Context, species: list[str],
+               independent: list[str], why: tuple[str, str], units: str, T: float
+               ) -> tuple[dict[str, Any], Any]:
+    """Check one transport table (``[physics.transport]`` or a material's) and build it."""
+    from femdiff import multicomponent as mc
+    from femdiff.thermodynamics import gas_constant
+
+    no_dependent, matrix_why = why
+    tr = table(raw, TRANSPORT, where, ctx)
+    kind = tr["type"]
+    key = _TRANSPORT_DATA[kind]
+    for other in ("L", "M", "D", "T"):
+        if tr[other] is not None and other != key and not (other == "T" and
+                                                          kind == "dilute"):
+            raise ctx.error(f"{where}.{other}", f"type {kind!r} takes {key} = {{...}}"
+                            f"{' and T' if kind == 'dilute' else ''}, not {other!r}")
+    if tr[key] is None:
+        raise ctx.error(f"{where}.{key}", f"missing required value ({TRANSPORT[key].doc})")
+    if tr["T"] is None:
+        tr["T"] = T
+    R = gas_constant(units)  # type: ignore[arg-type]
+    if kind == "matrix":
+        L = _entries_by_pair(tr["L"], f"{where}.L", ctx, species, independent,
+                             matrix_why, R, T)
+        for (a, b), v in list(L.items()):  # reciprocity: "A-B" also gives L_BA
+            L.setdefault((b, a), v)
+        tr["data"] = L
+    elif kind == "interdiffusion":
+        if len(independent) > 4:
+            raise ctx.error(f"{where}.type", "the interdiffusion form needs at most 4 "
+                            "independent species (UFL inverts matrices up to 4×4); give "
+                            "the Onsager matrix (type = \"matrix\") instead")
+        tr["data"] = _entries_by_pair(tr["D"], f"{where}.D", ctx, species, independent,
+                                      matrix_why, R, T)
+    elif kind == "mobilities":
+        tr["data"] = _numbers_by_species(tr["M"], f"{where}.M", ctx, species, "",
+                                         "nonnegative")
+    else:
+        tr["data"] = _numbers_by_species(tr["D"], f"{where}.D", ctx, independent,
+                                         no_dependent + " and has no flux of its own"
+                                         if no_dependent else "", "nonnegative")
+    onsager = _onsager(tr, units, ctx, where)
+    if onsager.constant_entries():
+        values = np.array([[tr["data"].get((a, b), 0.0) for b in independent]
+                           for a in independent])
+        construct(f"{where}.L", ctx, mc.check_onsager, values, independent)
+    return tr, onsager
+
+
+#: per-species keys of a [[materials]] entry's ``species.<name>`` table (multicomponent)
+SPECIES_MATERIAL = {
+    "D0": Key("positive", doc="diffusivity prefactor [m²/s] (dilute L_ii = D X_i/(R T))"),
+    "E_D": Key("number", doc="diffusion activation energy [J/mol]"),
+    "S0": Key("positive", doc="solubility prefactor (μ°_i = −R T ln S_i)"),
+    "E_S": Key("number", doc="solution enthalpy [J/mol]"),
+    "mu0": Key("number", doc="reference chemical potential μ°_i [J/mol]"),
+}
+#: the single-species keys a multicomponent [[materials]] entry must not use
+_SINGLE_SPECIES = ("D0", "E_D", "S0", "E_S", "mu0")
+
+
+def _materials(raw: dict[str, Any], data: dict[str, Any], ctx: Context, species: list[str],
+               independent: list[str], why: tuple[str, str], units: str, T: float,
+               R: float, global_transport: bool) -> list[Any]:
+    """The :class:`~femdiff.multicomponent.MixtureMaterial` s of ``[[materials]]``.
+
+    Each entry: ``name``, ``regions`` (checked by the loader), ``species.<name>`` tables
+    of :data:`SPECIES_MATERIAL` keys, and an optional ``transport`` table (as
+    [physics.transport]).
+    """
+    from femdiff import multicomponent as mc
+
+    listed = data.get("material_list")
+    if not listed:
+        return []
+    entries = raw["materials"]
+    built = []
+    for i, (m, entry) in enumerate(zip(listed, entries, strict=True)):
+        where = f"materials[{i}]"
+        for key in _SINGLE_SPECIES:
+            if entry.get(key) is not None:
+                raise ctx.error(f"{where}.{key}", f"a multicomponent material gives {key} "
+                                f"per species: [materials.species.<name>] {key} = ...")
+        per_species = entry.get("species") or {}
+        if not isinstance(per_species, dict):
+            raise ctx.error(f"{where}.species", "expected a table of species tables "
+                            "([materials.species.<name>])")
+        params = {}
+        for s, t in per_species.items():
+            ctx.check_species(s, f"{where}.species.{s}")
+            checked = table(t, SPECIES_MATERIAL, f"{where}.species.{s}", ctx)
+            params[s] = {k: v for k, v in checked.items() if v is not None}
+        transport = None
+        if entry.get("transport") is not None:
+            if global_transport:
+                raise ctx.error(f"{where}.transport", "give the transport either in "
+                                "[physics.transport] or per material, not both")
+            with_d0 = [s for s, p in params.items() if "D0" in p]
+            if with_d0:
+                raise ctx.error(f"{where}.transport", "give this material's transport "
+                                f"either as a table or as species D0 ({', '.join(with_d0)}), "
+                                "not both")
+            _, transport = _transport(entry["transport"], f"{where}.transport", ctx,
+                                      species, independent, why, units, T)
+        elif global_transport and any("D0" in p for p in params.values()):
+            s = next(s for s, p in params.items() if "D0" in p)
+            raise ctx.error(f"{where}.species.{s}.D0", "give the transport either in "
+                            "[physics.transport] or per material (D0), not both")
+        built.append(construct(where, ctx, mc.MixtureMaterial, m.name, m.regions,
+                               species=params, transport=transport))
+    if not global_transport:
+        for i, mm in enumerate(built):
+            if mm.transport is None:
+                missing = [s for s in independent if "D0" not in mm.species.get(s, {})]
+                if missing:
+                    raise ctx.error(f"materials[{i}]", "without [physics.transport] every "
+                                    "material needs a transport table or D0 for every "
+                                    f"independent species; missing D0 of "
+                                    f"{', '.join(map(repr, missing))}")
+    return built
 
 
 @dataclass(frozen=True)
@@ -214,7 +337,8 @@ class MulticomponentModel:
         "lumped": Key("bool", default=True),
         "thermodynamics": Key("table", required=True,
                               doc="type = " + " | ".join(THERMO_TYPES)),
-        "transport": Key("table", required=True, doc="type = " + " | ".join(TRANSPORT_TYPES)),
+        "transport": Key("table", doc="type = " + " | ".join(TRANSPORT_TYPES)
+                         + "; omit it when every [[materials]] entry gives its transport"),
     }
     SPECIES = {
         "name": Key("string", required=True),
@@ -230,7 +354,6 @@ class MulticomponentModel:
     def validate(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context
                  ) -> MulticomponentSetup:
         """Check [physics] (species, thermodynamics, transport), [[species]], [[boundary]]."""
-        from femdiff import multicomponent as mc
         from femdiff.thermodynamics import gas_constant
 
         phys = table(raw.get("physics", {}), self.PHYSICS, "physics", ctx)
@@ -288,48 +411,20 @@ class MulticomponentModel:
         mixture = _mixture(th, units, 0.0, ctx)
         phys["thermodynamics"] = th
 
-        # transport
-        where = "physics.transport"
-        tr = table(phys["transport"], TRANSPORT, where, ctx)
-        kind = tr["type"]
-        key = _TRANSPORT_DATA[kind]
-        for other in ("L", "M", "D", "T"):
-            if tr[other] is not None and other != key and not (other == "T" and
-                                                              kind == "dilute"):
-                raise ctx.error(f"{where}.{other}", f"type {kind!r} takes {key} = {{...}}"
-                                f"{' and T' if kind == 'dilute' else ''}, not {other!r}")
-        if tr[key] is None:
-            raise ctx.error(f"{where}.{key}", f"missing required value ({TRANSPORT[key].doc})")
-        if tr["T"] is None:
-            tr["T"] = th["T"]
+        # transport: [physics.transport], or per material in [[materials]]
         R = gas_constant(units)  # type: ignore[arg-type]
-        matrix_why = (f"{no_dependent}, so it has no row or column in the reduced "
-                      "matrix" if lattice else "")
-        if kind == "matrix":
-            L = _entries_by_pair(tr["L"], f"{where}.L", ctx, species, independent,
-                                 matrix_why, R, th["T"])
-            for (a, b), v in list(L.items()):  # reciprocity: "A-B" also gives L_BA
-                L.setdefault((b, a), v)
-            tr["data"] = L
-        elif kind == "interdiffusion":
-            if len(independent) > 4:
-                raise ctx.error(f"{where}.type", "the interdiffusion form needs at most 4 "
-                                "independent species (UFL inverts matrices up to 4×4); give "
-                                "the Onsager matrix (type = \"matrix\") instead")
-            tr["data"] = _entries_by_pair(tr["D"], f"{where}.D", ctx, species, independent,
-                                          matrix_why, R, th["T"])
-        elif kind == "mobilities":
-            tr["data"] = _numbers_by_species(tr["M"], f"{where}.M", ctx, species, "",
-                                             "nonnegative")
-        else:
-            tr["data"] = _numbers_by_species(tr["D"], f"{where}.D", ctx, independent,
-                                             no_dependent + " and has no flux of its own"
-                                             if lattice else "", "nonnegative")
-        onsager = _onsager(tr, units, ctx)
-        if onsager.constant_entries():
-            values = np.array([[tr["data"].get((a, b), 0.0) for b in independent]
-                               for a in independent])
-            construct(f"{where}.L", ctx, mc.check_onsager, values, independent)
+        why = (no_dependent, f"{no_dependent}, so it has no row or column in the reduced "
+               "matrix" if lattice else "")
+        tr, onsager = None, None
+        if phys["transport"] is not None:
+            tr, onsager = _transport(phys["transport"], "physics.transport", ctx, species,
+                                     independent, why, units, th["T"])
+        phys["materials"] = _materials(raw, data, ctx, species, independent, why, units,
+                                       th["T"], R, tr is not None)
+        if tr is None and not phys["materials"]:
+            raise ctx.error("physics.transport", "missing required value (type = "
+                            + " | ".join(TRANSPORT_TYPES) + "); omit it only when every "
+                            "[[materials]] entry gives transport or species D0")
         phys["transport"] = tr
         data["physics"] = phys
 
@@ -430,7 +525,7 @@ class MulticomponentSimulation(ProblemSimulation):
             initial={s["name"]: self._initial(s["initial"], domain) for s in data["species"]},
             time=time.control, bcs=bcs, lattice=phys["lattice"], degree=phys["degree"],
             petsc_options=data["solver"]["petsc_options"] or None, lumped=phys["lumped"],
-            adaptive=time.adaptive)
+            adaptive=time.adaptive, materials=phys["materials"] or None)
         try:
             self.problem.initialise()
         except ValueError as exc:  # the initial state, checked node by node

@@ -94,6 +94,9 @@ def validate_thermal(raw: Any, data: dict[str, Any], ctx: Context) -> dict[str, 
         if bcs_raw:
             raise ctx.error("thermal.boundary", "boundary conditions are for a conduction "
                             "solve: give solve = \"steady\" | \"transient\", or drop them")
+        if th["heating_rate"] is not None and not T > 0:
+            raise ctx.error("thermal.T", f"temperature must be positive [K] (the ramp's T₀ "
+                            f"with heating_rate), got {T!r}")
         _positive_temperature(T, "thermal.T", ctx)
     else:
         _validate_solve(th, bcs_raw, data, ctx)
