@@ -528,8 +528,8 @@ def test_elasticity_simple_shear_of_a_periodic_strip():
     in simple shear: u = (τ y/μ, 0) (Timoshenko & Goodier §1). P1 holds this linear field
     exactly and LU solves it: round-off (measured 2e-15, bound 1e-8). With free left and
     right ends instead, σ_xy ≠ 0 there violates the free-end condition and the solution is
-    not simple shear (measured 28 % from it, bound 1 %). Periodic mechanics with a
-    prescribed mean strain (fluctuation field) is not implemented."""
+    not simple shear (measured 28 % from it, bound 1 %). Periodic cells under a prescribed
+    mean strain (fluctuation field) are tested in test_homogenisation.py."""
     from femdiff.mechanics import Elasticity, ElasticMaterial, Fixed, Traction
 
     tau, material = 1.0e6, ElasticMaterial(E=200e9, nu=0.3, model="plane_strain")
