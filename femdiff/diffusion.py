@@ -252,6 +252,15 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         super().__init__(domain, time=time, adaptive=adaptive, degree=degree,
                          petsc_options=petsc_options, lumped=lumped, name=name)
         self.potential = self._with_temperature(potential, temperature)
+        user_solver = {"ksp_type", "pc_type"} & set(petsc_options or {})
+        if self.cahn_hilliard and not user_solver:
+            self.petsc_options = solvers.merge(solvers.cahn_hilliard_options(), petsc_options)
+            self.solver_reason = (
+                "Cahn–Hilliard (a gradient-energy term) default, "
+                "solvers.cahn_hilliard_options: the LU factorisation dominates the cost of "
+                "a Newton iteration, so it is reused across iterations and steps")
+            if petsc_options:
+                self.solver_reason += f"; user options override {sorted(petsc_options)}"
         self.mobility = mobility
         self._temperature_given = temperature is not None
         self.initial = initial
@@ -269,6 +278,17 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                       and materials is None and heat_of_transport is None and not broken
                       and not self.user_petsc_options and type(self) is DiffusionProblem)
             self.formulation = "auto" if usable else "mixed"
+
+    @property
+    def cahn_hilliard(self) -> bool:
+        """Whether the model has a gradient energy (Cahn–Hilliard): it sets the defaults.
+
+        Cahn–Hilliard's solver default is :func:`femdiff.solvers.cahn_hilliard_options`
+        (the LU factorisation reused across Newton iterations and steps); the others keep
+        :func:`femdiff.solvers.newton_options`. :meth:`solver_description` says which.
+        """
+        grad = ufl.grad(ufl.SpatialCoordinate(self.domain.mesh)[0])
+        return self.potential.G(grad) is not None
 
     # -- the hooks of MixedProblem -------------------------------------------------------
 
