@@ -366,7 +366,7 @@ class MixedProblem:
         Read from the PETSc objects after :meth:`initialise` (so it reports what runs,
         user options included), e.g. ``SNES newtonls (line search bt, rtol 1e-10) | KSP
         gmres | PC lu (mumps) | factorisation reused across Newton iterations and steps,
-        rebuilt when GMRES needs > 10 iterations per Newton iteration or fails | why:
+        rebuilt when GMRES needs > 4 iterations per Newton iteration or fails | why:
         ...``.
         """
         self.initialise()
