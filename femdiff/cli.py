@@ -79,6 +79,22 @@ def info() -> str:
     return "\n".join(lines)
 
 
+def solver_lines(sim: Any) -> list[str]:
+    """``solver <name>: <description>`` for every problem of a built case that has one.
+
+    The description (:meth:`femdiff.problem.MixedProblem.solver_description`) names the
+    SNES/KSP/PC types, the factorisation package, the factorisation reuse and the rule
+    that chose them.
+    """
+    problems = [("problem", getattr(sim, "problem", None))]
+    lines = []
+    for name, problem in problems:
+        describe = getattr(problem, "solver_description", None)
+        if callable(describe):
+            lines.append(f"solver ({name}): {describe()}")
+    return lines
+
+
 def _demos() -> dict[str, Path]:
     return {p.stem.removeprefix("demo_"): p for p in sorted(DEMO_DIR.glob("demo_*.py"))}
 
@@ -269,6 +285,8 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
     log.info("mesh: %d cells, boundaries %s", ncells, ", ".join(sim.domain.boundary_names)
              if hasattr(sim, "domain") else "")
 
+    for line in solver_lines(sim):
+        log.info("%s", line)
     step, t_restart = 0, None
     ckpt = None
     if sim.time_dependent:
@@ -393,7 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     loud.add_argument("-v", "--verbose", action="store_true", help="debug-level logging")
     loud.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("info", help="print the DOLFINx/PETSc/MPI environment")
+    i = sub.add_parser("info", help="print the DOLFINx/PETSc/MPI environment (and, given "
+                       "a case file, the solver it would run and why)")
+    i.add_argument("case", type=Path, nargs="?")
+    i.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     r = sub.add_parser("run", help="run a TOML case file")
     r.add_argument("case", type=Path)
     r.add_argument("-o", "--output", type=Path, help="output folder (default: from the case)")
@@ -424,8 +445,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "info":
+            lines = [info()]
+            if args.case is not None:
+                from femdiff import case as fcase
+
+                lines += solver_lines(fcase.load(args.case, args.set).build(comm))
             if comm.rank == 0:
-                print(info())
+                print("\n".join(lines))
         elif args.command in ("run", "check"):
             from femdiff import case as fcase
 

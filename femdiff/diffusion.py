@@ -123,13 +123,21 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         time: time-step settings (Δt, scheme, retries).
         bcs: boundary conditions by name; unlisted boundaries are no-flux.
         degree: polynomial degree of both fields (1 or 2).
-        petsc_options: SNES/KSP options; they override :func:`solvers.newton_options`.
+        petsc_options: SNES/KSP options; they override the model's defaults, chosen
+            per model: :func:`solvers.cahn_hilliard_options` (Newton–GMRES on an LU
+            factorisation reused across Newton iterations and steps) for a model with
+            gradient energy (:attr:`cahn_hilliard`) unless the user sets ``ksp_type`` or
+            ``pc_type``; :func:`solvers.newton_options` (a fresh LU per Newton
+            iteration) otherwise. :meth:`solver_description` reports which ran and why.
         concentration_scale: C_s for nondimensionalising (default: mean |initial C|).
         lumped: for P1, integrate the constitutive equation with vertex quadrature (a
             lumped mass), so μ_i = ∂f/∂C(C_i) holds node by node. Equilibria are then
             nodally exact (e.g. C ∝ exp(Ωσ_h/RT) next to a fixed-C boundary, where the
             consistent mass would leave an O(h) shift) and the order of accuracy is
-            unchanged. Ignored for P2.
+            unchanged. Ignored for P2. For Cahn–Hilliard on coarse meshes it costs
+            accuracy in F: PFHub 1b, 200², F(100) = 133.5 lumped against 130.3
+            consistent (uploads 117–131.6), so the spinodal demo and cases pass
+            ``lumped=False``.
         energy_stable: convex splitting (Eyre): the constitutive law becomes
             μⁿ⁺¹ = f′(cⁿ⁺¹) + S (cⁿ⁺¹ − cⁿ) − κ∇²cⁿ⁺¹ with S = max(−f″) from the terms
             (``concave_bound``), i.e. f + S c²/2 implicit and S c²/2 explicit. With
@@ -264,6 +272,15 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                          petsc_options=petsc_options, lumped=lumped, name=name)
         self.potential = self._with_material_stress(
             self._with_temperature(potential, temperature), sigma_h)
+        user_solver = {"ksp_type", "pc_type"} & set(petsc_options or {})
+        if self.cahn_hilliard and not user_solver:
+            self.petsc_options = solvers.merge(solvers.cahn_hilliard_options(), petsc_options)
+            self.solver_reason = (
+                "Cahn–Hilliard (a gradient-energy term) default, "
+                "solvers.cahn_hilliard_options: the LU factorisation dominates the cost of "
+                "a Newton iteration, so it is reused across iterations and steps")
+            if petsc_options:
+                self.solver_reason += f"; user options override {sorted(petsc_options)}"
         self.mobility = mobility
         self._temperature_given = temperature is not None
         self.initial = initial
@@ -281,6 +298,17 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                       and materials is None and heat_of_transport is None and not broken
                       and not self.user_petsc_options and type(self) is DiffusionProblem)
             self.formulation = "auto" if usable else "mixed"
+
+    @property
+    def cahn_hilliard(self) -> bool:
+        """Whether the model has a gradient energy (Cahn–Hilliard): it sets the defaults.
+
+        Cahn–Hilliard's solver default is :func:`femdiff.solvers.cahn_hilliard_options`
+        (the LU factorisation reused across Newton iterations and steps); the others keep
+        :func:`femdiff.solvers.newton_options`. :meth:`solver_description` says which.
+        """
+        grad = ufl.grad(ufl.SpatialCoordinate(self.domain.mesh)[0])
+        return self.potential.G(grad) is not None
 
     # -- the hooks of MixedProblem -------------------------------------------------------
 

@@ -146,6 +146,12 @@ class MixedProblem:
         self.degree = degree
         self.user_petsc_options = dict(petsc_options or {})
         self.petsc_options = solvers.merge(solvers.newton_options(), petsc_options)
+        #: why this solver: the rule that picked the defaults (see solver_description)
+        self.solver_reason = (
+            "mixed μ–C default (solvers.newton_options): Newton with a fresh LU "
+            "factorisation at every iteration, robust for small and medium problems")
+        if petsc_options:
+            self.solver_reason += f"; user options override {sorted(petsc_options)}"
         self.lumped = bool(lumped) and degree == 1
         self.prefix = solvers.unique_prefix(name)
         self.schur_context: Any = None
@@ -299,9 +305,22 @@ class MixedProblem:
         # fieldsplit sub-solvers read theirs only at the first PC set-up
         if opts.get("pc_type") != "lu":
             opts.pop("pc_factor_mat_solver_type", None)
+        if (opts.get("pc_type") != "lu" or opts.get("ksp_type") == "preonly"
+                or opts.get("snes_type", "").startswith("vi")):
+            # the reuse needs a factorisation, and a fixed system (the active-set
+            # sub-solves of the bound-constrained Newton change it)
+            opts.pop("femdiff_refactor_krylov", None)
         schur = opts.pop("femdiff_schur", None)
         if schur not in (None, "bksw"):
             raise ValueError(f"femdiff_schur must be 'bksw', got {schur!r}")
+        refactor = opts.pop("femdiff_refactor_krylov", None)
+        if refactor is not None and not (isinstance(refactor, int) and refactor > 0):
+            raise ValueError(f"femdiff_refactor_krylov must be a positive integer, got "
+                             f"{refactor!r}")
+        self._refactor_krylov: int | None = refactor
+        self._refactor_next = True
+        #: LU factorisations done so far (one per Newton iteration without reuse)
+        self.factorisations = 0
         solvers.set_options(self.prefix, opts)
         self.problem = NonlinearProblem(
             self.residual, self.u, bcs=self.dirichlet, petsc_options_prefix=self.prefix)
@@ -309,6 +328,10 @@ class MixedProblem:
         if opts.get("pc_type") == "fieldsplit":
             self._attach_fieldsplit(snes)
         snes.setFromOptions()
+        if refactor is not None:
+            # the factorisation is reused across iterations and steps (femdiff decides
+            # when to rebuild it: _newton_reused); -2: build it at the next Jacobian
+            solvers.lag_preconditioner(snes, -2)
         if schur == "bksw":
             from femdiff.preconditioners import attach  # lazy: no module-level cycle
 
@@ -337,6 +360,34 @@ class MixedProblem:
         snes.getKSP().getPC().setFieldSplitIS(*sets)
         self._split_sets = sets
 
+    def solver_description(self) -> str:
+        """Which solver runs and why: SNES, KSP and PC types, LU package, reuse, the rule.
+
+        Read from the PETSc objects after :meth:`initialise` (so it reports what runs,
+        user options included), e.g. ``SNES newtonls (line search bt, rtol 1e-10) | KSP
+        gmres | PC lu (mumps) | factorisation reused across Newton iterations and steps,
+        rebuilt when GMRES needs > 4 iterations per Newton iteration or fails | why:
+        ...``.
+        """
+        self.initialise()
+        snes = self.problem.solver
+        ksp = snes.getKSP()
+        pc = ksp.getPC()
+        parts = [f"SNES {snes.getType()} (line search {snes.getLineSearch().getType()}, "
+                 f"rtol {snes.getTolerances()[0]:g}, atol {snes.getTolerances()[1]:g})",
+                 f"KSP {ksp.getType()}", f"PC {pc.getType()}"]
+        if pc.getType() in ("lu", "cholesky"):
+            parts[-1] += f" ({pc.getFactorSolverType()})"
+        if pc.getType() == "fieldsplit":
+            parts[-1] += " (" + ", ".join(name for name, _ in self._split_sets) + ")"
+        if self._refactor_krylov is not None:
+            parts.append("factorisation reused across Newton iterations and steps, rebuilt "
+                         f"when {ksp.getType()} needs > {self._refactor_krylov} iterations "
+                         "per Newton iteration or a solve fails on it")
+        elif pc.getType() in ("lu", "cholesky"):
+            parts.append("factorisation rebuilt at every Newton iteration")
+        return " | ".join(parts) + f" | why: {self.solver_reason}"
+
     def split_index_sets(self) -> list[tuple[str, PETSc.IS]]:
         """The fieldsplit blocks ``[(name, IS of W's owned global dofs)]`` (after set-up)."""
         return list(self._split_sets)
@@ -348,9 +399,46 @@ class MixedProblem:
     # -- time stepping -------------------------------------------------------------------
 
     def _newton(self) -> tuple[bool, int, int]:
-        ok, its, kits = newton_solve(self.problem, self.u, self.domain.comm)
+        if self._refactor_krylov is None:
+            ok, its, kits = newton_solve(self.problem, self.u, self.domain.comm)
+            self.factorisations += its
+        else:
+            ok, its, kits = self._newton_reused()
         if ok:
             ok = self.domain.comm.allreduce(self._admissible(), op=MPI.LAND)
+        return ok, its, kits
+
+    def _newton_reused(self) -> tuple[bool, int, int]:
+        """Newton–Krylov on a reused factorisation (``femdiff_refactor_krylov``).
+
+        The Jacobian is assembled at every Newton iteration and solved by the Krylov
+        method preconditioned by the LU factorisation of an *older* Jacobian (PETSc's
+        preconditioner lag, persisting across steps). The factorisation is rebuilt
+        (lag −2: at the next Jacobian) when it degrades: when a solve fails on a stale
+        factorisation (the Krylov method hit ``ksp_max_it``, or Newton failed), the same
+        step is retried once from the same start with a fresh one, and when a converged
+        solve needed more than ``femdiff_refactor_krylov`` Krylov iterations per Newton
+        iteration, the next solve starts with a fresh one. Newton's own convergence test
+        (``snes_rtol``/``snes_atol`` on the true residual) is unchanged.
+        """
+        snes = self.problem.solver
+        start = self.u.x.array.copy()
+        fresh = self._refactor_next
+        ok, its, kits = newton_solve(self.problem, self.u, self.domain.comm)
+        self.factorisations += int(fresh and its > 0)
+        self._refactor_next = False
+        if not ok and not fresh:
+            log.debug("Newton failed on a reused factorisation (SNES reason %d): "
+                      "refactorising", snes.getConvergedReason())
+            self.u.x.array[:] = start
+            solvers.lag_preconditioner(snes, -2)
+            ok, its2, kits2 = newton_solve(self.problem, self.u, self.domain.comm)
+            self.factorisations += 1
+            its, kits = its + its2, kits + kits2
+        refactor = not ok or kits > self._refactor_krylov * max(its, 1)
+        if refactor:  # a failure: the retry with a smaller Δt starts afresh
+            solvers.lag_preconditioner(snes, -2)
+        self._refactor_next = refactor
         return ok, its, kits
 
     def step(self, dt: float | None = None) -> StepInfo:

@@ -516,3 +516,20 @@ def test_case_file_matches_its_demo(name, tmp_path, monkeypatch):
         scale = np.abs(expected[inside]).max()
         assert np.allclose(got[inside], expected[inside], rtol=1e-8, atol=1e-10 * scale), \
             f.name
+
+
+def test_info_and_run_log_name_the_solver(tmp_path, capsys):
+    """`femdiff info CASE` and the run log say which solver runs and the rule that chose
+    it (issue #15): the spinodal case gets the Cahn–Hilliard default."""
+    small = ["--set", "geometry.params.nx=8", "--set", "geometry.params.ny=8"]
+    assert main(["info", str(CASES / "spinodal.toml"), *small]) == 0
+    out = capsys.readouterr().out
+    assert "solver (problem): SNES newtonls" in out
+    assert "KSP gmres" in out and "PC lu" in out and "reused" in out
+    assert "why: Cahn–Hilliard" in out
+    assert main(["run", str(CASES / "spinodal.toml"), "-o", str(tmp_path / "run"), *small,
+                 "--set", "time.t_end=0.1", "--set", "output.times=[]",
+                 "--set", "output.profiles=[]", "--set", "output.png=false",
+                 "--set", 'output.fields="none"']) == 0
+    err = capsys.readouterr().err
+    assert "solver (problem): SNES newtonls" in err and "why: Cahn–Hilliard" in err
