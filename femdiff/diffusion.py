@@ -170,6 +170,13 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             name → number); needs a temperature field to have an effect.
         broken: C in the discontinuous space (True) or in P_k (False); default: broken
             for two or more materials.
+        solver: the linear solver, ``"auto"`` (default), ``"lu"`` or ``"iterative"``
+            (:func:`femdiff.solvers.choose_linear_solver`): ``"auto"`` is MUMPS LU
+            except for lumped P1 in 3D from :data:`femdiff.solvers.ITERATIVE_MIN_DOFS_3D`
+            dofs on, where it is a Schur fieldsplit with GAMG on μ
+            (:func:`femdiff.solvers.mixed_iterative_options`; the activity formulation:
+            CG + GAMG). User ``ksp_type``/``pc_type`` options win. The choice and its
+            reason: :meth:`linear_solver`, ``linear_solver_reason`` (logged).
 
     The lifecycle, stepping, restart and diagnostics are :class:`MixedProblem`'s; this
     class adds the spaces (C, μ), the initial μ, its boundary conditions and the weak
@@ -199,6 +206,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         temperature: Any = None,
         heat_of_transport: float | dict[str, float] | None = None,
         broken: bool | None = None,
+        solver: str = "auto",
     ) -> None:
         if not isinstance(potential, ChemicalPotential):
             raise TypeError("potential must be a femdiff.thermodynamics.ChemicalPotential")
@@ -250,7 +258,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                 "one material and a linear mobility (Mobility.linear or "
                 "Mobility.from_diffusivity)")
         super().__init__(domain, time=time, adaptive=adaptive, degree=degree,
-                         petsc_options=petsc_options, lumped=lumped, name=name)
+                         petsc_options=petsc_options, lumped=lumped, name=name, solver=solver)
         self.potential = self._with_temperature(potential, temperature)
         self.mobility = mobility
         self._temperature_given = temperature is not None

@@ -155,8 +155,15 @@ class DiluteMixin:
         self._act_wvec = self.w.x.petsc_vec
         self._act_ksp = PETSc.KSP().create(self.domain.comm)
         self._act_ksp.setOptionsPrefix(self.prefix + "activity_")
-        solvers.set_options(self.prefix + "activity_", {"ksp_type": "preonly",
-                                                         **solvers.lu_options()})
+        # the same choice as the mixed form's (solver=, size): LU or CG + GAMG
+        kind, why = self.linear_solver()
+        self.linear_solver_reason = (why.replace("exact Schur fieldsplit, GAMG on the "
+                                                 "Schur complement",
+                                                 "CG + GAMG (activity form)")
+                                     if kind == "iterative" else why)
+        solvers.set_options(self.prefix + "activity_",
+                            solvers.activity_iterative_options() if kind == "iterative"
+                            else {"ksp_type": "preonly", **solvers.lu_options()})
         self._act_ksp.setFromOptions()
         self._act_key: tuple[float, ...] | None = None
         self._update_weight()
