@@ -384,7 +384,8 @@ def choose_linear_solver(solver: str, *, tdim: int, n_dofs: int, lumped: bool,
         if not usable:
             raise ValueError("solver='iterative' needs lumped P1 (degree=1, lumped=True) and "
                              "a mixed μ–C problem: the Schur complement on μ is then exact")
-        return "iterative", "solver='iterative': exact Schur fieldsplit, GAMG on the Schur complement"
+        return "iterative", ("solver='iterative': exact Schur fieldsplit, GAMG on the "
+                             "Schur complement")
     if solver == "lu":
         return "lu", f"solver='lu': {direct_solver_package()} LU"
     if tdim == 3 and usable and n_dofs >= ITERATIVE_MIN_DOFS_3D:
