@@ -344,7 +344,9 @@ def mixed_iterative_options(local_fields: int = 1) -> dict[str, Any]:
         f"fieldsplit_{schur}_pc_gamg_type": "agg",
         f"fieldsplit_{schur}_pc_gamg_coarse_eq_limit": 1000,
         f"fieldsplit_{schur}_mg_levels_ksp_type": "chebyshev",
-        f"fieldsplit_{schur}_mg_levels_pc_type": "jacobi",
+        # SOR smoothing: 12.5 against 17 Krylov iterations per Newton iteration with
+        # Jacobi (3D box, two traps, 16³ cells, serial)
+        f"fieldsplit_{schur}_mg_levels_pc_type": "sor",
         "femdiff_split": f"{first}_{schur}",
     }
 
