@@ -203,3 +203,21 @@ def test_krylov_iterations_bounded_traps():
         per_newton.append(sum(i.krylov_iterations for i in infos) / newton)
     assert max(per_newton) <= 30
     assert per_newton[1] <= 1.5 * per_newton[0]
+
+
+# --- case files: [solver] linear ------------------------------------------------------
+
+
+def test_case_file_solver_choice():
+    from pathlib import Path
+
+    from femdiff import case
+
+    quickstart = Path(__file__).resolve().parent.parent / "cases" / "quickstart.toml"
+    c = case.load(quickstart, ["geometry.params.nx=4", 'solver.linear="iterative"'])
+    assert c.data["solver"]["linear"] == "iterative"
+    sim = c.build(MPI.COMM_WORLD)
+    sim.problem.initialise()
+    assert sim.problem.solver_choice == "iterative"
+    with pytest.raises(ValueError, match="linear"):
+        case.load(quickstart, ['solver.linear="cholesky"'])
