@@ -27,7 +27,6 @@ import time
 
 from mpi4py import MPI
 
-
 import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
 from femdiff import mechanics, mesh
 from femdiff.boundary import FixedConcentration

@@ -9,12 +9,13 @@ inner Krylov tolerance of 1e-8, so the iterative solution must agree with LU's t
 better than discretisation accuracy. Meshes are small (≤ 6³ cells).
 """
 
-import numpy as np
-import pytest
 from mpi4py import MPI
 
+import numpy as np
+import pytest
+
 from femdiff import mechanics, mesh, solvers
-from femdiff.boundary import Flux, FixedConcentration
+from femdiff.boundary import FixedConcentration, Flux
 from femdiff.coupled import Coupled
 from femdiff.diffusion import DiffusionProblem
 from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility, StressCoupling
