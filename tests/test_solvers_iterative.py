@@ -150,7 +150,7 @@ def test_iterative_matches_lu_traps():
     assert abs(i_it["total"] - i_ref["total"]) < RTOL * abs(i_ref["total"])
 
 
-def _coupled(solver: str) -> Coupled:
+def _coupled(solver: str, scheme: str = "staggered") -> Coupled:
     d = _box(4)
     solid = mechanics.Elasticity(
         d, mechanics.ElasticMaterial(E=50e9, nu=0.3),
@@ -164,7 +164,7 @@ def _coupled(solver: str) -> Coupled:
         Mobility.from_diffusivity(D, T), initial=0.1 * 2.29e4, formulation="mixed",
         time=TimeControl(dt=TAU / 100, scheme="bdf2"), bcs=[Flux("right", -2e-5)],
         solver=solver)
-    return Coupled(solid, diff, scheme="staggered", tol=1e-9)
+    return Coupled(solid, diff, scheme=scheme, tol=1e-9)
 
 
 @pytest.mark.mpi
@@ -222,3 +222,10 @@ def test_case_file_solver_choice():
     assert sim.problem.solver_choice == "iterative"
     with pytest.raises(ValueError, match="linear"):
         case.load(quickstart, ['solver.linear="cholesky"'])
+
+
+def test_monolithic_coupling_refuses_iterative():
+    """The monolithic (C, μ, u) problem has its own fieldsplit: 'iterative' is an error."""
+    cp = _coupled("iterative", "monolithic")
+    with pytest.raises(ValueError, match="cannot be combined"):
+        cp.initialise()
