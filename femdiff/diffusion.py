@@ -176,7 +176,11 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             dofs on, where it is a Schur fieldsplit with GAMG on μ
             (:func:`femdiff.solvers.mixed_iterative_options`; the activity formulation:
             CG + GAMG). User ``ksp_type``/``pc_type`` options win. The choice and its
-            reason: :meth:`linear_solver`, ``linear_solver_reason`` (logged).
+            reason: :meth:`linear_solver`, ``linear_solver_reason`` (logged). The
+            iterative split runs plain Newton (``newtonls``): Newton's variable bounds
+            (0 < C, 0 ≤ C_T ≤ N_T) are not enforced, a non-finite state is retried
+            with a smaller Δt, and BDF2 may overshoot N_T slightly where LU's bounded
+            Newton clips it (backward Euler keeps C_T in [0, N_T] by itself).
 
     The lifecycle, stepping, restart and diagnostics are :class:`MixedProblem`'s; this
     class adds the spaces (C, μ), the initial μ, its boundary conditions and the weak

@@ -120,7 +120,8 @@ class MixedProblem:
     :meth:`state_dict`, :meth:`load_state`, :meth:`integrate`, :meth:`amount`,
     :meth:`flux_through` (conservative), :meth:`gradient_flux_through`, :meth:`flux`,
     :meth:`owned_concentration`,
-    :meth:`split_index_sets`, :meth:`set_schur_context`, :meth:`invert_potential`.
+    :meth:`split_index_sets`, :meth:`set_schur_context`, :meth:`invert_potential`,
+    :meth:`linear_solver` (which linear solver runs, and why).
     """
 
     #: whether the problem needs the bound-constrained Newton (read in ``_create_solver``)
