@@ -276,9 +276,10 @@ def check_converged(ksp: PETSc.KSP, what: str) -> None:
 
 #: ``solver="auto"`` switches a 3D mixed μ–C problem (lumped P1) to
 #: :func:`mixed_iterative_options` from this many global dofs of its mixed space on.
-#: Below it MUMPS LU is faster and exact; above it LU's fill (∝ N^{4/3} memory, ∝ N² work
-#: in 3D) loses, and from some 10⁶ dofs it no longer fits in memory at all
-#: (``benchmarks/bench_3d_scaling.py``: LU and the iterative solver side by side).
+#: Below it LU costs seconds per step and keeps Newton's variable bounds (the iterative
+#: split runs plain Newton); above it LU's fill (∝ N^{4/3} memory, ∝ N² work in 3D)
+#: loses: ``benchmarks/bench_3d_scaling.py`` (2 ranks) measured LU 2× slower per step
+#: at 53k and 107k mixed dofs, with 1.3–1.5× the peak memory, growing with N.
 ITERATIVE_MIN_DOFS_3D = 100_000
 
 #: the values of ``solver=`` (and of ``linear`` in a case file's ``[solver]`` table)
