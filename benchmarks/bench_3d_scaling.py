@@ -24,13 +24,13 @@ Measured 2026-11-26, 2 ranks, ``--steps 2``, on a 2-core machine shared with oth
 (load average ~15: wall times are inflated and indicative only; the LU and iterative rows
 of one size ran back to back; kB/dof = (peak − start) × ranks / total dofs):
 
-    n  solver    diff dofs mech dofs   total CG its mech s s/step Newton Kry/Nwt us/dof MB/rank kB/dof
-    18 iterative     52706     79059  131765    23  12.51  14.68    2.5     5.8 278.47     492   6.20
-    18 lu            52706     79059  131765    23  11.64  30.29    2.5     1.0 574.79     624   8.24
-    23 iterative    107136    160704  267840    25  24.38  31.20    2.5     5.8 291.25     907   6.22
-    23 lu           107136    160704  267840    25  25.92  63.87    2.5     1.0 596.19    1344   9.56
-    29 iterative    210600    315900  526500    26  32.91  53.88    2.5     6.0 255.85    1785   6.58
-    37 iterative    430312    645468 1075780    31  71.74  93.56    2.5     6.6 217.42    3753   6.97
+  n  solver    diff dofs mech dofs   total CG its mech s s/step Newton Kry/Nwt us/dof MB/rank kB/dof
+18 iterative     52706     79059  131765    23  12.51  14.68    2.5     5.8 278.47     492   6.20
+18 lu            52706     79059  131765    23  11.64  30.29    2.5     1.0 574.79     624   8.24
+23 iterative    107136    160704  267840    25  24.38  31.20    2.5     5.8 291.25     907   6.22
+23 lu           107136    160704  267840    25  25.92  63.87    2.5     1.0 596.19    1344   9.56
+29 iterative    210600    315900  526500    26  32.91  53.88    2.5     6.0 255.85    1785   6.58
+37 iterative    430312    645468 1075780    31  71.74  93.56    2.5     6.6 217.42    3753   6.97
 
 Krylov iterations per Newton iteration 5.8 → 5.8 → 6.0 → 6.6 (≤ 10 % per doubling of
 the dofs), the mechanics' CG 23 → 31; time per diffusion dof flat (falling, as the
