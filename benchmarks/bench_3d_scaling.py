@@ -24,7 +24,7 @@ Measured 2026-11-26, 2 ranks, ``--steps 2``, on a 2-core machine shared with oth
 (load average ~15: wall times are inflated and indicative only; the LU and iterative rows
 of one size ran back to back; kB/dof = (peak − start) × ranks / total dofs):
 
-  n  solver    diff dofs mech dofs   total CG its mech s s/step Newton Kry/Nwt us/dof MB/rank kB/dof
+n  solver     diff dofs mech dofs   total CG its mech s s/step Newton Kry/Nwt us/dof MB/rank kB/dof
 18 iterative     52706     79059  131765    23  12.51  14.68    2.5     5.8 278.47     492   6.20
 18 lu            52706     79059  131765    23  11.64  30.29    2.5     1.0 574.79     624   8.24
 23 iterative    107136    160704  267840    25  24.38  31.20    2.5     5.8 291.25     907   6.22
