@@ -16,6 +16,23 @@ after the trap run: the larger of the two).
                                                     # FESTIM #1272's mesh and trap count
 
 FESTIM issue #1272 reports 63 GB for LU on a 60³ mesh with three traps.
+
+Measured 2026-11-26 on a shared 2-core machine (load average ~15; wall times inflated,
+the two rows of one run side by side), 2 ranks, ``--n 36 --steps 2``:
+
+    no traps             101306 dofs  32.6 s/step  3.5 Newton/step   6.9 Krylov/Newton  722 MB/rank
+    2 McNabb-Foster traps 202612 dofs  62.1 s/step  4.0 Newton/step  28.5 Krylov/Newton  859 MB/rank
+    time per step, traps / none: 1.91 (1 + number of fields = 5; LU: 6.6, last session)
+
+The trap runs' Krylov count is *not* flat under refinement (serial, same box and Δt,
+Krylov per Newton over the first two steps: 8.2 at 8³, 11.3 at 16³, 18.5 at 24³; 28.5
+at 36³ on 2 ranks), unlike the trap-free split (6–7). The Schur complement on μ is
+exact there; what degrades is GAMG on it: it is M_L + Δt G K_M with G_i = f″(C_i) over
+the node's effective storage a₀(1 + ∂C_T/∂C_L) (f″ ∝ 1/C over three decades here, and
+the trap capacity on top), a *row*-scaled Laplacian, and the Galerkin coarse operators
+Pᵀ G K P of smoothed aggregation do not treat G as a row scaling. Candidates: scale the
+μ rows by 1/G (the operator becomes symmetric), or GAMG on the symmetric
+G⁻¹M_L + Δt K_M after a diagonal G⁻¹.
 """
 
 import argparse
