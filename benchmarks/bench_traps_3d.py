@@ -24,6 +24,11 @@ the two rows of one run side by side), 2 ranks, ``--n 36 --steps 2``:
     2 McNabb-Foster traps 202612 dofs  62.1 s/step  4.0 Newton/step  28.5 Krylov/Newton  859 MB/rank
     time per step, traps / none: 1.91 (1 + number of fields = 5; LU: 6.6, last session)
 
+FESTIM #1272's case, ``--n 60 --traps 3 --traps-only --steps 1`` (226981 nodes × 5
+fields = 1.13M dofs): 3.4 GB resident per rank (ps, 11 min into the first step on the
+loaded machine; the run did not finish before the session's deadline), about 7 GB in
+all against the 63 GB of LU reported there.
+
 The trap runs' Krylov count is *not* flat under refinement (serial, same box and Δt,
 Krylov per Newton over the first two steps: 8.2 at 8³, 11.3 at 16³, 18.5 at 24³; 28.5
 at 36³ on 2 ranks), unlike the trap-free split (6–7). The Schur complement on μ is
