@@ -11,10 +11,10 @@ per step, Newton iterations per step, and the peak resident memory per rank.
     mpirun -n 2 python benchmarks/bench_traps.py --n 40       # ~275k dofs with traps
 
 Solver: LU (femdiff.solvers.newton_options: MUMPS or SuperLU_DIST), so the cost of a
-step grows with the fill of the factorisation, faster than the dof count. An iterative
-solver with flat Krylov counts (issue #13) is not part of this benchmark yet: an
-additive fieldsplit with GAMG per field does not converge on the mixed μ–C block (it
-needs the Schur treatment of femdiff.preconditioners, plus the diagonal trap blocks).
+step grows with the fill of the factorisation, faster than the dof count. The iterative
+solver (an exact Schur fieldsplit: point-block Jacobi on the node-wise local fields C_L,
+C_T, GAMG on μ; ``solver="iterative"``, and ``"auto"`` in 3D from
+femdiff.solvers.ITERATIVE_MIN_DOFS_3D dofs) is benchmarked in bench_traps_3d.py.
 """
 
 import argparse
@@ -42,7 +42,7 @@ def run(n, steps, traps, condense=False):
         traps=traps, temperature=T, initial=1e-3 * C0,
         bcs=[FixedConcentration("left", C0), FixedConcentration("right", 1e-3 * C0)],
         time=TimeControl(dt=tau / 200, scheme="bdf2"), concentration_scale=C0,
-        condense_traps=condense)
+        condense_traps=condense, solver="lu")
     problem.initialise()
     problem.step()  # warm-up: JIT, first assembly and factorisation set-up
     domain.comm.Barrier()

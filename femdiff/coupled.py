@@ -170,7 +170,7 @@ class MonolithicProblem(DiffusionProblem):
                          concentration_scale=d._concentration_scale, lumped=d.lumped,
                          energy_stable=d.energy_stable, adaptive=d.adaptive,
                          source=d.source, fitted_mobility=d.fitted_mobility,
-                         formulation="mixed", name="coupled")
+                         formulation="mixed", name="coupled", solver=d.solver_choice)
         self.petsc_options = options
         self.user_petsc_options = dict(petsc_options or {})
         self.mechanics = mechanics

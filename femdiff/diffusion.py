@@ -188,6 +188,17 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             (the per-material form of :class:`~femdiff.thermodynamics.StressCoupling`;
             every material must set ``Omega``, and the potential must not also hold a
             StressCoupling term).
+        solver: the linear solver, ``"auto"`` (default), ``"lu"`` or ``"iterative"``
+            (:func:`femdiff.solvers.choose_linear_solver`): ``"auto"`` is MUMPS LU
+            except for lumped P1 in 3D from :data:`femdiff.solvers.ITERATIVE_MIN_DOFS_3D`
+            dofs on, where it is a Schur fieldsplit with GAMG on μ
+            (:func:`femdiff.solvers.mixed_iterative_options`; the activity formulation:
+            CG + GAMG). User ``ksp_type``/``pc_type`` options win. The choice and its
+            reason: :meth:`linear_solver`, ``linear_solver_reason`` (logged). The
+            iterative split runs plain Newton (``newtonls``): Newton's variable bounds
+            (0 < C, 0 ≤ C_T ≤ N_T) are not enforced, a non-finite state is retried
+            with a smaller Δt, and BDF2 may overshoot N_T slightly where LU's bounded
+            Newton clips it (backward Euler keeps C_T in [0, N_T] by itself).
 
     The lifecycle, stepping, restart and diagnostics are :class:`MixedProblem`'s; this
     class adds the spaces (C, μ), the initial μ, its boundary conditions and the weak
@@ -218,6 +229,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         heat_of_transport: float | dict[str, float] | None = None,
         broken: bool | None = None,
         sigma_h: Any = None,
+        solver: str = "auto",
     ) -> None:
         if not isinstance(potential, ChemicalPotential):
             raise TypeError("potential must be a femdiff.thermodynamics.ChemicalPotential")
@@ -269,16 +281,29 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                 "one material and a linear mobility (Mobility.linear or "
                 "Mobility.from_diffusivity)")
         super().__init__(domain, time=time, adaptive=adaptive, degree=degree,
-                         petsc_options=petsc_options, lumped=lumped, name=name)
+                         petsc_options=petsc_options, lumped=lumped, name=name, solver=solver)
         self.potential = self._with_material_stress(
             self._with_temperature(potential, temperature), sigma_h)
         user_solver = {"ksp_type", "pc_type"} & set(petsc_options or {})
         if self.cahn_hilliard and not user_solver:
-            self.petsc_options = solvers.merge(solvers.cahn_hilliard_options(), petsc_options)
-            self.solver_reason = (
-                "Cahn–Hilliard (a gradient-energy term) default, "
-                "solvers.cahn_hilliard_options: the LU factorisation dominates the cost of "
-                "a Newton iteration, so it is reused across iterations and steps")
+            # Cahn–Hilliard has its own solvers (the μ-first Schur split of the dilute
+            # models would leave GAMG a fourth-order operator): solver='iterative' is the
+            # BKSW fieldsplit, otherwise LU reused across iterations and steps
+            self.model_solver = True
+            if self.solver_choice == "iterative":
+                self.petsc_options = solvers.merge(solvers.cahn_hilliard_iterative_options(),
+                                                   petsc_options)
+                self.solver_reason = (
+                    "solver='iterative' with Cahn–Hilliard (a gradient-energy term): "
+                    "solvers.cahn_hilliard_iterative_options, the BKSW Schur fieldsplit")
+            else:
+                self.petsc_options = solvers.merge(solvers.cahn_hilliard_options(),
+                                                   petsc_options)
+                self.solver_reason = (
+                    f"solver={self.solver_choice!r} with Cahn–Hilliard (a gradient-energy "
+                    "term): solvers.cahn_hilliard_options, the LU factorisation dominates "
+                    "the cost of a Newton iteration, so it is reused across iterations and "
+                    "steps")
             if petsc_options:
                 self.solver_reason += f"; user options override {sorted(petsc_options)}"
         self.mobility = mobility

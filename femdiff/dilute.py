@@ -155,12 +155,34 @@ class DiluteMixin:
         self._act_wvec = self.w.x.petsc_vec
         self._act_ksp = PETSc.KSP().create(self.domain.comm)
         self._act_ksp.setOptionsPrefix(self.prefix + "activity_")
-        solvers.set_options(self.prefix + "activity_", {"ksp_type": "preonly",
-                                                         **solvers.lu_options()})
+        # the same choice as the mixed form's (solver=, size): LU or CG + GAMG
+        kind, why = self.linear_solver()
+        self.linear_solver_reason = (why.replace("exact Schur fieldsplit, GAMG on the "
+                                                 "Schur complement",
+                                                 "CG + GAMG (activity form)")
+                                     if kind == "iterative" else why)
+        solvers.set_options(self.prefix + "activity_",
+                            solvers.activity_iterative_options() if kind == "iterative"
+                            else {"ksp_type": "preonly", **solvers.lu_options()})
         self._act_ksp.setFromOptions()
         self._act_key: tuple[float, ...] | None = None
         self._update_weight()
         self._rho_from_state()
+
+    def solver_description(self) -> str:
+        """The activity formulation's linear solve (no Newton); else the mixed form's."""
+        self.initialise()  # resolves formulation="auto"
+        if self.formulation != "activity":
+            return super().solver_description()  # type: ignore[misc]
+        ksp = self._act_ksp
+        pc = ksp.getPC()
+        parts = ["activity formulation: one linear solve per step, no Newton",
+                 f"KSP {ksp.getType()}", f"PC {pc.getType()}"]
+        if pc.getType() in ("lu", "cholesky"):
+            parts[-1] += f" ({pc.getFactorSolverType()})"
+            parts.append("matrix and factorisation rebuilt only when Δt or the "
+                         "coefficients change")
+        return " | ".join(parts) + f" | why: {self.linear_solver_reason}"
 
     def _assemble_activity_matrix(self) -> None:
         """A = a₀ M diag(w) + K_w; the lifting A g of the held nodes; rows/columns zeroed."""

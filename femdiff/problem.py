@@ -120,7 +120,8 @@ class MixedProblem:
     :meth:`state_dict`, :meth:`load_state`, :meth:`integrate`, :meth:`amount`,
     :meth:`flux_through` (conservative), :meth:`gradient_flux_through`, :meth:`flux`,
     :meth:`owned_concentration`,
-    :meth:`split_index_sets`, :meth:`set_schur_context`, :meth:`invert_potential`.
+    :meth:`split_index_sets`, :meth:`set_schur_context`, :meth:`invert_potential`,
+    :meth:`linear_solver` (which linear solver runs, and why).
     """
 
     #: whether the problem needs the bound-constrained Newton (read in ``_create_solver``)
@@ -132,7 +133,7 @@ class MixedProblem:
 
     def __init__(self, domain: Domain, *, time: TimeControl, adaptive: Adaptive | None,
                  degree: int, petsc_options: dict[str, Any] | None, lumped: bool,
-                 name: str) -> None:
+                 name: str, solver: str = "auto") -> None:
         if degree not in (1, 2):
             raise ValueError(f"degree must be 1 or 2, got {degree!r}")
         if not isinstance(time, TimeControl):
@@ -153,6 +154,10 @@ class MixedProblem:
         if petsc_options:
             self.solver_reason += f"; user options override {sorted(petsc_options)}"
         self.lumped = bool(lumped) and degree == 1
+        self.solver_choice = solvers.check_solver_choice(solver)
+        self.linear_solver_reason = ""
+        #: whether the subclass chose its own solver (solver_reason says which and why)
+        self.model_solver = False
         self.prefix = solvers.unique_prefix(name)
         self.schur_context: Any = None
         self._split_sets: list[tuple[str, PETSc.IS]] = []
@@ -297,9 +302,46 @@ class MixedProblem:
                                            self.domain.facets(boundary))
         return invert_potential(value, boundary, V, dofs, dfdc, start, domain)
 
+    def linear_solver(self) -> tuple[str, str]:
+        """The linear solver this problem runs and why: ``("lu" | "iterative" | "custom", why)``.
+
+        :func:`femdiff.solvers.choose_linear_solver` from ``solver=`` (``"auto"``,
+        ``"lu"``, ``"iterative"``), the dimension, the global dofs of W and whether the
+        problem is lumped P1; user ``ksp_type``/``pc_type`` options and a problem's own
+        fieldsplit (coupled, condensed traps, Cahn–Hilliard) are kept ("custom").
+        Needs the function spaces (after :meth:`initialise` or inside it).
+        """
+        if self.model_solver:
+            return "custom", self.solver_reason
+        user = [k for k in ("ksp_type", "pc_type") if k in self.user_petsc_options]
+        custom = None
+        if user:
+            custom = f"user PETSc options ({', '.join(user)})"
+        elif self.petsc_options.get("pc_type") != "lu":
+            custom = f"{type(self).__name__}'s own {self.petsc_options.get('pc_type')} options"
+        has_mu = any(name == "mu" for name, _ in self.field_blocks())
+        return solvers.choose_linear_solver(
+            self.solver_choice, tdim=self.domain.tdim,
+            n_dofs=self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs,
+            lumped=self.lumped and self.degree == 1, has_potential_block=has_mu,
+            custom=custom)
+
     def _create_solver(self) -> None:
         opts = dict(self.petsc_options)
-        if self.bounded and "snes_type" not in self.user_petsc_options:
+        kind, why = self.linear_solver()
+        # (the activity formulation has set its own: its KSP is not this one)
+        self.linear_solver_reason = self.linear_solver_reason or why
+        log.info("%s: linear solver %s", self.prefix, self.linear_solver_reason)
+        if kind == "iterative":
+            kept = {k: v for k, v in opts.items() if not k.startswith(("ksp_", "pc_"))}
+            n_local = sum(1 for name, _ in self.field_blocks() if name != "mu")
+            opts = solvers.merge({**solvers.mixed_iterative_options(n_local), **kept},
+                                 self.user_petsc_options)
+        # the iterative split runs plain Newton: the reduced-space VI solver restricts
+        # the split's index sets to the inactive rows, which breaks the node-wise local
+        # blocks (a step whose state leaves the domain of ln C is retried smaller)
+        if self.bounded and "snes_type" not in self.user_petsc_options \
+                and kind != "iterative":
             opts["snes_type"] = "vinewtonrsls"
         # options go to the database under this problem's prefix and stay there: the
         # fieldsplit sub-solvers read theirs only at the first PC set-up
@@ -321,6 +363,10 @@ class MixedProblem:
         self._refactor_next = True
         #: LU factorisations done so far (one per Newton iteration without reuse)
         self.factorisations = 0
+        self._split = opts.pop("femdiff_split", None)
+        if self._split not in (None, "local_mu", "mu_local"):
+            raise ValueError(f"femdiff_split must be 'local_mu' or 'mu_local', got "
+                             f"{self._split!r}")
         solvers.set_options(self.prefix, opts)
         self.problem = NonlinearProblem(
             self.residual, self.u, bcs=self.dirichlet, petsc_options_prefix=self.prefix)
@@ -352,10 +398,26 @@ class MixedProblem:
         index_map = self.W.dofmap.index_map
         n_owned = index_map.size_local
         sets = []
-        for name, dofs in self.field_blocks():
+        blocks = self.field_blocks()
+        split = getattr(self, "_split", None)
+        if split in ("local_mu", "mu_local"):
+            # every field but μ is local (no gradient): one block, node by node (C, C_T…
+            # of a node next to each other, block size = their number, so point-block
+            # Jacobi inverts the lumped local block exactly), μ the Schur block
+            local = np.stack([np.asarray(d).ravel() for n, d in blocks if n != "mu"], axis=1)
+            local = local[local[:, 0] < n_owned]
+            glob = index_map.local_to_global(local.ravel().astype(np.int32))
+            is_local = PETSc.IS().createGeneral(glob.astype(PETSc.IntType),
+                                                comm=self.domain.comm)
+            is_local.setBlockSize(local.shape[1])
+            sets.append(("local", is_local))
+            blocks = [(n, d) for n, d in blocks if n == "mu"]
+        for name, dofs in blocks:
             owned = np.sort(np.asarray(dofs)[np.asarray(dofs) < n_owned]).astype(np.int32)
             glob = index_map.local_to_global(owned).astype(PETSc.IntType)
             sets.append((name, PETSc.IS().createGeneral(glob, comm=self.domain.comm)))
+        if split == "mu_local":  # μ eliminated first (its lumped block is diagonal)
+            sets.reverse()
         snes.getKSP().getPC().setType("fieldsplit")
         snes.getKSP().getPC().setFieldSplitIS(*sets)
         self._split_sets = sets
@@ -386,7 +448,16 @@ class MixedProblem:
                          "per Newton iteration or a solve fails on it")
         elif pc.getType() in ("lu", "cholesky"):
             parts.append("factorisation rebuilt at every Newton iteration")
-        return " | ".join(parts) + f" | why: {self.solver_reason}"
+        return " | ".join(parts) + f" | why: {self._solver_why()}"
+
+    def _solver_why(self) -> str:
+        """The rule behind the solver: the model's own, else the linear-solver choice."""
+        if self.model_solver or not self.linear_solver_reason:
+            return self.solver_reason
+        why = self.linear_solver_reason
+        if self.user_petsc_options:
+            why += f"; user options override {sorted(self.user_petsc_options)}"
+        return why
 
     def split_index_sets(self) -> list[tuple[str, PETSc.IS]]:
         """The fieldsplit blocks ``[(name, IS of W's owned global dofs)]`` (after set-up)."""

@@ -306,3 +306,130 @@ def check_converged(ksp: PETSc.KSP, what: str) -> None:
             f"{what} did not converge: KSP reason {_KSP_REASONS.get(reason, reason)} "
             f"after {ksp.getIterationNumber()} iterations (options prefix "
             f"{ksp.getOptionsPrefix()!r})")
+
+
+# --- problem-dependent linear solver of the mixed μ–C problems (LU or iterative) -------
+
+#: ``solver="auto"`` switches a 3D mixed μ–C problem (lumped P1) to
+#: :func:`mixed_iterative_options` from this many global dofs of its mixed space on.
+#: Below it LU costs seconds per step and keeps Newton's variable bounds (the iterative
+#: split runs plain Newton); above it LU's fill (∝ N^{4/3} memory, ∝ N² work in 3D)
+#: loses: ``benchmarks/bench_3d_scaling.py`` (2 ranks) measured LU 2× slower per step
+#: at 53k and 107k mixed dofs, with 1.3–1.5× the peak memory, growing with N.
+ITERATIVE_MIN_DOFS_3D = 100_000
+
+#: the values of ``solver=`` (and of ``linear`` in a case file's ``[solver]`` table)
+SOLVER_CHOICES = ("auto", "lu", "iterative")
+
+
+def check_solver_choice(solver: Any) -> str:
+    """Return ``solver`` if it is one of :data:`SOLVER_CHOICES`.
+
+    Raises:
+        ValueError: naming the value and the allowed ones.
+    """
+    if not isinstance(solver, str) or solver not in SOLVER_CHOICES:
+        raise ValueError(f"solver must be one of {', '.join(map(repr, SOLVER_CHOICES))}, "
+                         f"got {solver!r}")
+    return solver
+
+
+def mixed_iterative_options(local_fields: int = 1) -> dict[str, Any]:
+    """Newton–Krylov options of a lumped mixed μ–C problem (with or without traps).
+
+    FGMRES on the whole Jacobian, preconditioned by a full Schur factorisation whose
+    eliminated block is diagonal (or node-wise block diagonal), so that the Schur
+    complement formed by ``selfp`` is exact and one GAMG V-cycle on it is the only
+    approximation. The unknowns split into the *local* fields (C and any
+    McNabb–Foster C_T: no gradient acts on them) and μ:
+
+    * ``local_fields == 1`` (C only; its storage may be a consistent mass): μ is
+      eliminated. Its block, the lumped constitutive law's M_L, is diagonal, and the
+      Schur complement on C is S = a₀M + Δt K_M diag(f″(C_i)), a mass plus a
+      (column-scaled) weighted Laplacian: GAMG.
+    * ``local_fields > 1`` (C with traps; lumped storage): the local block couples
+      only the fields of one node (C_L with its C_T), so point-block Jacobi inverts it
+      exactly (``ainv_type blockdiag``, the local index set is ordered node by node
+      with that block size). The Schur complement on μ is M_L + Δt D M_L⁻¹ K_M, a
+      row-scaled Laplacian plus mass: GAMG.
+
+    Newton runs without variable bounds (plain ``newtonls``, set by femdiff): the
+    reduced-space VI solver restricts the index sets to the inactive rows, which breaks
+    the node-wise blocks. ``femdiff_split`` is read by femdiff (it builds the index
+    sets), not by PETSc.
+    """
+    if local_fields < 1:
+        raise ValueError(f"local_fields must be at least 1, got {local_fields!r}")
+    first, schur = ("mu", "local") if local_fields == 1 else ("local", "mu")
+    return {
+        **newton_snes_options(),
+        "ksp_type": "fgmres",
+        "ksp_rtol": 1.0e-8,
+        "ksp_atol": 1.0e-14,
+        "ksp_max_it": 300,
+        "ksp_gmres_restart": 100,
+        "pc_type": "fieldsplit",
+        "pc_fieldsplit_type": "schur",
+        "pc_fieldsplit_schur_fact_type": "full",
+        "pc_fieldsplit_schur_precondition": "selfp",
+        f"fieldsplit_{first}_ksp_type": "preonly",
+        f"fieldsplit_{first}_pc_type": "pbjacobi" if local_fields > 1 else "jacobi",
+        f"fieldsplit_{schur}_mat_schur_complement_ainv_type":
+            "blockdiag" if local_fields > 1 else "diag",
+        f"fieldsplit_{schur}_ksp_type": "preonly",
+        f"fieldsplit_{schur}_pc_type": "gamg",
+        f"fieldsplit_{schur}_pc_gamg_type": "agg",
+        f"fieldsplit_{schur}_pc_gamg_coarse_eq_limit": 1000,
+        f"fieldsplit_{schur}_mg_levels_ksp_type": "chebyshev",
+        # SOR smoothing: 12.5 against 17 Krylov iterations per Newton iteration with
+        # Jacobi (3D box, two traps, 16³ cells, serial)
+        f"fieldsplit_{schur}_mg_levels_pc_type": "sor",
+        "femdiff_split": f"{first}_{schur}",
+    }
+
+
+def activity_iterative_options() -> dict[str, Any]:
+    """CG + GAMG for the (symmetric positive-definite) dilute activity formulation."""
+    return {**conduction_options(), "ksp_rtol": 1.0e-10, "ksp_error_if_not_converged": False}
+
+
+def choose_linear_solver(solver: str, *, tdim: int, n_dofs: int, lumped: bool,
+                         has_potential_block: bool, custom: str | None = None
+                         ) -> tuple[str, str]:
+    """The linear solver of a mixed μ–C problem: ``("lu" | "iterative", why)``.
+
+    Args:
+        solver: ``"auto"``, ``"lu"`` or ``"iterative"`` (:data:`SOLVER_CHOICES`).
+        tdim: the mesh's topological dimension.
+        n_dofs: global dofs of the mixed space.
+        lumped: whether the constitutive law (and the storage, with traps) is lumped P1.
+        has_potential_block: whether the problem has a μ block to split off.
+        custom: why the problem's own options rule (user ``ksp_type``/``pc_type``, a
+            fieldsplit of its own), or None.
+
+    Returns:
+        The choice and a one-line reason (for the run log and ``femdiff info``).
+
+    Raises:
+        ValueError: a bad ``solver``, or ``"iterative"`` where it does not apply.
+    """
+    check_solver_choice(solver)
+    if custom is not None:
+        if solver == "iterative":
+            raise ValueError(f"solver='iterative' cannot be combined with {custom}")
+        return "custom", f"{custom} (solver={solver!r} left them alone)"
+    usable = lumped and has_potential_block
+    if solver == "iterative":
+        if not usable:
+            raise ValueError("solver='iterative' needs lumped P1 (degree=1, lumped=True) and "
+                             "a mixed μ–C problem: the Schur complement on μ is then exact")
+        return "iterative", ("solver='iterative': exact Schur fieldsplit, GAMG on the "
+                             "Schur complement")
+    if solver == "lu":
+        return "lu", f"solver='lu': {direct_solver_package()} LU"
+    if tdim == 3 and usable and n_dofs >= ITERATIVE_MIN_DOFS_3D:
+        return "iterative", (f"solver='auto': 3D, {n_dofs} dofs >= {ITERATIVE_MIN_DOFS_3D}, "
+                             "lumped P1: exact Schur fieldsplit, GAMG on the Schur complement")
+    reason = (f"{tdim}D" if tdim != 3 else f"{n_dofs} dofs < {ITERATIVE_MIN_DOFS_3D}") \
+        if usable else "not lumped P1"
+    return "lu", f"solver='auto': {reason}: {direct_solver_package()} LU"

@@ -14,7 +14,7 @@ A case file describes a whole simulation (see ``docs/cli.md`` and ``cases/*.toml
     [mechanics]   degree, solver, sigma_h, petsc_options, [[mechanics.boundary]]
     [time]        t_end, dt, t0, scheme, growth, dt_max, dt_min, shrink, max_retries,
                   adaptive = {tol, ...}
-    [solver]      petsc_options
+    [solver]      petsc_options, linear (auto | lu | iterative)
     [output]      folder, fields, every, times, boundaries, profiles, png
     [checkpoint]  every_steps, every_seconds, keep, final
 

@@ -417,6 +417,7 @@ class DiffusionSimulation(ProblemSimulation):
             **extra,
             time=time.control, bcs=bcs, degree=data["physics"]["degree"],
             petsc_options=data["solver"]["petsc_options"] or None,
+            solver=data["solver"]["linear"],
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
             energy_stable=data["physics"]["energy_stable"], adaptive=time.adaptive)
         mech = data["mechanics"]

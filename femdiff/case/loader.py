@@ -82,7 +82,11 @@ ADAPTIVE = {k: Key("positive") for k in
             ("tol", "safety", "max_growth", "min_shrink", "reject", "k_I")}
 ADAPTIVE["k_P"] = Key("nonnegative")
 
-SOLVER = {"petsc_options": Key("options", default={})}
+SOLVER = {"petsc_options": Key("options", default={}),
+          "linear": Key("choice", default="auto", choices=("auto", "lu", "iterative"),
+                        doc="linear solver of single-species diffusion (and traps): auto "
+                            "(LU, or iterative in 3D from femdiff.solvers."
+                            "ITERATIVE_MIN_DOFS_3D dofs), lu or iterative")}
 
 PROFILE = {
     "name": Key("string", required=True),

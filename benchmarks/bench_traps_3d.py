@@ -1,0 +1,114 @@
+"""3D hydrogen transport with McNabb–Foster traps: time per step against none, iterative.
+
+The box of ``benchmarks/bench_traps.py`` (x ∈ [0, L]³, n³ hexahedra split into
+tetrahedra, C = C₀ on ``left``, C ≈ 0 on ``right``, ideal lattice hydrogen), stepped in
+one process first without traps, then with ``--traps`` McNabb–Foster traps (2 + traps
+fields: C_L, μ, C_T,i), both with the same linear solver (default ``iterative``:
+:func:`femdiff.solvers.mixed_iterative_options`; the traps' local block is node-wise,
+inverted exactly by point-block Jacobi, so the Schur complement on μ is exact and
+GAMG solves it). Printed: dofs, seconds per step, Newton iterations per step, Krylov
+iterations per Newton iteration, the time-per-step ratio (traps / none, to compare with
+1 + number of fields) and the peak resident memory per rank (the maximum over ranks,
+after the trap run: the larger of the two).
+
+    mpirun -n 2 python benchmarks/bench_traps_3d.py --n 36            # ~200k dofs, 2 traps
+    mpirun -n 2 python benchmarks/bench_traps_3d.py --n 60 --traps 3 --traps-only --steps 1
+                                                    # FESTIM #1272's mesh and trap count
+
+FESTIM issue #1272 reports 63 GB for LU on a 60³ mesh with three traps.
+
+Measured 2026-11-26 on a shared 2-core machine (load average ~15; wall times inflated,
+the two rows of one run side by side), 2 ranks, ``--n 36 --steps 2``:
+
+    no traps             101306 dofs  32.6 s/step  3.5 Newton/step   6.9 Krylov/Newton  722 MB/rank
+    2 McNabb-Foster traps 202612 dofs  62.1 s/step  4.0 Newton/step  28.5 Krylov/Newton  859 MB/rank
+    time per step, traps / none: 1.91 (1 + number of fields = 5; LU: 6.6, last session)
+
+FESTIM #1272's case, ``--n 60 --traps 3 --traps-only --steps 1`` (226981 nodes × 5
+fields = 1.13M dofs): 3.4 GB resident per rank (ps, 11 min into the first step on the
+loaded machine; the run did not finish before the session's deadline), about 7 GB in
+all against the 63 GB of LU reported there.
+
+The trap runs' Krylov count is *not* flat under refinement (serial, same box and Δt,
+Krylov per Newton over the first two steps: 8.2 at 8³, 11.3 at 16³, 18.5 at 24³; 28.5
+at 36³ on 2 ranks), unlike the trap-free split (6–7). The Schur complement on μ is
+exact there; what degrades is GAMG on it: it is M_L + Δt G K_M with G_i = f″(C_i) over
+the node's effective storage a₀(1 + ∂C_T/∂C_L) (f″ ∝ 1/C over three decades here, and
+the trap capacity on top), a *row*-scaled Laplacian, and the Galerkin coarse operators
+Pᵀ G K P of smoothed aggregation do not treat G as a row scaling. Candidates: scale the
+μ rows by 1/G (the operator becomes symmetric), or GAMG on the symmetric
+G⁻¹M_L + Δt K_M after a diagonal G⁻¹.
+"""
+
+import argparse
+import resource
+import time
+
+from mpi4py import MPI
+
+import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
+from femdiff import mesh
+from femdiff.boundary import FixedConcentration
+from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
+from femdiff.timestepping import TimeControl
+from femdiff.trapping import McNabbFoster
+from femdiff.traps import TrappingProblem
+
+T, D, L, C0 = 300.0, 1.0e-9, 1.0e-3, 1.0
+TRAPS = [McNabbFoster(10.0, k0=1.0, E_k=0.0, p0=1.0e2, E_p=10.0e3),
+         McNabbFoster(1.0, k0=1.0, E_k=0.0, p0=1.0e3, E_p=30.0e3),
+         McNabbFoster(5.0, k0=1.0, E_k=0.0, p0=1.0e4, E_p=40.0e3)]
+
+
+def run(n: int, steps: int, traps: list, solver: str) -> tuple:
+    domain = mesh.box(n, n, n, L, L, L)
+    tau = L**2 / D
+    problem = TrappingProblem(
+        domain, ChemicalPotential([Ideal(T)]), Mobility.from_diffusivity(D, T),
+        traps=traps, temperature=T, initial=1e-3 * C0,
+        bcs=[FixedConcentration("left", C0), FixedConcentration("right", 1e-3 * C0)],
+        time=TimeControl(dt=tau / 200, scheme="bdf2"), concentration_scale=C0,
+        solver=solver)
+    problem.initialise()
+    problem.step()  # warm-up: JIT, first assembly, GAMG set-up or factorisation
+    domain.comm.Barrier()
+    t0 = time.perf_counter()
+    newton = krylov = 0
+    for _ in range(steps):
+        info = problem.step()
+        newton += info.newton_iterations
+        krylov += info.krylov_iterations
+    elapsed = domain.comm.allreduce(time.perf_counter() - t0, op=MPI.MAX) / steps
+    dofs = problem.W.dofmap.index_map.size_global * problem.W.dofmap.index_map_bs
+    rss = domain.comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                                op=MPI.MAX) / 1024
+    return dofs, elapsed, newton / steps, krylov / max(newton, 1), rss, problem.linear_solver()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--traps", type=int, default=2, choices=(1, 2, 3))
+    parser.add_argument("--solver", default="iterative", choices=("auto", "lu", "iterative"))
+    parser.add_argument("--traps-only", action="store_true",
+                        help="skip the run without traps (memory at a large size)")
+    args = parser.parse_args()
+    comm = MPI.COMM_WORLD
+    rows = [] if args.traps_only else [("no traps", *run(args.n, args.steps, [], args.solver))]
+    rows.append((f"{args.traps} McNabb-Foster traps",
+                 *run(args.n, args.steps, TRAPS[:args.traps], args.solver)))
+    if comm.rank == 0:
+        print(f"{comm.size} rank(s), {args.n}^3 box, {args.steps} BDF2 steps after a warm-up")
+        for label, dofs, sec, newton, kpn, rss, (kind, _) in rows:
+            print(f"{label:24s} {kind:9s} {dofs:9d} dofs {sec:8.3f} s/step {newton:5.1f} "
+                  f"Newton/step {kpn:6.1f} Krylov/Newton  peak {rss:7.0f} MB/rank "
+                  f"({1024 * rss * comm.size / dofs:.2f} kB/dof)")
+        if len(rows) == 2:
+            print(f"time per step, traps / none: {rows[1][2] / rows[0][2]:.2f} "
+                  f"(1 + number of fields = {1 + 2 + args.traps})")
+        print(f"why: {rows[-1][6][1]}")
+
+
+if __name__ == "__main__":
+    main()
