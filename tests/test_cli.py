@@ -526,10 +526,10 @@ def test_info_and_run_log_name_the_solver(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "solver (problem): SNES newtonls" in out
     assert "KSP gmres" in out and "PC lu" in out and "reused" in out
-    assert "why: Cahn–Hilliard" in out
+    assert "with Cahn–Hilliard" in out
     assert main(["run", str(CASES / "spinodal.toml"), "-o", str(tmp_path / "run"), *small,
                  "--set", "time.t_end=0.1", "--set", "output.times=[]",
                  "--set", "output.profiles=[]", "--set", "output.png=false",
                  "--set", 'output.fields="none"']) == 0
     err = capsys.readouterr().err
-    assert "solver (problem): SNES newtonls" in err and "why: Cahn–Hilliard" in err
+    assert "solver (problem): SNES newtonls" in err and "with Cahn–Hilliard" in err
