@@ -26,6 +26,8 @@ from pathlib import Path
 
 from mpi4py import MPI
 
+from dolfinx.mesh import CellType
+
 import femdiff  # noqa: F401
 from femdiff import mesh, solvers
 from femdiff.diffusion import DiffusionProblem
@@ -48,14 +50,29 @@ def say(*args):
         print(*args, flush=True)
 
 
-def run_femdiff(size, reports, tol, *, solver="default", lumped=False, dt0=0.05, label=""):
-    """{t: (wall, steps, newton, factorisations, F, krylov, rejected)} and the solver line."""
-    domain = mesh.rectangle(size, size, float(size), float(size))
+def run_femdiff(size, reports, tol, *, solver="default", lumped=False, dt0=0.05, label="",
+                cells=None, scheme="bdf2", max_growth=None, refactor=None, quads=False,
+                extra=None, adaptive_kw=None):
+    """{t: (wall, steps, newton, factorisations, F, krylov, rejected)} and the solver line.
+
+    ``size``: the square's side; ``cells``: cells per side (default ``size``: h = 1).
+    """
+    cells = cells or size
+    cell = CellType.quadrilateral if quads else CellType.triangle
+    domain = mesh.rectangle(cells, cells, float(size), float(size), cell=cell)
     opts = solvers.newton_options() if solver == "fresh" else None
+    if refactor is not None:
+        opts = {**solvers.cahn_hilliard_options(), "femdiff_refactor_krylov": refactor}
+    if extra:
+        opts = {**(opts or solvers.cahn_hilliard_options()), **extra}
+    adaptive_kw = dict(adaptive_kw or {})
+    if max_growth is not None:
+        adaptive_kw["max_growth"] = max_growth
+    adaptive = Adaptive(tol=tol, **adaptive_kw)
     p = DiffusionProblem(
         domain, ChemicalPotential([DoubleWell(RHO, A, B), GradientEnergy(KAPPA)]),
         Mobility.constant(M), initial=c0, concentration_scale=1.0, lumped=lumped,
-        time=TimeControl(dt=dt0, scheme="bdf2"), adaptive=Adaptive(tol=tol),
+        time=TimeControl(dt=dt0, scheme=scheme), adaptive=adaptive,
         petsc_options=opts)
     p.initialise()
     out = {}
@@ -77,8 +94,10 @@ def run_femdiff(size, reports, tol, *, solver="default", lumped=False, dt0=0.05,
 def reference(args, reports):
     """{t: F} of the tight-tolerance run, cached in a JSON file."""
     ref_tol = args.ref_tol or args.tol / 20
+    ref_cells = args.ref_cells or args.cells or args.size
     path = Path(args.ref_file or Path.home() / ".cache" / "femdiff" /
-                f"pfhub1b_ref_{args.size}_{ref_tol:g}_{'lumped' if args.lumped else 'cons'}"
+                f"pfhub1b_ref_{args.size}_{ref_cells}_{ref_tol:g}_"
+                f"{'lumped' if args.lumped else 'cons'}"
                 ".json")
     cached = {}
     if path.exists() and not args.recompute_ref:
@@ -86,7 +105,8 @@ def reference(args, reports):
     missing = [t for t in reports if t not in cached]
     if missing:
         say(f"reference: femdiff tol={ref_tol:g} (cached in {path})")
-        out, _ = run_femdiff(args.size, missing, ref_tol, lumped=args.lumped, label="ref")
+        out, _ = run_femdiff(args.size, missing, ref_tol, lumped=args.lumped, label="ref",
+                             cells=ref_cells)
         cached.update({t: v[4] for t, v in out.items()})
         if MPI.COMM_WORLD.rank == 0:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +117,18 @@ def reference(args, reports):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=200, help="cells per side (= side)")
+    parser.add_argument("--size", type=int, default=200, help="side of the square")
+    parser.add_argument("--cells", type=int, default=None,
+                        help="femdiff cells per side (default: side, h = 1)")
+    parser.add_argument("--plain-cells", type=int, default=None,
+                        help="plain cells per side (default: side, h = 1)")
+    parser.add_argument("--ref-cells", type=int, default=None,
+                        help="reference cells per side (default: --cells)")
+    parser.add_argument("--scheme", choices=["bdf2", "backward_euler"], default="bdf2")
+    parser.add_argument("--max-growth", type=float, default=None)
+    parser.add_argument("--refactor", type=int, default=None,
+                        help="femdiff_refactor_krylov (default: the solver default)")
+    parser.add_argument("--quads", action="store_true", help="femdiff on Q1 quadrilaterals")
     parser.add_argument("--t-end", type=float, default=1.0e4)
     parser.add_argument("--tol", type=float, default=2e-3, help="femdiff adaptive tol")
     parser.add_argument("--solver", choices=["default", "fresh"], default="default")
@@ -114,13 +145,16 @@ def main():
     args = parser.parse_args()
     reports = [t for t in REPORTS if t < args.t_end] + [args.t_end]
     say(f"PFHub 1b {args.size}x{args.size} P1/P1, ranks={MPI.COMM_WORLD.size}")
-    fd, description = run_femdiff(args.size, reports, args.tol, solver=args.solver,
-                                  lumped=args.lumped, label=f"femdiff tol={args.tol:g}")
+    fd, description = run_femdiff(
+        args.size, reports, args.tol, solver=args.solver, lumped=args.lumped,
+        label=f"femdiff tol={args.tol:g}", cells=args.cells, scheme=args.scheme,
+        max_growth=args.max_growth, refactor=args.refactor, quads=args.quads)
     say(f"femdiff solver: {description}")
     pl = {}
     if not args.no_plain:
         t_plain = args.plain_t_end or args.t_end
-        pl = run_plain(args.size, [t for t in reports if t <= t_plain], say=say)
+        pl = run_plain(args.size, [t for t in reports if t <= t_plain], say=say,
+                       cells=args.plain_cells)
     ref, ref_tol = ({}, None) if args.no_ref else reference(
         args, [t for t in reports if t <= (args.ref_t_end or args.t_end)])
 

@@ -1,0 +1,65 @@
+"""PFHub 1b: the speed levers of issue #15 one by one, side by side in one process.
+
+Each line changes one setting against the femdiff default (consistent P1/P1, adaptive
+BDF2, Newton–GMRES on a reused LU) and prints wall, steps, rejections, Newton, Krylov,
+LU and F at the report times, with |F − F_ref|/F_ref against the first (tightest) run.
+
+    python benchmarks/bench_pfhub_levers.py --cells 100 --t-end 1000
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from mpi4py import MPI
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_pfhub_speed import run_femdiff, say  # noqa: E402
+
+LEVERS = {
+    "ref tol 2.5e-4": dict(tol=2.5e-4),
+    "tol 2e-3": dict(tol=2e-3),
+    "tol 5e-3": dict(tol=5e-3),
+    "tol 1e-2": dict(tol=1e-2),
+    "tol 2e-2": dict(tol=2e-2),
+    "tol 5e-3 ksp_rtol 1e-3": dict(tol=5e-3, extra={"ksp_rtol": 1e-3}),
+    "tol 5e-3 refactor 2": dict(tol=5e-3, refactor=2),
+    "tol 5e-3 refactor 8": dict(tol=5e-3, refactor=8),
+    "tol 5e-3 fresh LU": dict(tol=5e-3, solver="fresh"),
+    "tol 5e-3 BE": dict(tol=5e-3, scheme="backward_euler"),
+    "tol 5e-3 growth 3": dict(tol=5e-3, max_growth=3.0),
+    "tol 5e-3 Q1": dict(tol=5e-3, quads=True),
+    "tol 5e-3 quadratic guess": dict(tol=5e-3, adaptive_kw={"guess_degree": 2}),
+    "tol 5e-3 no guess": dict(tol=5e-3, adaptive_kw={"guess_degree": 0}),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=200)
+    parser.add_argument("--cells", type=int, default=100)
+    parser.add_argument("--t-end", type=float, default=1000.0)
+    parser.add_argument("--only", nargs="*", default=None, help="lever names to run")
+    args = parser.parse_args()
+    reports = [t for t in (100.0, 1000.0, 1.0e4, 1.0e5) if t < args.t_end] + [args.t_end]
+    rows = {}
+    for name, kw in LEVERS.items():
+        if args.only and name not in args.only and not name.startswith("ref"):
+            continue
+        kw = dict(kw)
+        tol = kw.pop("tol")
+        rows[name], _ = run_femdiff(args.size, reports, tol, cells=args.cells, label=name,
+                                    **kw)
+    ref = next(iter(rows.values()))
+    say(f"\nPFHub 1b {args.size}² with {args.cells}² cells, ranks={MPI.COMM_WORLD.size}; "
+        "err vs the first row")
+    for name, out in rows.items():
+        cells = " | ".join(
+            f"t={t:g}: {v[0]:6.1f} s {v[1]:4d} st {v[6]:3d} rej {v[2]:5d} N {v[5]:5d} K "
+            f"{v[3]:4d} LU F={v[4]:.4f} err={abs(v[4] - ref[t][4]) / ref[t][4]:.1e}"
+            for t, v in out.items())
+        say(f"{name:26s} {cells}")
+
+
+if __name__ == "__main__":
+    main()
