@@ -363,3 +363,24 @@ def test_solver_description_names_the_solver_and_the_rule():
     assert "PC fieldsplit" in user and "reused" not in user and "user options" in user
     with pytest.raises(ValueError, match="femdiff_refactor_krylov"):
         _pfhub_small({"femdiff_refactor_krylov": 0}).initialise()
+
+
+def test_quadratic_newton_guess_changes_only_the_start():
+    """``Adaptive.guess_degree`` only moves Newton's start (linear → quadratic
+    extrapolation, or the last state): Newton converges to the same tolerance
+    (snes_rtol 1e-10), so the adaptive runs take the same steps and F(t) agrees to 1e-7
+    relative (margin for the controller's round-off, as for the reused factorisation)."""
+    runs = {}
+    for degree in (0, 1, 2):
+        d = mesh.rectangle(24, 24, 48.0, 48.0)
+        p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
+                             time=TimeControl(dt=0.05, scheme="bdf2"),
+                             adaptive=Adaptive(tol=2e-3, guess_degree=degree),
+                             concentration_scale=1.0, lumped=False)
+        hist = p.run(50.0)
+        runs[degree] = (len(hist), p.free_energy())
+    assert runs[2][0] == runs[1][0] == runs[0][0]
+    assert runs[2][1] == pytest.approx(runs[1][1], rel=1e-7)
+    assert runs[0][1] == pytest.approx(runs[1][1], rel=1e-7)
+    with pytest.raises(ValueError, match="guess_degree must be 0, 1 or 2"):
+        Adaptive(tol=1e-3, guess_degree=3)
