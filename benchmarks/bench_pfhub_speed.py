@@ -128,6 +128,8 @@ def main():
     parser.add_argument("--max-growth", type=float, default=None)
     parser.add_argument("--refactor", type=int, default=None,
                         help="femdiff_refactor_krylov (default: the solver default)")
+    parser.add_argument("--ksp-rtol", type=float, default=None,
+                        help="GMRES rtol on the reused LU (default: the solver default)")
     parser.add_argument("--quads", action="store_true", help="femdiff on Q1 quadrilaterals")
     parser.add_argument("--t-end", type=float, default=1.0e4)
     parser.add_argument("--tol", type=float, default=2e-3, help="femdiff adaptive tol")
@@ -148,7 +150,8 @@ def main():
     fd, description = run_femdiff(
         args.size, reports, args.tol, solver=args.solver, lumped=args.lumped,
         label=f"femdiff tol={args.tol:g}", cells=args.cells, scheme=args.scheme,
-        max_growth=args.max_growth, refactor=args.refactor, quads=args.quads)
+        max_growth=args.max_growth, refactor=args.refactor, quads=args.quads,
+        extra=None if args.ksp_rtol is None else {"ksp_rtol": args.ksp_rtol})
     say(f"femdiff solver: {description}")
     pl = {}
     if not args.no_plain:
