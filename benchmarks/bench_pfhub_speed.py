@@ -134,6 +134,8 @@ def main():
                         help="femdiff_refactor_krylov (default: the solver default)")
     parser.add_argument("--ksp-rtol", type=float, default=None,
                         help="GMRES rtol on the reused LU (default: the solver default)")
+    parser.add_argument("--guess-degree", type=int, default=None,
+                        help="Adaptive.guess_degree (Newton's start; default linear)")
     parser.add_argument("--quads", action="store_true", help="femdiff on Q1 quadrilaterals")
     parser.add_argument("--t-end", type=float, default=1.0e4)
     parser.add_argument("--tol", type=float, default=1e-2,
@@ -156,7 +158,8 @@ def main():
         args.size, reports, args.tol, solver=args.solver, lumped=args.lumped,
         label=f"femdiff tol={args.tol:g}", cells=args.cells, scheme=args.scheme,
         max_growth=args.max_growth, refactor=args.refactor, quads=args.quads,
-        extra=None if args.ksp_rtol is None else {"ksp_rtol": args.ksp_rtol})
+        extra=None if args.ksp_rtol is None else {"ksp_rtol": args.ksp_rtol},
+        adaptive_kw=None if args.guess_degree is None else {"guess_degree": args.guess_degree})
     say(f"femdiff solver: {description}")
     pl = {}
     if not args.no_plain:
