@@ -5,6 +5,16 @@ BDF2, Newton–GMRES on a reused LU) and prints wall, steps, rejections, Newton,
 LU and F at the report times, with |F − F_ref|/F_ref against the first (tightest) run.
 
     python benchmarks/bench_pfhub_levers.py --cells 100 --t-end 1000
+
+Measured 2026-11-26 (serial, 100² cells, to t = 1000; the load changed during the run,
+so walls are rough, counts exact): steps/Newton/GMRES/LU, F(1000), err vs tol 2.5e-4:
+ref 2.5e-4 580/1151/4041/236 75.2350; tol 2e-3 294/809/3295/147 2.3e-4; tol 5e-3
+218/648/3024/112 5.1e-4; tol 1e-2 173/551/2873/92 1.3e-3; tol 2e-2 138/467/2579/84 7.8e-4;
+tol 5e-3 with GMRES rtol 1e-3: 218/680/2342/69, F identical (now the default); refactor
+threshold 2: 1961 GMRES/205 LU, 8: 4142/64, fresh LU: 648 LU (4 is kept); backward Euler
+260 steps, err 7.6e-3; max_growth 3: no change; Q1 quads F(100) = 131.61 (err 2.2e-3).
+Quadratic Newton guess (``Adaptive.guess_degree=2``, tol 1e-2): Newton 578 → 563, GMRES
+2221 → 2043, LU 64 → 59, F identical (not made the default).
 """
 
 import argparse

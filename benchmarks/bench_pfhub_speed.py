@@ -19,6 +19,18 @@ beside F. Every figure is printed, so the table can be redone on a quiet machine
     mpirun -n 2 python benchmarks/bench_pfhub_speed.py --size 200 --t-end 1e4
     mpirun -n 2 python benchmarks/bench_pfhub_speed.py --size 100 --t-end 1000 --no-plain
     mpirun -n 2 python benchmarks/bench_pfhub_speed.py --t-end 1e6 --no-plain --no-ref
+
+Measured 2026-11-26, 2 ranks, 200² cells, a loaded machine (load ~5 on 2 cores; ratios
+only), ``--t-end 1e4 --plain-t-end 1000 --ref-t-end 1000 --ref-tol 1e-3``:
+
+    t     | femdiff s steps rej Newton LU  F        err    | plain s steps Newton=LU F        err
+    100   |   102.1    62   0    181   20 130.3235 3.1e-4 |  134.5    60    235    132.5634 1.8e-2
+    1000  |   321.3   178   9    589   69  74.2961 5.6e-4 |  380.9   203    835     72.8015 2.1e-2
+    10000 |   845.2   397  33   1497  173  37.3312   —    |     —
+
+speed-up 1.32 (t = 100), 1.19 (t = 1000) at 60× (100) and 37× (1000) smaller error;
+femdiff F(100), F(1000) inside the 1b spread (no PRISMS-PF), F(1e4) = 37.33 below it
+([38.63, 42.84]). The targets (≤ 60 s to 1e4, ≥ 3× plain) are not met.
 """
 
 import argparse
