@@ -2,6 +2,13 @@
 residual assembly of femdiff's Cahn–Hilliard system (the units of a Newton iteration).
 
     mpirun -n 2 python benchmarks/bench_pfhub_costs.py --cells 200
+
+Measured 2026-11-26, 2 ranks, 80 802 dofs, a loaded machine (another 2-rank job and a
+serial one on the 2 cores): Jacobian + LU 724 ms (LU ≈ 625 ms), Jacobian 99 ms,
+triangular solve 214 ms (≈ 1/3 of a factorisation, not the ~1/8 seen serially at 120²),
+residual 21 ms. At that ratio GMRES on the reused LU (~4 iterations per Newton iteration)
+costs about as much as a fresh LU per iteration: rerun on a quiet machine before tuning
+``femdiff_refactor_krylov``.
 """
 
 import argparse
