@@ -28,9 +28,13 @@ def c0(x):
                          + np.cos(0.025 * x[0] - 0.15 * x[1]) * np.cos(0.07 * x[0] - 0.02 * x[1]))
 
 
-def run_plain(size, reports, dt0=0.05, comm=MPI.COMM_WORLD, say=print):
-    """Run to max(reports); returns {t: (wall, steps, newton, factorisations, F)}."""
-    msh = mesh.create_rectangle(comm, [[0, 0], [size, size]], [size, size],
+def run_plain(size, reports, dt0=0.05, comm=MPI.COMM_WORLD, say=print, cells=None):
+    """Run to max(reports); returns {t: (wall, steps, newton, factorisations, F)}.
+
+    ``size``: the square's side; ``cells``: cells per side (default: ``size``, h = 1).
+    """
+    cells = cells or size
+    msh = mesh.create_rectangle(comm, [[0, 0], [size, size]], [cells, cells],
                                 mesh.CellType.triangle)
     P1 = basix.ufl.element("Lagrange", msh.basix_cell(), 1)
     W = fem.functionspace(msh, basix.ufl.mixed_element([P1, P1]))
@@ -83,10 +87,11 @@ def run_plain(size, reports, dt0=0.05, comm=MPI.COMM_WORLD, say=print):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=200)
+    parser.add_argument("--cells", type=int, default=None, help="cells per side (default: size)")
     parser.add_argument("--t-end", type=float, default=1.0e4)
     args = parser.parse_args()
     reports = [t for t in (100.0, 1000.0, 1.0e4, 1.0e5, 1.0e6) if t < args.t_end]
-    run_plain(args.size, [*reports, args.t_end],
+    run_plain(args.size, [*reports, args.t_end], cells=args.cells,
               say=lambda *a: MPI.COMM_WORLD.rank == 0 and print(*a, flush=True))
 
 

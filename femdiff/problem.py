@@ -609,15 +609,16 @@ class MixedProblem:
         return sum(w * u for w, (_, u) in zip(weights, points, strict=True)), degree
 
     def _initial_guess(self, dt: float) -> None:
-        """Newton's start: the previous state, or (adaptive runs) its linear extrapolation.
+        """Newton's start: the last state, or (adaptive runs) its extrapolation.
 
+        The polynomial extrapolation of degree ``Adaptive.guess_degree`` (default linear).
         The extrapolated concentrations are kept inside the Newton bounds, so bounded
         models (ln C) start from an admissible state.
         """
-        if self.adaptive is None or not self._history:
+        if self.adaptive is None or not self._history or self.adaptive.guess_degree == 0:
             self.u.x.array[:] = self.u_n.x.array
             return
-        guess, _ = self._extrapolate(dt, 1)
+        guess, _ = self._extrapolate(dt, self.adaptive.guess_degree)
         self._clip_to_bounds(guess)
         self.u.x.array[:] = guess
 

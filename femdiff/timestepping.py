@@ -173,6 +173,9 @@ class Adaptive:
         reject: steps with e > reject · tol are rejected.
         k_I: integral gain of the PI controller.
         k_P: proportional gain (0 gives the elementary controller).
+        guess_degree: degree of the polynomial extrapolation of the last accepted states
+            that starts Newton (1: linear; 2: quadratic, BDF2's own predictor). It changes
+            only Newton's start, not the converged state or the error estimate.
     """
 
     tol: float = 1e-3
@@ -182,6 +185,7 @@ class Adaptive:
     reject: float = 2.0
     k_I: float = 0.7
     k_P: float = 0.4
+    guess_degree: int = 1
 
     def __post_init__(self) -> None:
         if not self.tol > 0:
@@ -195,6 +199,9 @@ class Adaptive:
         if not self.k_I > 0 or not self.k_P >= 0:
             raise ValueError(f"adaptive gains need k_I > 0 and k_P ≥ 0, got "
                              f"k_I={self.k_I!r}, k_P={self.k_P!r}")
+        if self.guess_degree not in (0, 1, 2):
+            raise ValueError(f"adaptive guess_degree must be 0, 1 or 2, got "
+                             f"{self.guess_degree!r}")
 
     def accept(self, error: float) -> bool:
         """Whether a step with this error estimate is kept."""
