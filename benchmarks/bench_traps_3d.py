@@ -41,13 +41,14 @@ G⁻¹M_L + Δt K_M after a diagonal G⁻¹.
 """
 
 import argparse
+import functools
 import resource
 import time
 
 from mpi4py import MPI
 
 import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-from femdiff import mesh
+from femdiff import mesh, solvers
 from femdiff.boundary import FixedConcentration
 from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
 from femdiff.timestepping import TimeControl
@@ -91,15 +92,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--traps", type=int, default=2, choices=(1, 2, 3))
     parser.add_argument("--solver", default="iterative", choices=("auto", "lu", "iterative"))
+    parser.add_argument("--trap-split", default="c", choices=("c", "mu"),
+                        help="Schur block of the iterative split with traps (C_L: default)")
     parser.add_argument("--traps-only", action="store_true",
                         help="skip the run without traps (memory at a large size)")
     args = parser.parse_args()
     comm = MPI.COMM_WORLD
+    if args.trap_split != "c":  # the former split, for comparison
+        default = solvers.mixed_iterative_options
+        solvers.mixed_iterative_options = functools.partial(  # type: ignore[assignment]
+            default, trap_split=args.trap_split)
     rows = [] if args.traps_only else [("no traps", *run(args.n, args.steps, [], args.solver))]
     rows.append((f"{args.traps} McNabb-Foster traps",
                  *run(args.n, args.steps, TRAPS[:args.traps], args.solver)))
     if comm.rank == 0:
-        print(f"{comm.size} rank(s), {args.n}^3 box, {args.steps} BDF2 steps after a warm-up")
+        print(f"{comm.size} rank(s), {args.n}^3 box, {args.steps} BDF2 steps after a warm-up, "
+              f"trap split {args.trap_split!r}")
         for label, dofs, sec, newton, kpn, rss, (kind, _) in rows:
             print(f"{label:24s} {kind:9s} {dofs:9d} dofs {sec:8.3f} s/step {newton:5.1f} "
                   f"Newton/step {kpn:6.1f} Krylov/Newton  peak {rss:7.0f} MB/rank "
