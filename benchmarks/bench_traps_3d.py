@@ -43,9 +43,10 @@ trap-free a₀M_L + Δt K_M diag(f″) (column-scaled) plus a positive diagonal,
 GAMG's counts stay those of the trap-free problem.
 
 FESTIM #1272's case, ``--n 60 --traps 3 --traps-only --steps 1`` (226981 nodes × 5
-fields = 1.13M dofs), default split, 2 ranks: 2.5–2.7 GB resident per rank (ps, 15–22
-min into the run on the loaded machine, niced; the earlier "mu" split: 3.4 GB per rank
-at 11 min), about 5 GB in all against the 63 GB of LU reported there.
+fields = 1.13M dofs), default split, 2 ranks: peak resident 3.1 GB per rank (VmHWM,
+3.21 and 3.26 GB, 41 min into the run on the loaded machine, niced, still in its warm-up
+or first step at the session's deadline; 2.5 GB current), about 6.5 GB in all against
+the 63 GB of LU reported there. The earlier "mu" split: 3.4 GB per rank at 11 min.
 """
 
 import argparse
