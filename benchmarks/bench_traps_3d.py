@@ -4,8 +4,8 @@ The box of ``benchmarks/bench_traps.py`` (x ∈ [0, L]³, n³ hexahedra split in
 tetrahedra, C = C₀ on ``left``, C ≈ 0 on ``right``, ideal lattice hydrogen), stepped in
 one process first without traps, then with ``--traps`` McNabb–Foster traps (2 + traps
 fields: C_L, μ, C_T,i), both with the same linear solver (default ``iterative``:
-:func:`femdiff.solvers.mixed_iterative_options`; the traps' local block is node-wise,
-inverted exactly by point-block Jacobi, so the Schur complement on μ is exact and
+:func:`femdiff.solvers.mixed_iterative_options`; μ and the C_T have diagonal lumped
+blocks, eliminated exactly by Jacobi, so the Schur complement on C_L is exact and
 GAMG solves it). Printed: dofs, seconds per step, Newton iterations per step, Krylov
 iterations per Newton iteration, the time-per-step ratio (traps / none, to compare with
 1 + number of fields) and the peak resident memory per rank (the maximum over ranks,
@@ -17,37 +17,47 @@ after the trap run: the larger of the two).
 
 FESTIM issue #1272 reports 63 GB for LU on a 60³ mesh with three traps.
 
-Measured 2026-11-26 on a shared 2-core machine (load average ~15; wall times inflated,
-the two rows of one run side by side), 2 ranks, ``--n 36 --steps 2``:
+Measured 2026-11-26 on a shared 2-core machine (load average ~5–15; wall times
+inflated, the two rows of one run side by side), 2 ranks, ``--n 36 --steps 2``, the
+default split (μ and the C_T eliminated, GAMG on the Schur complement in C_L):
 
-    no traps             101306 dofs  32.6 s/step  3.5 Newton/step   6.9 Krylov/Newton  722 MB/rank
-    2 McNabb-Foster traps 202612 dofs  62.1 s/step  4.0 Newton/step  28.5 Krylov/Newton  859 MB/rank
-    time per step, traps / none: 1.91 (1 + number of fields = 5; LU: 6.6, last session)
+    no traps             101306 dofs  15.5 s/step  3.5 Newton/step   6.9 Krylov/Newton  709 MB/rank
+    2 McNabb-Foster traps 202612 dofs  25.9 s/step  4.0 Newton/step   7.4 Krylov/Newton  757 MB/rank
+    time per step, traps / none: 1.67 (1 + number of fields = 5; LU: 6.6, last session)
+
+The former split (``--trap-split mu``: C_L and the C_T eliminated by point-block Jacobi,
+GAMG on the Schur complement in μ) measured 28.5 Krylov/Newton, 1.91 time ratio and
+859 MB/rank on the same run.
+
+Krylov iterations per Newton iteration of the trap runs under refinement (two traps,
+first two steps after the warm-up, 4 Newton/step throughout):
+
+    cells            8³     16³     24³     32³     36³ (2 ranks)
+    split "c"       3.6     4.1     6.0     7.1     7.4
+    split "mu"      8.9    12.6    18.5*     –     28.5        (*: earlier measurement)
+
+The "mu" split's Schur complement M_L + Δt G K_M (G_i = f″(C_i) over the node's
+effective storage, f″ ∝ 1/C over three decades here) is a *row*-scaled Laplacian, which
+spoils the Galerkin coarse operators of smoothed aggregation; the "c" split's is the
+trap-free a₀M_L + Δt K_M diag(f″) (column-scaled) plus a positive diagonal, for which
+GAMG's counts stay those of the trap-free problem.
 
 FESTIM #1272's case, ``--n 60 --traps 3 --traps-only --steps 1`` (226981 nodes × 5
-fields = 1.13M dofs): 3.4 GB resident per rank (ps, 11 min into the first step on the
-loaded machine; the run did not finish before the session's deadline), about 7 GB in
-all against the 63 GB of LU reported there.
-
-The trap runs' Krylov count is *not* flat under refinement (serial, same box and Δt,
-Krylov per Newton over the first two steps: 8.2 at 8³, 11.3 at 16³, 18.5 at 24³; 28.5
-at 36³ on 2 ranks), unlike the trap-free split (6–7). The Schur complement on μ is
-exact there; what degrades is GAMG on it: it is M_L + Δt G K_M with G_i = f″(C_i) over
-the node's effective storage a₀(1 + ∂C_T/∂C_L) (f″ ∝ 1/C over three decades here, and
-the trap capacity on top), a *row*-scaled Laplacian, and the Galerkin coarse operators
-Pᵀ G K P of smoothed aggregation do not treat G as a row scaling. Candidates: scale the
-μ rows by 1/G (the operator becomes symmetric), or GAMG on the symmetric
-G⁻¹M_L + Δt K_M after a diagonal G⁻¹.
+fields = 1.13M dofs), default split, 2 ranks: peak resident 3.1 GB per rank (VmHWM,
+3.21 and 3.26 GB, 41 min into the run on the loaded machine, niced, still in its warm-up
+or first step at the session's deadline; 2.5 GB current), about 6.5 GB in all against
+the 63 GB of LU reported there. The earlier "mu" split: 3.4 GB per rank at 11 min.
 """
 
 import argparse
+import functools
 import resource
 import time
 
 from mpi4py import MPI
 
 import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-from femdiff import mesh
+from femdiff import mesh, solvers
 from femdiff.boundary import FixedConcentration
 from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
 from femdiff.timestepping import TimeControl
@@ -91,15 +101,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--traps", type=int, default=2, choices=(1, 2, 3))
     parser.add_argument("--solver", default="iterative", choices=("auto", "lu", "iterative"))
+    parser.add_argument("--trap-split", default="c", choices=("c", "mu"),
+                        help="Schur block of the iterative split with traps (C_L: default)")
     parser.add_argument("--traps-only", action="store_true",
                         help="skip the run without traps (memory at a large size)")
     args = parser.parse_args()
     comm = MPI.COMM_WORLD
+    if args.trap_split != "c":  # the former split, for comparison
+        default = solvers.mixed_iterative_options
+        solvers.mixed_iterative_options = functools.partial(  # type: ignore[assignment]
+            default, trap_split=args.trap_split)
     rows = [] if args.traps_only else [("no traps", *run(args.n, args.steps, [], args.solver))]
     rows.append((f"{args.traps} McNabb-Foster traps",
                  *run(args.n, args.steps, TRAPS[:args.traps], args.solver)))
     if comm.rank == 0:
-        print(f"{comm.size} rank(s), {args.n}^3 box, {args.steps} BDF2 steps after a warm-up")
+        print(f"{comm.size} rank(s), {args.n}^3 box, {args.steps} BDF2 steps after a warm-up, "
+              f"trap split {args.trap_split!r}")
         for label, dofs, sec, newton, kpn, rss, (kind, _) in rows:
             print(f"{label:24s} {kind:9s} {dofs:9d} dofs {sec:8.3f} s/step {newton:5.1f} "
                   f"Newton/step {kpn:6.1f} Krylov/Newton  peak {rss:7.0f} MB/rank "

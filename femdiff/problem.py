@@ -364,9 +364,9 @@ class MixedProblem:
         #: LU factorisations done so far (one per Newton iteration without reuse)
         self.factorisations = 0
         self._split = opts.pop("femdiff_split", None)
-        if self._split not in (None, "local_mu", "mu_local"):
-            raise ValueError(f"femdiff_split must be 'local_mu' or 'mu_local', got "
-                             f"{self._split!r}")
+        if self._split not in (None, "local_mu", "mu_local", "mutraps_c"):
+            raise ValueError(f"femdiff_split must be 'local_mu', 'mu_local' or 'mutraps_c', "
+                             f"got {self._split!r}")
         solvers.set_options(self.prefix, opts)
         self.problem = NonlinearProblem(
             self.residual, self.u, bcs=self.dirichlet, petsc_options_prefix=self.prefix)
@@ -400,7 +400,16 @@ class MixedProblem:
         sets = []
         blocks = self.field_blocks()
         split = getattr(self, "_split", None)
-        if split in ("local_mu", "mu_local"):
+        if split == "mutraps_c":
+            # μ and every trap field eliminated first (their lumped blocks are diagonal
+            # and not coupled to each other), the conserved field (the first block) kept
+            first, rest = blocks[0], blocks[1:]
+            elim = np.concatenate([np.asarray(d).ravel() for _, d in rest])
+            elim = np.sort(elim[elim < n_owned]).astype(np.int32)
+            glob = index_map.local_to_global(elim).astype(PETSc.IntType)
+            sets.append(("mutraps", PETSc.IS().createGeneral(glob, comm=self.domain.comm)))
+            blocks = [first]
+        elif split in ("local_mu", "mu_local"):
             # every field but μ is local (no gradient): one block, node by node (C, C_T…
             # of a node next to each other, block size = their number, so point-block
             # Jacobi inverts the lumped local block exactly), μ the Schur block

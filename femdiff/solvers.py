@@ -340,7 +340,7 @@ def check_solver_choice(solver: Any) -> str:
     return solver
 
 
-def mixed_iterative_options(local_fields: int = 1) -> dict[str, Any]:
+def mixed_iterative_options(local_fields: int = 1, trap_split: str = "c") -> dict[str, Any]:
     """Newton–Krylov options of a lumped mixed μ–C problem (with or without traps).
 
     FGMRES on the whole Jacobian, preconditioned by a full Schur factorisation whose
@@ -353,20 +353,45 @@ def mixed_iterative_options(local_fields: int = 1) -> dict[str, Any]:
       eliminated. Its block, the lumped constitutive law's M_L, is diagonal, and the
       Schur complement on C is S = a₀M + Δt K_M diag(f″(C_i)), a mass plus a
       (column-scaled) weighted Laplacian: GAMG.
-    * ``local_fields > 1`` (C with traps; lumped storage): the local block couples
-      only the fields of one node (C_L with its C_T), so point-block Jacobi inverts it
-      exactly (``ainv_type blockdiag``, the local index set is ordered node by node
-      with that block size). The Schur complement on μ is M_L + Δt D M_L⁻¹ K_M, a
-      row-scaled Laplacian plus mass: GAMG.
+    * ``local_fields > 1`` (C_L with McNabb–Foster traps; lumped storage), default
+      ``trap_split="c"``: μ *and* every C_T are eliminated (block ``mutraps``, Jacobi).
+      The constitutive rows (μ) have a diagonal μμ block and no C_T column, the trap
+      rows a diagonal C_T C_T block and no μ column, so that block is diagonal and
+      ``selfp`` forms the exact Schur complement on C_L (block ``c``): the trap-free
+      a₀M_L + Δt K_M diag(f″(C_i)) plus the positive diagonal of the condensed trap
+      exchange, a₀ Δt k(N_T − C_T)/(a₀ + Δt(kC_L + p)) per node and trap. GAMG on it
+      keeps the trap-free counts (3.6, 4.1, 6.0, 7.1 Krylov per Newton at 8³, 16³, 24³,
+      32³ cells, two traps, serial, ``benchmarks/bench_traps_3d.py``). Oriani traps add
+      no unknown (a diagonal C_L storage term) and the bounded potentials keep the
+      constitutive law nodal, so the structure holds for them too (from the form, not
+      measured).
+    * ``trap_split="mu"`` (the former default): C_L and the C_T eliminated (point-block
+      Jacobi on the node-wise local block, ``ainv_type blockdiag``), μ kept: the Schur
+      complement M_L + Δt D M_L⁻¹ K_M is a Laplacian with rows scaled over decades,
+      which spoils GAMG's aggregation (8.9, 12.6 Krylov per Newton at 8³, 16³; 28.5
+      at 36³ on 2 ranks).
 
     Newton runs without variable bounds (plain ``newtonls``, set by femdiff): the
     reduced-space VI solver restricts the index sets to the inactive rows, which breaks
     the node-wise blocks. ``femdiff_split`` is read by femdiff (it builds the index
     sets), not by PETSc.
+
+    Args:
+        local_fields: the number of fields without a gradient term (C, or C_L and the
+            McNabb–Foster C_T).
+        trap_split: with traps, the Schur block: ``"c"`` (C_L, default) or ``"mu"``.
     """
     if local_fields < 1:
         raise ValueError(f"local_fields must be at least 1, got {local_fields!r}")
-    first, schur = ("mu", "local") if local_fields == 1 else ("local", "mu")
+    if trap_split not in ("c", "mu"):
+        raise ValueError(f"trap_split must be 'c' or 'mu', got {trap_split!r}")
+    if local_fields == 1:
+        first, schur = "mu", "local"
+    elif trap_split == "c":
+        first, schur = "mutraps", "c"
+    else:
+        first, schur = "local", "mu"
+    blockwise = first == "local"
     return {
         **newton_snes_options(),
         "ksp_type": "fgmres",
@@ -379,16 +404,16 @@ def mixed_iterative_options(local_fields: int = 1) -> dict[str, Any]:
         "pc_fieldsplit_schur_fact_type": "full",
         "pc_fieldsplit_schur_precondition": "selfp",
         f"fieldsplit_{first}_ksp_type": "preonly",
-        f"fieldsplit_{first}_pc_type": "pbjacobi" if local_fields > 1 else "jacobi",
+        f"fieldsplit_{first}_pc_type": "pbjacobi" if blockwise else "jacobi",
         f"fieldsplit_{schur}_mat_schur_complement_ainv_type":
-            "blockdiag" if local_fields > 1 else "diag",
+            "blockdiag" if blockwise else "diag",
         f"fieldsplit_{schur}_ksp_type": "preonly",
         f"fieldsplit_{schur}_pc_type": "gamg",
         f"fieldsplit_{schur}_pc_gamg_type": "agg",
         f"fieldsplit_{schur}_pc_gamg_coarse_eq_limit": 1000,
         f"fieldsplit_{schur}_mg_levels_ksp_type": "chebyshev",
         # SOR smoothing: 12.5 against 17 Krylov iterations per Newton iteration with
-        # Jacobi (3D box, two traps, 16³ cells, serial)
+        # Jacobi (3D box, two traps, 16³ cells, serial, with trap_split="mu")
         f"fieldsplit_{schur}_mg_levels_pc_type": "sor",
         "femdiff_split": f"{first}_{schur}",
     }
