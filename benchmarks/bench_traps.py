@@ -34,7 +34,13 @@ from femdiff.traps import TrappingProblem
 T, D, L, C0 = 300.0, 1.0e-9, 1.0e-3, 1.0
 
 
-def run(n, steps, traps, condense=False):
+def run(n, steps, traps, condense=False, solver="lu"):
+    """Time ``steps`` BDF2 steps (after a warm-up) of the n³ box with ``traps``.
+
+    Returns a dict: dofs, seconds per step, Newton per step, Krylov per step and per
+    Newton iteration, peak RSS per rank [MB] (max over ranks) and the linear-solver choice
+    (``problem.linear_solver()``). Shared with ``bench_traps_3d.py``.
+    """
     domain = mesh.box(n, n, n, L, L, L)
     tau = L**2 / D
     problem = TrappingProblem(
@@ -42,9 +48,9 @@ def run(n, steps, traps, condense=False):
         traps=traps, temperature=T, initial=1e-3 * C0,
         bcs=[FixedConcentration("left", C0), FixedConcentration("right", 1e-3 * C0)],
         time=TimeControl(dt=tau / 200, scheme="bdf2"), concentration_scale=C0,
-        condense_traps=condense, solver="lu")
+        condense_traps=condense, solver=solver)
     problem.initialise()
-    problem.step()  # warm-up: JIT, first assembly and factorisation set-up
+    problem.step()  # warm-up: JIT, first assembly, GAMG set-up or factorisation
     domain.comm.Barrier()
     t0 = time.perf_counter()
     newton = krylov = 0
@@ -53,10 +59,12 @@ def run(n, steps, traps, condense=False):
         newton += info.newton_iterations
         krylov += info.krylov_iterations
     elapsed = domain.comm.allreduce(time.perf_counter() - t0, op=MPI.MAX) / steps
-    dofs = problem.W.dofmap.index_map.size_global * problem.W.dofmap.index_map_bs
     rss = domain.comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                                 op=MPI.MAX) / 1024
-    return dofs, elapsed, newton / steps, krylov / steps, rss
+    return {"dofs": problem.W.dofmap.index_map.size_global * problem.W.dofmap.index_map_bs,
+            "seconds": elapsed, "newton": newton / steps, "krylov": krylov / steps,
+            "krylov_per_newton": krylov / max(newton, 1), "rss": rss,
+            "solver": problem.linear_solver()}
 
 
 def main():
@@ -70,14 +78,16 @@ def main():
     for label, tr, condense in (("no traps", [], False),
                                 ("two McNabb-Foster traps", traps, False),
                                 ("two traps, condensed", traps, True)):
-        rows.append((label, *run(args.n, args.steps, tr, condense)))
+        rows.append((label, run(args.n, args.steps, tr, condense)))
     if MPI.COMM_WORLD.rank == 0:
         print(f"{MPI.COMM_WORLD.size} rank(s), {args.n}^3 box, LU")
-        for label, dofs, sec, newton, krylov, rss in rows:
-            print(f"{label:26s} {dofs:9d} dofs  {sec:8.3f} s/step  {newton:5.1f} Newton/step "
-                  f"{krylov:7.1f} Krylov/step  peak RSS {rss:7.0f} MB/rank")
-        print(f"ratio (traps / none): monolithic LU {rows[1][2] / rows[0][2]:.2f}, "
-              f"condensed {rows[2][2] / rows[0][2]:.2f} (fields: 4 against 2)")
+        for label, r in rows:
+            print(f"{label:26s} {r['dofs']:9d} dofs  {r['seconds']:8.3f} s/step  "
+                  f"{r['newton']:5.1f} Newton/step {r['krylov']:7.1f} Krylov/step  "
+                  f"peak RSS {r['rss']:7.0f} MB/rank")
+        sec = [r["seconds"] for _, r in rows]
+        print(f"ratio (traps / none): monolithic LU {sec[1] / sec[0]:.2f}, "
+              f"condensed {sec[2] / sec[0]:.2f} (fields: 4 against 2)")
 
 
 if __name__ == "__main__":

@@ -51,48 +51,18 @@ the 63 GB of LU reported there. The earlier "mu" split: 3.4 GB per rank at 11 mi
 
 import argparse
 import functools
-import resource
-import time
 
 from mpi4py import MPI
 
-import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-from femdiff import mesh, solvers
-from femdiff.boundary import FixedConcentration
-from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
-from femdiff.timestepping import TimeControl
-from femdiff.trapping import McNabbFoster
-from femdiff.traps import TrappingProblem
+from bench_traps import run  # the same box and timing loop (benchmarks/ is on sys.path)
 
-T, D, L, C0 = 300.0, 1.0e-9, 1.0e-3, 1.0
+import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
+from femdiff import solvers
+from femdiff.trapping import McNabbFoster
+
 TRAPS = [McNabbFoster(10.0, k0=1.0, E_k=0.0, p0=1.0e2, E_p=10.0e3),
          McNabbFoster(1.0, k0=1.0, E_k=0.0, p0=1.0e3, E_p=30.0e3),
          McNabbFoster(5.0, k0=1.0, E_k=0.0, p0=1.0e4, E_p=40.0e3)]
-
-
-def run(n: int, steps: int, traps: list, solver: str) -> tuple:
-    domain = mesh.box(n, n, n, L, L, L)
-    tau = L**2 / D
-    problem = TrappingProblem(
-        domain, ChemicalPotential([Ideal(T)]), Mobility.from_diffusivity(D, T),
-        traps=traps, temperature=T, initial=1e-3 * C0,
-        bcs=[FixedConcentration("left", C0), FixedConcentration("right", 1e-3 * C0)],
-        time=TimeControl(dt=tau / 200, scheme="bdf2"), concentration_scale=C0,
-        solver=solver)
-    problem.initialise()
-    problem.step()  # warm-up: JIT, first assembly, GAMG set-up or factorisation
-    domain.comm.Barrier()
-    t0 = time.perf_counter()
-    newton = krylov = 0
-    for _ in range(steps):
-        info = problem.step()
-        newton += info.newton_iterations
-        krylov += info.krylov_iterations
-    elapsed = domain.comm.allreduce(time.perf_counter() - t0, op=MPI.MAX) / steps
-    dofs = problem.W.dofmap.index_map.size_global * problem.W.dofmap.index_map_bs
-    rss = domain.comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                                op=MPI.MAX) / 1024
-    return dofs, elapsed, newton / steps, krylov / max(newton, 1), rss, problem.linear_solver()
 
 
 def main() -> None:
@@ -111,20 +81,23 @@ def main() -> None:
         default = solvers.mixed_iterative_options
         solvers.mixed_iterative_options = functools.partial(  # type: ignore[assignment]
             default, trap_split=args.trap_split)
-    rows = [] if args.traps_only else [("no traps", *run(args.n, args.steps, [], args.solver))]
+    rows = [] if args.traps_only else [
+        ("no traps", run(args.n, args.steps, [], solver=args.solver))]
     rows.append((f"{args.traps} McNabb-Foster traps",
-                 *run(args.n, args.steps, TRAPS[:args.traps], args.solver)))
+                 run(args.n, args.steps, TRAPS[:args.traps], solver=args.solver)))
     if comm.rank == 0:
         print(f"{comm.size} rank(s), {args.n}^3 box, {args.steps} BDF2 steps after a warm-up, "
               f"trap split {args.trap_split!r}")
-        for label, dofs, sec, newton, kpn, rss, (kind, _) in rows:
-            print(f"{label:24s} {kind:9s} {dofs:9d} dofs {sec:8.3f} s/step {newton:5.1f} "
-                  f"Newton/step {kpn:6.1f} Krylov/Newton  peak {rss:7.0f} MB/rank "
-                  f"({1024 * rss * comm.size / dofs:.2f} kB/dof)")
+        for label, r in rows:
+            print(f"{label:24s} {r['solver'][0]:9s} {r['dofs']:9d} dofs "
+                  f"{r['seconds']:8.3f} s/step {r['newton']:5.1f} Newton/step "
+                  f"{r['krylov_per_newton']:6.1f} Krylov/Newton  peak {r['rss']:7.0f} MB/rank "
+                  f"({1024 * r['rss'] * comm.size / r['dofs']:.2f} kB/dof)")
         if len(rows) == 2:
-            print(f"time per step, traps / none: {rows[1][2] / rows[0][2]:.2f} "
+            print(f"time per step, traps / none: "
+                  f"{rows[1][1]['seconds'] / rows[0][1]['seconds']:.2f} "
                   f"(1 + number of fields = {1 + 2 + args.traps})")
-        print(f"why: {rows[-1][6][1]}")
+        print(f"why: {rows[-1][1]['solver'][1]}")
 
 
 if __name__ == "__main__":
