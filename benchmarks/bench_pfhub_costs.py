@@ -9,6 +9,11 @@ triangular solve 214 ms (≈ 1/3 of a factorisation, not the ~1/8 seen serially 
 residual 21 ms. At that ratio GMRES on the reused LU (~4 iterations per Newton iteration)
 costs about as much as a fresh LU per iteration: rerun on a quiet machine before tuning
 ``femdiff_refactor_krylov``.
+
+Rerun on the quiet machine (load 0.15), 2 ranks: Jacobian + LU 149 ms (LU ≈ 127 ms),
+Jacobian 22 ms, triangular solve 16 ms (≈ 1/8 of a factorisation, as serially),
+residual 5 ms; serial: LU ≈ 231 ms, solve 30 ms. The loaded figures above were inflated
+4–13×, unevenly; the threshold 4 stands.
 """
 
 import argparse
