@@ -304,8 +304,6 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                     "term): solvers.cahn_hilliard_options, the LU factorisation dominates "
                     "the cost of a Newton iteration, so it is reused across iterations and "
                     "steps")
-            if petsc_options:
-                self.solver_reason += f"; user options override {sorted(petsc_options)}"
         self.mobility = mobility
         self._temperature_given = temperature is not None
         self.initial = initial

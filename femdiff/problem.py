@@ -151,8 +151,6 @@ class MixedProblem:
         self.solver_reason = (
             "mixed μ–C default (solvers.newton_options): Newton with a fresh LU "
             "factorisation at every iteration, robust for small and medium problems")
-        if petsc_options:
-            self.solver_reason += f"; user options override {sorted(petsc_options)}"
         self.lumped = bool(lumped) and degree == 1
         self.solver_choice = solvers.check_solver_choice(solver)
         self.linear_solver_reason = ""
@@ -312,7 +310,7 @@ class MixedProblem:
         Needs the function spaces (after :meth:`initialise` or inside it).
         """
         if self.model_solver:
-            return "custom", self.solver_reason
+            return "custom", self._solver_why()
         user = [k for k in ("ksp_type", "pc_type") if k in self.user_petsc_options]
         custom = None
         if user:
@@ -461,9 +459,8 @@ class MixedProblem:
 
     def _solver_why(self) -> str:
         """The rule behind the solver: the model's own, else the linear-solver choice."""
-        if self.model_solver or not self.linear_solver_reason:
-            return self.solver_reason
-        why = self.linear_solver_reason
+        why = (self.solver_reason if self.model_solver or not self.linear_solver_reason
+               else self.linear_solver_reason)
         if self.user_petsc_options:
             why += f"; user options override {sorted(self.user_petsc_options)}"
         return why
