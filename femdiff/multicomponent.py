@@ -33,18 +33,15 @@ every independent X_i in (0, 1); a step whose Newton fails, or which drives the 
 fraction to X_n ≤ 0 (a linear constraint that box bounds cannot hold), is rejected and
 retried with a smaller Δt.
 
-Several materials (``materials=``, :class:`MixtureMaterial` by named volume). Each
-material gives, per species, a reference potential μ°_i,m (or a solubility S_i,m, with
-μ°_i,m = −R T ln S_i,m) and a diffusivity D_i,m (dilute transport L_ij = δ_ij D_i X_i/(RT))
-or its own :class:`Onsager` transport; every parameter may be a number, an Arrhenius law
-of the model's T, or a formula of x. The materials' part of g is Σ_i μ°_i(x) X_i, and
-L(x, X) = Σ_m χ_m L_m(X). The representation is that of one species
-(:mod:`femdiff.material_diffusion`, whose functions this module reuses): each μ̃_i is a
-continuous unknown and each X_i lives in the broken space DG_k, the conservation law is
-tested with the continuous space and the constitutive law with the broken one, so at an
-interface node the law holds per cell with one μ̃_i: X_i jumps by the partition ratio
-(S_i,A/S_i,B for an ideal solution), with no interface term. A lattice partitions the
-diffusion potentials μ̃_i = μ_i − μ_n, so there the ratio involves the solvent's μ° too.
+Several materials (``materials=``, by named volume; see :mod:`femdiff.mixture_materials`
+for their per-species μ°_i,m or solubility S_i,m, diffusivity or Onsager transport) add
+Σ_i μ°_i(x) X_i to g and give L(x, X) = Σ_m χ_m L_m(X). The representation is that of
+one species (:mod:`femdiff.material_diffusion`, whose functions this module reuses): each
+μ̃_i is a continuous unknown and each X_i lives in the broken space DG_k, the conservation
+law is tested with the continuous space and the constitutive law with the broken one, so
+at an interface node the law holds per cell with one μ̃_i: X_i jumps by the partition
+ratio (S_i,A/S_i,B for an ideal solution), with no interface term. A lattice partitions
+the diffusion potentials μ̃_i = μ_i − μ_n, so there the ratio involves the solvent's μ°.
 Gradient energy is rejected on a broken space (it needs X ∈ H¹); with one material the
 fractions stay in P_k and the single-material forms are unchanged.
 """
@@ -54,7 +51,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from mpi4py import MPI
@@ -77,14 +73,13 @@ from femdiff.boundary import (
 )
 from femdiff.fluxes import ConservedField
 from femdiff.material_diffusion import (
-    DiffusionLaw,
     boundary_cells,
     broken_boundary_potential,
     set_per_material,
     start_broken_at,
 )
-from femdiff.materials import Material, MaterialFields, assign
 from femdiff.mesh import Domain
+from femdiff.mixture_materials import MixtureLaw, MixtureMaterial
 from femdiff.mixtures import (
     Entry,
     FreeEnergy,
@@ -99,171 +94,19 @@ from femdiff.mixtures import (
     check_onsager,
 )
 from femdiff.problem import MixedProblem, global_min_max, interpolate_into
-from femdiff.thermodynamics import R_GAS, gas_constant
+from femdiff.thermodynamics import gas_constant
 from femdiff.timestepping import Adaptive, TimeControl
 
 log = logging.getLogger(__name__)
 
 # re-exported: the thermodynamics and transport forms moved to femdiff.mixtures, the
-# boundary conditions to femdiff.boundary
+# boundary conditions to femdiff.boundary, the materials to femdiff.mixture_materials
 __all__ = ["BoundaryCondition", "Entry", "FixedConcentration", "FixedPotential", "Flux",
            "FreeEnergy", "GradientEnergies", "IdealMixing", "Mixture", "MixtureMaterial",
-           "MulticomponentProblem",
-           "NoFlux", "Onsager", "Pair", "RegularSolution", "StressCoupling", "WagnerDilute",
-           "check_onsager"]
+           "MulticomponentProblem", "NoFlux", "Onsager", "Pair", "RegularSolution",
+           "StressCoupling", "WagnerDilute", "check_onsager"]
 
 _set = interpolate_into  # kept: the name is used throughout this module
-
-
-#: per-species material parameters (the single-species keys of Material)
-SPECIES_KEYS = ("D0", "E_D", "S0", "E_S", "mu0")
-
-
-@dataclass(frozen=True)
-class MixtureMaterial:
-    """One material of a multicomponent body, and the named volumes it fills.
-
-    Attributes:
-        name: a unique name (used in messages).
-        regions: the Gmsh volume names it is assigned to (at least one).
-        species: species name → its parameters in this material, with the keys of the
-            single-species :class:`~femdiff.materials.Material`: a solubility ``S0`` (with
-            ``E_S``; μ°_i = −R T ln S_i) or a reference potential ``mu0`` [J/mol], and a
-            diffusivity ``D0`` (with ``E_D``) [m²/s] for the dilute transport
-            L_ij = δ_ij D_i X_i/(R T). Each value is a number, an
-            :class:`~femdiff.materials.Arrhenius` law of the model's T, a UFL expression
-            or a callable of x.
-        transport: this material's :class:`Onsager` transport (instead of ``D0``).
-
-    Raises:
-        ValueError: as :class:`~femdiff.materials.Material` for a bad value (the message
-            names the species), an unknown key, or both ``transport`` and ``D0``.
-    """
-
-    name: str
-    regions: tuple[str, ...]
-    species: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    transport: Onsager | None = None
-
-    def __post_init__(self) -> None:
-        regions = Material(self.name, self.regions).regions  # the region checks
-        object.__setattr__(self, "regions", regions)
-        if not isinstance(self.species, Mapping):
-            raise TypeError(f"material {self.name!r}: species must be a mapping species "
-                            f"name -> parameters, got {type(self.species).__name__}")
-        for s, params in self.species.items():
-            if not isinstance(params, Mapping):
-                raise TypeError(f"material {self.name!r}, species {s!r}: parameters must be "
-                                f"a mapping with keys {', '.join(SPECIES_KEYS)}")
-            unknown = sorted(set(params) - set(SPECIES_KEYS))
-            if unknown:
-                raise ValueError(f"material {self.name!r}, species {s!r}: unknown key(s) "
-                                 f"{', '.join(unknown)}; allowed: {', '.join(SPECIES_KEYS)}")
-            self.of(s)
-            if self.transport is not None and params.get("D0") is not None:
-                raise ValueError(f"material {self.name!r}: give either transport or D0 "
-                                 f"(species {s!r}), not both")
-        if self.transport is not None and not isinstance(self.transport, Onsager):
-            raise TypeError(f"material {self.name!r}: transport must be an Onsager, got "
-                            f"{type(self.transport).__name__}")
-
-    def of(self, species: str) -> Material:
-        """This material's parameters for one species (a single-species Material)."""
-        try:
-            return Material(self.name, self.regions, **dict(self.species.get(species, {})))
-        except (ValueError, TypeError) as exc:
-            raise type(exc)(f"species {species!r}: {exc}") from None
-
-
-class MixtureLaw:
-    """The per-material laws of every species, on one assignment of the materials.
-
-    Each species gets a :class:`~femdiff.material_diffusion.DiffusionLaw` over its own
-    single-species view of the materials (:meth:`MixtureMaterial.of`), sharing the
-    indicators of one :func:`~femdiff.materials.assign`: μ°_i(x, T) and D_i(x, T) are the
-    single-species fields.
-    """
-
-    def __init__(self, domain: Domain, materials: Sequence[MixtureMaterial],
-                 species: Sequence[str]) -> None:
-        materials = list(materials)
-        for m in materials:
-            if not isinstance(m, MixtureMaterial):
-                raise TypeError(f"materials must be femdiff.multicomponent.MixtureMaterial, "
-                                f"got {type(m).__name__}")
-            unknown = sorted(set(m.species) - set(species))
-            if unknown:
-                raise ValueError(f"material {m.name!r}: unknown species "
-                                 f"{', '.join(map(repr, unknown))}; species: "
-                                 f"{', '.join(map(repr, species))}")
-        self.materials = materials
-        self.fields = assign(domain, [Material(m.name, m.regions) for m in materials])
-        self.laws: dict[str, DiffusionLaw] = {}
-        for s in species:
-            view = MaterialFields(domain, [m.of(s) for m in materials],
-                                  self.fields.indicators)
-            try:
-                self.laws[s] = DiffusionLaw(domain, view)
-            except ValueError as exc:
-                raise ValueError(f"species {s!r}: {exc}") from None
-
-    def distinct(self) -> bool:
-        """Whether the fractions can jump between materials (two or more materials)."""
-        return len(self.materials) > 1
-
-    @property
-    def has_reference(self) -> bool:
-        """Whether some species has a per-material μ° (S0 or mu0)."""
-        return any(law.has_reference for law in self.laws.values())
-
-    def uses_solubility(self) -> bool:
-        """Whether some material gives a solubility S0 (μ° = −R T ln S, molar units)."""
-        return any(m.of(s).S0 is not None for m in self.materials for s in m.species)
-
-    def reference_energy(self, X: Mapping[str, Any], T: Any) -> Any:
-        """Σ_i μ°_i(x, T) X_i [J/mol]: the materials' part of g (0 without μ°)."""
-        return sum(law.reference_potential(T) * X[s] for s, law in self.laws.items()
-                   if law.has_reference and s in X)
-
-    def transport_kind(self, species: Sequence[str]) -> str:
-        """How the materials give L: ``"onsager"``, ``"dilute"`` or ``"none"``.
-
-        ``"onsager"``: every material a transport; ``"dilute"``: every material D0 for
-        every species in ``species``; ``"none"``: no material gives transport.
-        """
-        with_t = [m.name for m in self.materials if m.transport is not None]
-        with_d = [m.name for m in self.materials
-                  if any(m.of(s).D0 is not None for s in species)]
-        if not with_t and not with_d:
-            return "none"
-        if len(with_t) == len(self.materials):
-            return "onsager"
-        missing = [(m.name, s) for m in self.materials for s in species
-                   if m.transport is None and m.of(s).D0 is None]
-        if with_t or missing:
-            raise ValueError("every material needs its transport: either transport= in every "
-                             "material or D0 for every independent species in every "
-                             "material; missing: " + ", ".join(
-                                 f"{n!r} (species {s!r})" for n, s in missing)
-                             + (f"; with transport: {', '.join(map(repr, with_t))}"
-                                if with_t else ""))
-        return "dilute"
-
-    def onsager(self, X: Mapping[str, Any], independent: Sequence[str], lattice: bool,
-                hessian: Any, kT: float, T: Any) -> list[list[Any]]:
-        """L(x, X) = Σ_m χ_m L_m(X): each material's transport, or δ_ij D_i(x, T) X_i/(RT)."""
-        m = len(independent)
-        if self.transport_kind(independent) == "dilute":
-            return [[self.laws[a].diffusivity(T) * X[a] / kT if a == b else 0.0
-                     for b in independent] for a in independent]
-        chi = self.fields.indicators
-        L = [[0.0] * m for _ in range(m)]
-        for mat in self.materials:
-            Lm = mat.transport.build(X, independent, lattice, hessian)  # type: ignore[union-attr]
-            for i in range(m):
-                for j in range(m):
-                    L[i][j] = L[i][j] + chi[mat.name] * Lm[i][j]
-        return L
 
 
 class MulticomponentProblem(MixedProblem):
@@ -293,14 +136,14 @@ class MulticomponentProblem(MixedProblem):
         adaptive: error-controlled time steps (:class:`~femdiff.timestepping.Adaptive`;
             the error is the max over the independent species' scaled fractions).
         name: options-prefix stem.
-        materials: :class:`MixtureMaterial` s filling the named volumes: per species a
-            solubility S0 (μ°_i = −R T ln S_i) or μ°, and a diffusivity D0 or an Onsager
-            ``transport`` per material (then pass ``transport=None``). T is the model's
-            (its first term with a temperature). The materials' μ° enter g as
-            Σ_i μ°_i(x) X_i. With two or more materials each X_i is broken (DG) and each
-            μ̃_i is the continuous unknown, as for one species
-            (:mod:`femdiff.material_diffusion`): X_i jumps at an interface, μ̃_i does not.
-            An initial value may then be a mapping material name → value.
+        materials: :class:`~femdiff.mixture_materials.MixtureMaterial` s filling the named
+            volumes: per species a solubility S0 (μ°_i = −R T ln S_i) or μ°, and a
+            diffusivity D0 or an Onsager ``transport`` per material (then pass
+            ``transport=None``); T is the model's (its first term with a temperature); μ°
+            enters g as Σ_i μ°_i(x) X_i. With two or more materials each X_i is broken (DG)
+            and each μ̃_i continuous, as for one species (:mod:`femdiff.material_diffusion`):
+            X_i jumps at an interface, μ̃_i does not. An initial value may then be a mapping
+            material name → value.
         broken: the fractions in the discontinuous space (True) or in P_k (False);
             default: broken for two or more materials.
 
@@ -363,15 +206,8 @@ class MulticomponentProblem(MixedProblem):
         self.temperature = next((t.T for t in model.terms if getattr(t, "T", None)
                                  is not None), None)
         if self.law is not None:
-            needs_T = kind == "dilute" or any(law.needs_temperature
-                                              for law in self.law.laws.values())
-            if needs_T and self.temperature is None:
-                raise ValueError("the materials' laws depend on T: the model needs a term "
-                                 "with a temperature (e.g. IdealMixing)")
-            units = next((t.units for t in model.terms if hasattr(t, "units")), "molar")
-            if self.law.uses_solubility() and gas_constant(units) != R_GAS:
-                raise ValueError("a solubility S0 gives μ° = −R T ln S in J/mol: use a "
-                                 "model with units='molar' (or give mu0)")
+            self.law.check_model(kind, self.temperature, next(
+                (t.units for t in model.terms if hasattr(t, "units")), "molar"))
         self.broken = (self.law is not None and self.law.distinct()) if broken is None \
             else bool(broken)
         if self.broken and model.gradient_energy(
@@ -465,21 +301,16 @@ class MulticomponentProblem(MixedProblem):
     def _n_owned(self) -> int:
         return self.V.dofmap.index_map.size_local * self.V.dofmap.index_map_bs
 
-    def _fail_at(self, values: np.ndarray, bad: np.ndarray) -> str:
-        """' at x = (...)' for the first bad owned dof on this rank, '' elsewhere."""
-        idx = np.flatnonzero(bad)
-        if not idx.size:
-            return ""
-        x = self.V.tabulate_dof_coordinates()[idx[0], : self.domain.gdim]
-        return f" (e.g. {values[idx[0]]:.6g} at x = {np.round(x, 6).tolist()})"
-
-    def _raise_where(self, condition_bad: np.ndarray, values: np.ndarray, message: str
-                     ) -> None:
-        comm = self.domain.comm
-        if not comm.allreduce(bool(condition_bad.any()), op=MPI.LOR):
+    def _raise_where(self, bad: np.ndarray, values: np.ndarray, message: str) -> None:
+        """Raise ``message`` on every rank if an owned dof is bad, with the first one's x."""
+        comm, idx = self.domain.comm, np.flatnonzero(bad)
+        if not comm.allreduce(bool(bad.any()), op=MPI.LOR):
             return
-        where = comm.allgather(self._fail_at(values, condition_bad))
-        raise ValueError(message + next((w for w in where if w), ""))
+        here = ""  # ' (e.g. value at x = (...))' for the first bad dof on this rank
+        if idx.size:
+            x = self.V.tabulate_dof_coordinates()[idx[0], : self.domain.gdim]
+            here = f" (e.g. {values[idx[0]]:.6g} at x = {np.round(x, 6).tolist()})"
+        raise ValueError(message + next((w for w in comm.allgather(here) if w), ""))
 
     def _create_initial_state(self) -> None:
         comm, n = self.domain.comm, self._n_owned

@@ -1,6 +1,6 @@
 """Multicomponent diffusion in several materials (issue #12): each μ̃_i continuous, each
 X_i broken at the interfaces, with per-material, per-species solubilities (μ°) and
-diffusivities or Onsager matrices (:class:`femdiff.multicomponent.MixtureMaterial`)."""
+diffusivities or Onsager matrices (:class:`femdiff.mixture_materials.MixtureMaterial`)."""
 
 import math
 import re
@@ -14,10 +14,10 @@ import ufl
 from femdiff import mesh
 from femdiff.boundary import FixedConcentration
 from femdiff.materials import Arrhenius
+from femdiff.mixture_materials import MixtureMaterial
 from femdiff.multicomponent import (
     IdealMixing,
     Mixture,
-    MixtureMaterial,
     MulticomponentProblem,
     Onsager,
     RegularSolution,
@@ -474,3 +474,16 @@ def test_fixed_potential_reservoir_fills_both_materials():
     assert p.amount("H", "A") == pytest.approx(1.0 * 0.3 * 0.25e-3, rel=1e-7)
     assert p.amount("H", "B") == pytest.approx(20.0 * 0.3 * 0.75e-3, rel=1e-7)
     assert p.amount("T") == pytest.approx(NT, rel=1e-10)
+
+
+def test_materials_reexported_from_multicomponent():
+    """MixtureMaterial and MixtureLaw live in femdiff.mixture_materials; the old import
+    path femdiff.multicomponent still gives the same classes (and lists MixtureMaterial
+    in its __all__)."""
+    from femdiff import mixture_materials, multicomponent
+    from femdiff.multicomponent import MixtureLaw
+    from femdiff.multicomponent import MixtureMaterial as Old
+
+    assert Old is mixture_materials.MixtureMaterial
+    assert MixtureLaw is mixture_materials.MixtureLaw
+    assert "MixtureMaterial" in multicomponent.__all__

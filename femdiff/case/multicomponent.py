@@ -239,13 +239,13 @@ _SINGLE_SPECIES = ("D0", "E_D", "S0", "E_S", "mu0")
 def _materials(raw: dict[str, Any], data: dict[str, Any], ctx: Context, species: list[str],
                independent: list[str], why: tuple[str, str], units: str, T: float,
                R: float, global_transport: bool) -> list[Any]:
-    """The :class:`~femdiff.multicomponent.MixtureMaterial` s of ``[[materials]]``.
+    """The :class:`~femdiff.mixture_materials.MixtureMaterial` s of ``[[materials]]``.
 
     Each entry: ``name``, ``regions`` (checked by the loader), ``species.<name>`` tables
     of :data:`SPECIES_MATERIAL` keys, and an optional ``transport`` table (as
     [physics.transport]).
     """
-    from femdiff import multicomponent as mc
+    from femdiff.mixture_materials import MixtureMaterial
 
     listed = data.get("material_list")
     if not listed:
@@ -283,7 +283,7 @@ def _materials(raw: dict[str, Any], data: dict[str, Any], ctx: Context, species:
             s = next(s for s, p in params.items() if "D0" in p)
             raise ctx.error(f"{where}.species.{s}.D0", "give the transport either in "
                             "[physics.transport] or per material (D0), not both")
-        built.append(construct(where, ctx, mc.MixtureMaterial, m.name, m.regions,
+        built.append(construct(where, ctx, MixtureMaterial, m.name, m.regions,
                                species=params, transport=transport))
     if not global_transport:
         for i, mm in enumerate(built):
