@@ -184,3 +184,32 @@ def test_laminate_cell_case_gives_the_exact_laminate(mpi_tmp_path):
     assert [series[f"sigma_{n}"][0] for n in ("xx", "yy", "xy")] == got.tolist()
     assert series["eps_xy"][0] == strain[0][1]
     assert fio.bp_steps(out / "fields_P1.bp") == 1  # u = Ē·x + ũ and ũ
+
+
+@pytest.mark.mpi
+def test_case_cell_with_thermal_strain():
+    """The case form passes [thermal] T and mechanics.T_ref to the cell: one material on
+    both layers, so ũ = 0 and σ̄ is the plane-strain law with the 3D thermal strain
+    α ΔT I (ε_zz = 0 imposed): σ̄ = λ (tr Ē − 3 α ΔT) I + 2μ (Ē − α ΔT I). Exact up to the
+    solver tolerance (rtol 1e-10; bound 1e-8 relative, as for the homogeneous cell)."""
+    import tomllib
+
+    from mpi4py import MPI
+
+    from femdiff import case as fcase
+
+    raw = tomllib.loads((CASES / "laminate_cell.toml").read_text())
+    E, nu, alpha, dT = 200e9, 0.3, 1.2e-5, 300.0
+    raw["materials"] = [{"name": "one", "regions": ["A", "B"], "E": E, "nu": nu,
+                         "alpha": alpha}]
+    raw["thermal"] = {"T": 300.0 + dT}
+    Ebar = np.array([[1e-3, 2e-4], [2e-4, -5e-4]])
+    raw["mechanics"].update(mean_strain=Ebar.tolist(), effective_stiffness=False,
+                            T_ref=300.0)
+    c = fcase.validate(raw, "cell.toml", CASES)
+    sim = c.build(MPI.COMM_WORLD)
+    assert sim.stiffness is None
+    mu, lam = lame(E, nu)
+    e = alpha * dT
+    exact = lam * (np.trace(Ebar) - 3 * e) * np.eye(2) + 2 * mu * (Ebar - e * np.eye(2))
+    assert np.allclose(sim.mean_stress, exact, rtol=0, atol=1e-8 * np.abs(exact).max())
