@@ -362,10 +362,17 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
 
 
 def _final_outputs(sim: Any, case: Any, out: Path, comm: Any) -> None:
-    """Profiles (CSV + PNG), the time-series plot and the 2D field plot."""
+    """Profiles (CSV + PNG), the time-series plot and the 2D field plot.
+
+    A simulation with a ``write_results(out)`` method writes its own result files first
+    (e.g. a periodic cell's ``homogenisation.json``).
+    """
     from femdiff import io as fio
 
     outcfg = case.data["output"]
+    write_results = getattr(sim, "write_results", None)
+    if callable(write_results):
+        write_results(out)
     funcs = [f for f in sim.profile_fields()
              if not f.function_space.value_shape or
              int(__import__("numpy").prod(f.function_space.value_shape)) == 1]

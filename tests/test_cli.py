@@ -61,6 +61,9 @@ ROD = (CASES / "stressed_rod.toml").read_text()
 DRAG = (CASES / "onsager_drag.toml").read_text()
 PERIODIC = (CASES / "spinodal_periodic.toml").read_text()
 DARKEN = (CASES / "darken_couple.toml").read_text()
+LAMINATE = (CASES / "laminate_cell.toml").read_text()
+_MS = "mean_strain = [[1.0e-3, 0.0], [0.0, 0.0]]"
+_MECH_BC = '[[mechanics.boundary]]\nname = "{name}"\ntype = "{type}"\n{extra}\n[output]'
 _BC = '[[boundary]]\nname = "left"\ntype = "{type}"\nvalue = 0.2\nspecies = "{species}"\n\n[time]'
 
 
@@ -174,6 +177,46 @@ BAD_INPUT = [
      ["physics.thermodynamics.epsilon: 'epsilon' belongs to type 'wagner'"]),
     (DARKEN, "transform = { x =", "transform = { y =",
      ["geometry.transform.y: unknown coordinate 'y'; allowed keys: x"]),
+    # a periodic cell under a mean strain (model "mechanics", femdiff.homogenisation)
+    (LAMINATE, 'periodic = [["left", "right"], ["bottom", "top"]]', "",
+     ["mechanics.mean_strain: needs a periodic cell: the geometry has no periodic pairs"]),
+    (LAMINATE, ', ["bottom", "top"]]', "]",
+     ["mechanics.mean_strain: needs a cell periodic in every direction: geometry.periodic "
+      "glues 1 pair(s), a 2D cell needs 2"]),
+    (LAMINATE, _MS, "mean_strain = [[1.0e-3, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]",
+     ["mechanics.mean_strain: expected a 2×2 array [[exx, exy], [exy, eyy]] (the mesh is "
+      "2D), got array"]),
+    (LAMINATE, _MS, "mean_strain = [1.0e-3, 0.0, 0.0]",
+     ["mechanics.mean_strain: expected a 2×2 array"]),
+    (LAMINATE, _MS, "mean_strain = [[1.0e-3, 2.0e-4], [0.0, 0.0]]",
+     ["mechanics.mean_strain: must be symmetric (the tensor strain, ε_xy = γ_xy/2), got "
+      "[0][1] = 0.0002 but [1][0] = 0.0: a rotation is not periodic"]),
+    (LAMINATE, _MS, 'mean_strain = [[1.0e-3, "a"], ["a", 0.0]]',
+     ["mechanics.mean_strain[0][1]: expected a number, got string 'a'"]),
+    (LAMINATE, "[output]", _MECH_BC.format(name="left", type="fixed", extra=""),
+     ["mechanics.boundary[0].name: boundary 'left' is periodic (glued to 'right' by "
+      "geometry.periodic): it is no longer a boundary and takes no condition"]),
+    (LAMINATE, "[output]", _MECH_BC.format(name="top", type="traction",
+                                           extra="value = [0.0, 1.0e6]\n"),
+     ["mechanics.boundary[0].name: boundary 'top' is periodic"]),
+    (LAMINATE, "[output]", _MECH_BC.format(name="interface", type="traction",
+                                           extra="value = [0.0, 1.0e6]\n"),
+     ["mechanics.boundary[0]: a periodic cell under mechanics.mean_strain takes no "
+      "[[mechanics.boundary]] (here 'traction')"]),
+    (LAMINATE, "effective_stiffness = true", "effective_stiffness = true\nT_ref = 300.0\n"
+     "\n[thermal]\nT = 600.0",
+     ["mechanics.effective_stiffness: needs a cell loaded by its mean strain alone: remove "
+      "mechanics.T_ref"]),
+    (LAMINATE, _MS, "",
+     ["mechanics.effective_stiffness: needs mechanics.mean_strain"]),
+    (LAMINATE, "effective_stiffness = true", "effective_stiffness = true\ntwo_way = true",
+     ["mechanics.two_way: two-way coupling needs a diffusion model"]),
+    (PERIODIC, "[time]", f"[mechanics]\n{_MS}\n\n[time]",
+     ["mechanics.mean_strain: a periodic cell under a mean strain is physics.model = "
+      "'mechanics'"]),
+    (LAMINATE, "effective_stiffness = true", "effective_stiffnes = true",
+     ["mechanics.effective_stiffnes: unknown key 'effective_stiffnes'; allowed keys in "
+      "[mechanics]: ", "mean_strain, effective_stiffness"]),
 ]
 
 
@@ -475,7 +518,10 @@ DEMO_CASES = {
 
 
 def test_every_case_file_has_a_demo_check():
-    shipped = {p.name for p in CASES.glob("*.toml")} - {"quickstart.toml"}
+    # laminate_cell has no demo: tests/test_homogenisation.py checks it against Backus's
+    # closed form instead
+    shipped = {p.name for p in CASES.glob("*.toml")} - {"quickstart.toml",
+                                                        "laminate_cell.toml"}
     assert shipped == set(DEMO_CASES), "add the new case file to DEMO_CASES"
 
 

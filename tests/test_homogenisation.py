@@ -1,6 +1,8 @@
 """Periodic cells under a prescribed mean strain (femdiff.homogenisation, issue #16 stretch)."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +143,73 @@ def test_bad_input():
         PeriodicElasticity(p, material, [[0.0, 1e-3], [0.0, 0.0]])
     with pytest.raises(ValueError, match="2×2"):
         PeriodicElasticity(p, material, np.zeros((3, 3)))
+
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+
+
+@pytest.mark.mpi
+def test_laminate_cell_case_gives_the_exact_laminate(mpi_tmp_path):
+    """cases/laminate_cell.toml (the two-layer laminate above, as a case file, on the Gmsh
+    "diffusion_couple" mesh, GAMG): homogenisation.json's C̄ is Backus's closed form and
+    σ̄ = C̄ ε̄ for the given Ē, in the JSON and the series. The interfaces and the glued
+    sides lie on mesh lines, so P1 holds the exact piecewise-linear fluctuation and the only
+    error is the CG+GAMG tolerance (rtol 1e-10; measured ~1e-12 relative on 1 and 2 ranks):
+    bound 1e-7 of the largest entry, as in test_laminate_effective_stiffness_is_exact. The
+    Voigt bound of C_xxxx is 2.4 times the exact value, so a run that smeared the layers or
+    dropped the fluctuation fails."""
+    from mpi4py import MPI
+
+    from femdiff import io as fio
+    from femdiff.cli import main
+
+    out = mpi_tmp_path / "laminate"
+    strain = [[0.0, 5.0e-4], [5.0e-4, 2.0e-3]]  # through --set: a shear and a stretch
+    assert main(["-q", "run", str(CASES / "laminate_cell.toml"), "-o", str(out),
+                 "--set", f"mechanics.mean_strain={strain}", "--set", "output.png=false",
+                 "--set", "output.profiles=[]"]) == 0
+    MPI.COMM_WORLD.Barrier()
+    res = json.loads((out / "homogenisation.json").read_text())
+    assert res["voigt_order"] == ["xx", "yy", "xy"]
+    ref = laminate_stiffness([(0.3, 400e9, 0.25), (0.7, 40e9, 0.35)])
+    C = np.array(res["effective_stiffness"])
+    assert np.allclose(C, ref, rtol=0, atol=1e-7 * ref.max())
+    assert np.array_equal(res["mean_strain"], strain)
+    ebar = np.array([strain[0][0], strain[1][1], 2 * strain[0][1]])  # engineering shear
+    sref = ref @ ebar
+    sigma = np.array(res["mean_stress"])
+    got = np.array([sigma[0, 0], sigma[1, 1], sigma[0, 1]])
+    assert np.allclose(got, sref, rtol=0, atol=1e-7 * np.abs(sref).max())
+    series = fio.read_csv(out / "series.csv")
+    assert [series[f"sigma_{n}"][0] for n in ("xx", "yy", "xy")] == got.tolist()
+    assert series["eps_xy"][0] == strain[0][1]
+    assert fio.bp_steps(out / "fields_P1.bp") == 1  # u = Ē·x + ũ and ũ
+
+
+@pytest.mark.mpi
+def test_case_cell_with_thermal_strain():
+    """The case form passes [thermal] T and mechanics.T_ref to the cell: one material on
+    both layers, so ũ = 0 and σ̄ is the plane-strain law with the 3D thermal strain
+    α ΔT I (ε_zz = 0 imposed): σ̄ = λ (tr Ē − 3 α ΔT) I + 2μ (Ē − α ΔT I). Exact up to the
+    solver tolerance (rtol 1e-10; bound 1e-8 relative, as for the homogeneous cell)."""
+    import tomllib
+
+    from mpi4py import MPI
+
+    from femdiff import case as fcase
+
+    raw = tomllib.loads((CASES / "laminate_cell.toml").read_text())
+    E, nu, alpha, dT = 200e9, 0.3, 1.2e-5, 300.0
+    raw["materials"] = [{"name": "one", "regions": ["A", "B"], "E": E, "nu": nu,
+                         "alpha": alpha}]
+    raw["thermal"] = {"T": 300.0 + dT}
+    Ebar = np.array([[1e-3, 2e-4], [2e-4, -5e-4]])
+    raw["mechanics"].update(mean_strain=Ebar.tolist(), effective_stiffness=False,
+                            T_ref=300.0)
+    c = fcase.validate(raw, "cell.toml", CASES)
+    sim = c.build(MPI.COMM_WORLD)
+    assert sim.stiffness is None
+    mu, lam = lame(E, nu)
+    e = alpha * dT
+    exact = lam * (np.trace(Ebar) - 3 * e) * np.eye(2) + 2 * mu * (Ebar - e * np.eye(2))
+    assert np.allclose(sim.mean_stress, exact, rtol=0, atol=1e-8 * np.abs(exact).max())

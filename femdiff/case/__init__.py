@@ -12,6 +12,7 @@ A case file describes a whole simulation (see ``docs/cli.md`` and ``cases/*.toml
     [[species]]   name, initial, concentration_scale
     [[boundary]]  name, type, value, species           (diffusion boundary conditions)
     [mechanics]   degree, solver, sigma_h, petsc_options, [[mechanics.boundary]]
+                  (a periodic cell: mean_strain, effective_stiffness)
     [time]        t_end, dt, t0, scheme, growth, dt_max, dt_min, shrink, max_retries,
                   adaptive = {tol, ...}
     [solver]      petsc_options, linear (auto | lu | iterative)
@@ -50,6 +51,7 @@ from femdiff.case.loader import TOP, Case, TimeSetup, load, parse_override, vali
 from femdiff.case.mechanics import (
                                    MechanicsModel,
                                    MechanicsSimulation,
+                                   PeriodicCellSimulation,
                                    build_mechanics,
                                    solve_mechanics,
 )
@@ -69,7 +71,8 @@ __all__ = [
     "FUNCTIONS", "MODELS", "STRUCTURED", "TOP", "Case", "CaseError", "Context",
     "DiffusionModel", "DiffusionSetup", "DiffusionSimulation", "Expression", "GeometryError",
     "Key", "MechanicsModel", "MechanicsSimulation", "Model", "MulticomponentModel",
-    "MulticomponentSetup", "MulticomponentSimulation", "ProblemSimulation", "Simulation",
+    "MulticomponentSetup", "MulticomponentSimulation", "PeriodicCellSimulation",
+    "ProblemSimulation", "Simulation",
     "TimeSetup", "build_domain", "build_mechanics", "builder_names", "file_names", "load",
     "parse_override", "register_model", "solve_mechanics", "validate",
 ]

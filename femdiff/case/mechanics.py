@@ -2,6 +2,13 @@
 
 Diffusion models use the same section for their σ_h (:func:`validate_mechanics`,
 :func:`solve_mechanics`): mechanics couples to them by composition, as a coefficient.
+
+A periodic cell under a prescribed mean strain (``model = "mechanics"`` on a geometry
+periodic in every direction, ``[mechanics] mean_strain = [[exx, exy], [exy, eyy]]``)
+solves :class:`femdiff.homogenisation.PeriodicElasticity` instead
+(:class:`PeriodicCellSimulation`): the series gets the mean stress, and
+``homogenisation.json`` the mean strain, the mean stress and, with
+``effective_stiffness = true``, the effective stiffness in Voigt notation.
 """
 
 from __future__ import annotations
@@ -38,6 +45,11 @@ MECHANICS = {
                          doc="for [[materials]] (default 3d; [materials] has its own)"),
     "T_ref": Key("positive", doc="stress-free temperature [K]: thermal strain "
                  "alpha (T − T_ref) with the [thermal] T and [[materials]] alpha"),
+    # a periodic cell (model "mechanics"): femdiff.homogenisation.PeriodicElasticity
+    "mean_strain": Key("table", doc="the cell's mean strain, a symmetric gdim × gdim "
+                       "array (tensor strain, ε_xy = γ_xy/2)"),  # array, checked below
+    "effective_stiffness": Key("bool", default=False, doc="also compute the effective "
+                               "stiffness (Voigt) of a cell with mean_strain"),
 }
 MECH_BC = {
     "name": Key("string", doc="a boundary name"),
@@ -51,12 +63,13 @@ MECH_BC = {
 
 
 def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
-                       materials: list[Any] | None = None, thermal: Any = None
-                       ) -> tuple[dict[str, Any] | None, Any]:
+                       materials: list[Any] | None = None, thermal: Any = None,
+                       cell: bool = False) -> tuple[dict[str, Any] | None, Any]:
     """Check a [mechanics] section: (the section, its material), or (None, None).
 
     The material is the ElasticMaterial of [materials], or the list of ``[[materials]]``
-    (``materials``: per-material E, nu and, for a thermal strain, alpha).
+    (``materials``: per-material E, nu and, for a thermal strain, alpha). ``cell``: the
+    caller (``model = "mechanics"``) accepts a periodic cell's ``mean_strain``.
     """
     from femdiff import mechanics
 
@@ -66,7 +79,9 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
     if not isinstance(raw, dict):
         raise ctx.error("mechanics", f"expected a table, got {type_name(raw)}")
     bcs_raw = array_of_tables(raw.pop("boundary", None), "mechanics.boundary", ctx)
+    mean_strain = raw.pop("mean_strain", None)
     mech = table(raw, MECHANICS, "mechanics", ctx)
+    mech["mean_strain"] = _validate_mean_strain(mean_strain, mech, ctx, cell)
     if materials:
         material = _material_list(mech, materials, thermal, ctx)
     else:
@@ -124,9 +139,65 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
         elif bc["components"] is not None:
             raise ctx.error(f"{where}.components", "only 'displacement' takes components")
         _validate_k_field(bc, material, where, ctx)
+        if mech["mean_strain"] is not None:
+            raise ctx.error(where, f"a periodic cell under mechanics.mean_strain takes no "
+                            f"[[mechanics.boundary]] (here {kind!r}): every boundary is "
+                            "glued and the mean strain is its only load")
         bcs.append(bc)
     mech["boundary"] = bcs
     return mech, material
+
+
+def _validate_mean_strain(value: Any, mech: dict[str, Any], ctx: Context, cell: bool
+                          ) -> list[list[float]] | None:
+    """Check ``mean_strain`` (and ``effective_stiffness``): the symmetric Ē, or None.
+
+    Ē selects :class:`femdiff.homogenisation.PeriodicElasticity`: the geometry must be
+    periodic in every direction (``[geometry] periodic``), with no mechanics boundary
+    conditions (checked with the boundaries) and, for ``effective_stiffness``, no thermal
+    strain (the unit-strain columns would include the thermal stress).
+    """
+    where = "mechanics.mean_strain"
+    if value is None:
+        if mech["effective_stiffness"]:
+            raise ctx.error("mechanics.effective_stiffness", "needs mechanics.mean_strain "
+                            "(a periodic cell; [[0.0, 0.0], [0.0, 0.0]] for the stiffness "
+                            "alone)")
+        return None
+    if not cell:
+        raise ctx.error(where, "a periodic cell under a mean strain is physics.model = "
+                        "'mechanics' (the σ_h of a diffusion model comes from an ordinary "
+                        "solve)")
+    gdim = ctx.gdim or 3
+    if not ctx.periodic:
+        raise ctx.error(where, "needs a periodic cell: the geometry has no periodic pairs; "
+                        "add [geometry] periodic = [[\"left\", \"right\"], ...] (one pair "
+                        "per direction)")
+    pairs = len(ctx.periodic) // 2
+    if pairs < gdim:
+        raise ctx.error(where, f"needs a cell periodic in every direction: geometry.periodic "
+                        f"glues {pairs} pair(s), a {gdim}D cell needs {gdim} (a free or "
+                        "loaded side would make the mean strain differ from Ē)")
+    example = ("[[exx, exy], [exy, eyy]]" if gdim == 2 else
+               "[[exx, exy, exz], [exy, eyy, eyz], [exz, eyz, ezz]]")
+    if not isinstance(value, list) or len(value) != gdim or not all(
+            isinstance(row, list) and len(row) == gdim for row in value):
+        raise ctx.error(where, f"expected a {gdim}×{gdim} array {example} (the mesh is "
+                        f"{gdim}D), got {type_name(value)} {value!r}")
+    E = [[check_value(v, Key("number"), f"{where}[{i}][{j}]", ctx)
+          for j, v in enumerate(row)] for i, row in enumerate(value)]
+    scale = max(1.0, max(abs(v) for row in E for v in row))
+    for i in range(gdim):
+        for j in range(i + 1, gdim):
+            if abs(E[i][j] - E[j][i]) > 1e-14 * scale:
+                raise ctx.error(where, f"must be symmetric (the tensor strain, ε_xy = "
+                                f"γ_xy/2), got [{i}][{j}] = {E[i][j]!r} but [{j}][{i}] = "
+                                f"{E[j][i]!r}: a rotation is not periodic")
+    if mech["effective_stiffness"] and mech["T_ref"] is not None:
+        raise ctx.error("mechanics.effective_stiffness", "needs a cell loaded by its mean "
+                        "strain alone: remove mechanics.T_ref (a thermal strain would enter "
+                        "every unit-strain column)")
+    return E
 
 
 def _validate_k_field(bc: dict[str, Any], material: Any, where: str, ctx: Context) -> None:
@@ -210,6 +281,13 @@ def build_mechanics(mech: dict[str, Any], material: Any, domain: Any,
     thermal = {}
     if mech.get("T_ref") is not None:
         thermal = {"temperature": temperature, "T_ref": mech["T_ref"]}
+    if mech.get("mean_strain") is not None:  # a periodic cell: no boundary conditions
+        from femdiff.homogenisation import PeriodicElasticity
+
+        return PeriodicElasticity(domain, material, mech["mean_strain"], degree=mech["degree"],
+                                  solver=mech["solver"],
+                                  petsc_options=mech["petsc_options"] or None,
+                                  model=mech.get("elastic_model"), **thermal)
     return m.Elasticity(domain, material, bcs, degree=mech["degree"], solver=mech["solver"],
                         petsc_options=mech["petsc_options"] or None,
                         model=mech.get("elastic_model"), **thermal)
@@ -247,14 +325,16 @@ class MechanicsModel:
             raise ctx.error("mechanics", "missing required section [mechanics]")
         data["mechanics"], material = validate_mechanics(
             raw["mechanics"], data["materials"], ctx, data.get("material_list"),
-            data.get("thermal"))
+            data.get("thermal"), cell=True)
         if data["mechanics"]["two_way"]:
             raise ctx.error("mechanics.two_way", "two-way coupling needs a diffusion model "
                             "(physics.model = 'diffusion' with a 'stress' term)")
         return material
 
     def build(self, case: Case, domain: Any) -> MechanicsSimulation:
-        """Set up and solve the elasticity problem."""
+        """Set up and solve the elasticity problem (a periodic cell with mean_strain)."""
+        if case.data["mechanics"]["mean_strain"] is not None:
+            return PeriodicCellSimulation(case, domain)
         return MechanicsSimulation(case, domain)
 
 
@@ -270,10 +350,14 @@ class MechanicsSimulation:
         self.domain = domain
         self.heat, self.T = temperature_field(case.data.get("thermal"),
                                               case.data.get("material_list"), domain)
-        self.solid, self.sigma_h = solve_mechanics(case.data["mechanics"], case.setup, domain,
-                                                   self.T)
+        self._solve(case)
         self.von_mises = self.solid.von_mises()
         self.flux_boundaries: list[str] = []
+
+    def _solve(self, case: Case) -> None:
+        """Solve the elasticity problem: ``solid`` and its ``sigma_h``."""
+        self.solid, self.sigma_h = solve_mechanics(case.data["mechanics"], case.setup,
+                                                   self.domain, self.T)
 
     def columns(self) -> list[str]:
         """CSV columns: the solve's iterations."""
@@ -302,3 +386,72 @@ class MechanicsSimulation:
         return self.sigma_h
 
 
+
+
+class PeriodicCellSimulation(MechanicsSimulation):
+    """A periodic cell under a mean strain (:class:`~femdiff.homogenisation.PeriodicElasticity`).
+
+    The series row gets Ē and σ̄ in Voigt order (``eps_xx, ..., sigma_xx, ...``; tensor
+    strains, as given), the fields the total displacement ``u`` = Ē·x + ũ and the periodic
+    fluctuation ``u_fluctuation`` (both on the unglued mesh), and ``homogenisation.json``
+    (:meth:`write_results`) Ē, σ̄ and, with ``effective_stiffness``, C̄ (σ̄ = C̄ ε̄ with
+    engineering shear strains).
+    """
+
+    def _solve(self, case: Case) -> None:
+        mech = case.data["mechanics"]
+        self.solid = build_mechanics(mech, case.setup, self.domain, self.T)
+        # C̄ first: its unit solves overwrite u (and then restore Ē for the solve below)
+        self.stiffness = (self.solid.effective_stiffness() if mech["effective_stiffness"]
+                          else None)
+        self.solid.solve()
+        self.sigma_h = self.solid.sigma_h(mech["sigma_h"])
+        self.mean_stress = self.solid.mean_stress()
+        self.total = self.solid.total_displacement()
+        self.total.name = "u"
+
+    def _voigt(self) -> list[tuple[str, int, int]]:
+        from femdiff.homogenisation import voigt_pairs
+
+        return [("xyz"[i] + "xyz"[j], i, j) for i, j in voigt_pairs(self.domain.gdim)]
+
+    def columns(self) -> list[str]:
+        """CSV columns: the iterations of the solve, Ē and σ̄ (Voigt order)."""
+        names = [n for n, _, _ in self._voigt()]
+        return ["t", "krylov", *(f"eps_{n}" for n in names), *(f"sigma_{n}" for n in names)]
+
+    def row(self, info: Any) -> dict[str, float]:
+        """The single row: Ē and σ̄."""
+        E = self.solid.mean_strain
+        out = {"t": 0.0, "krylov": float(self.solid.iterations)}
+        for n, i, j in self._voigt():
+            out[f"eps_{n}"] = float(E[i, j])
+            out[f"sigma_{n}"] = float(self.mean_stress[i, j])
+        return out
+
+    def fields(self) -> list[Any]:
+        """The total displacement ``u``, the fluctuation, σ_h and von Mises."""
+        u = self.solid.u
+        u.name = "u_fluctuation"
+        heat = [self.T] if self.heat is not None else []
+        return [self.total, u, self.sigma_h, self.von_mises, *heat]
+
+    def results(self) -> dict[str, Any]:
+        """Ē, σ̄ (gdim × gdim) and C̄ (Voigt, or None), as written to homogenisation.json."""
+        names = [n for n, _, _ in self._voigt()]
+        return {"voigt_order": names, "shear_strain": "engineering (gamma = 2 eps) in C",
+                "mean_strain": self.solid.mean_strain.tolist(),
+                "mean_stress": self.mean_stress.tolist(),
+                "effective_stiffness": None if self.stiffness is None
+                else self.stiffness.tolist()}
+
+    def write_results(self, out: Any) -> None:
+        """Write ``homogenisation.json`` into the folder ``out`` (rank 0; collective)."""
+        import json
+        from pathlib import Path
+
+        from femdiff import io as fio
+
+        path = Path(out) / "homogenisation.json"
+        text = json.dumps(self.results(), indent=2) + "\n"
+        fio.on_root(self.domain.comm, lambda: fio.atomic_write(path, text), path)
