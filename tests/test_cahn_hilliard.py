@@ -327,7 +327,8 @@ def test_reused_factorisation_matches_fresh_lu():
     from femdiff import solvers
 
     fresh = _pfhub_small(solvers.newton_options())
-    reused = _pfhub_small()
+    # both converge Newton fully (the early stop is tested on its own below)
+    reused = _pfhub_small({"femdiff_newton_kappa": 0})
     energies = [reused.free_energy()]
     newton_fresh = newton_reused = 0
     for t in (10.0, 50.0, 200.0):
@@ -363,6 +364,46 @@ def test_solver_description_names_the_solver_and_the_rule():
     assert "PC fieldsplit" in user and "reused" not in user and "user options" in user
     with pytest.raises(ValueError, match="femdiff_refactor_krylov"):
         _pfhub_small({"femdiff_refactor_krylov": 0}).initialise()
+    assert "Newton also stops" in _pfhub_small().solver_description()
+    with pytest.raises(ValueError, match="femdiff_newton_kappa must be a number in"):
+        _pfhub_small({"femdiff_newton_kappa": 1.5}).initialise()
+
+
+@pytest.mark.mpi
+def test_newton_stop_costs_far_less_than_the_time_error():
+    """The Cahn–Hilliard default stops Newton once its estimated remaining error in c is
+    ≤ κ·tol (κ = 0.05; Hairer & Wanner, Solving ODEs II, §IV.8, eq. (8.10)).
+    Against the same run converged to snes_rtol 1e-10: fewer Newton iterations, and the
+    difference in F and in c is below a tenth of the time error itself (measured against
+    a 20× tighter run), so it is invisible at the accuracy the tolerance asks for; mass
+    is still conserved to round-off (the conservation rows are linear: every Newton
+    update solves them to the Krylov tolerance). Measured (24² cells, tol 1e-2 to
+    t = 100): 80 vs 167 Newton iterations in the same 48 steps; gap in c 2.9e-4 vs a
+    time error of 1.3e-2, in F 1.9e-4 vs 3.2e-3 (the bound 0.1 leaves ~2× margin)."""
+
+    def run(tol, kappa):
+        d = mesh.rectangle(24, 24, 48.0, 48.0)
+        p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
+                             time=TimeControl(dt=0.05, scheme="bdf2"),
+                             adaptive=Adaptive(tol=tol), concentration_scale=1.0,
+                             lumped=False, petsc_options={"femdiff_newton_kappa": kappa})
+        m0 = p.amount()
+        hist = p.run(100.0)
+        c = p.owned_concentration()[1]
+        return (p, sum(h.newton_iterations for h in hist), p.free_energy(), c,
+                abs(p.amount() - m0) / m0)
+
+    stopped, n_stop, F_stop, c_stop, drift = run(1e-2, 0.05)
+    full, n_full, F_full, c_full, _ = run(1e-2, 0)
+    _, _, F_ref, c_ref, _ = run(5e-4, 0)
+    comm = MPI.COMM_WORLD
+    assert stopped.newton_stop.stops > 0 and full.newton_stop is None
+    assert n_stop < 0.7 * n_full, (n_stop, n_full)
+    newton_gap = comm.allreduce(float(np.max(np.abs(c_stop - c_full))), op=MPI.MAX)
+    time_error = comm.allreduce(float(np.max(np.abs(c_full - c_ref))), op=MPI.MAX)
+    assert newton_gap < 0.1 * time_error, (newton_gap, time_error)
+    assert abs(F_stop - F_full) < 0.1 * abs(F_full - F_ref), (F_stop, F_full, F_ref)
+    assert drift < 1e-12
 
 
 def test_quadratic_newton_guess_changes_only_the_start():
@@ -376,7 +417,8 @@ def test_quadratic_newton_guess_changes_only_the_start():
         p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
                              time=TimeControl(dt=0.05, scheme="bdf2"),
                              adaptive=Adaptive(tol=2e-3, guess_degree=degree),
-                             concentration_scale=1.0, lumped=False)
+                             concentration_scale=1.0, lumped=False,
+                             petsc_options={"femdiff_newton_kappa": 0})
         hist = p.run(50.0)
         runs[degree] = (len(hist), p.free_energy())
     assert runs[2][0] == runs[1][0] == runs[0][0]
@@ -388,10 +430,11 @@ def test_quadratic_newton_guess_changes_only_the_start():
 
 @pytest.mark.slow
 def test_shipped_tolerance_keeps_free_energy_accurate_and_decreasing():
-    """The spinodal demo/cases' tol = 1e-2 (issue #15): on the 48×48 PFHub square to
-    t = 1000, F(t) stays within 5e-3 relative of a 10× tighter run at every decade (on
-    PFHub 1b, 200² domain, 100² cells, the measured gap to a 40× tighter run is ≤ 1.3e-3;
-    the uploads spread ~3 %), in fewer steps, and F never rises along the accepted steps."""
+    """The spinodal demo/cases' tol = 2e-3 (issue #15): on the 48×48 PFHub square to
+    t = 1000, F(t) stays within 2e-3 relative of a 10× tighter run (1e-2 at the onset; on
+    PFHub 1b, 200², the measured gap to a 4× tighter run is ≤ 1.5e-4 to t = 10⁴, where
+    tol = 1e-2 lets a coarsening event come early: F(10⁴) 4 % low; the uploads spread
+    ~3 %), in fewer steps, and F never rises along the accepted steps."""
 
     def run(tol):
         d = mesh.rectangle(24, 24, 48.0, 48.0)
@@ -406,10 +449,12 @@ def test_shipped_tolerance_keeps_free_energy_accurate_and_decreasing():
             F[t] = p.free_energy()
         return F, steps, energies
 
-    F, steps, energies = run(1e-2)
-    F_ref, steps_ref, _ = run(1e-3)
+    F, steps, energies = run(2e-3)
+    F_ref, steps_ref, _ = run(2e-4)
     assert steps < steps_ref
-    for t, value in F.items():
-        assert value == pytest.approx(F_ref[t], rel=5e-3), (t, value, F_ref[t])
+    # measured: 2.9e-3 at the fast onset (t = 10, as in the test above), 1.9e-4 and 1.1e-3
+    assert F[10.0] == pytest.approx(F_ref[10.0], rel=1e-2)
+    for t in (100.0, 1000.0):
+        assert F[t] == pytest.approx(F_ref[t], rel=2e-3), (t, F[t], F_ref[t])
     # non-increasing to assembly round-off (1e-10 relative)
     assert all(b <= a * (1 + 1e-10) for a, b in zip(energies, energies[1:], strict=False))

@@ -75,12 +75,14 @@ TIME = {
     "dt_min": Key("positive"),
     "shrink": Key("positive", default=0.5),
     "max_retries": Key("integer", default=8),
-    "adaptive": Key("table", doc="error control: tol, safety, max_growth, ..."),
+    "adaptive": Key("table", doc="error control: tol, safety, max_growth, min_shrink, "
+                     "reject, k_I, k_P, guess_degree"),
 }
 
 ADAPTIVE = {k: Key("positive") for k in
             ("tol", "safety", "max_growth", "min_shrink", "reject", "k_I")}
 ADAPTIVE["k_P"] = Key("nonnegative")
+ADAPTIVE["guess_degree"] = Key("integer", doc="Newton's start: extrapolation degree 0-2")
 
 SOLVER = {"petsc_options": Key("options", default={}),
           "linear": Key("choice", default="auto", choices=("auto", "lu", "iterative"),
