@@ -168,6 +168,8 @@ BAD_INPUT = [
      ["species: missing [[species]] (name, initial) for 'B'"]),
     (DRAG, 'scheme = "bdf2"', 'scheme = "bdf2"\nadaptive = { tol = 1e-3 }\ngrowth = 1.5',
      ["time.growth: growth is for fixed steps"]),
+    (DRAG, 'scheme = "bdf2"', 'scheme = "bdf2"\nadaptive = { tol = 1e-3, guess_degree = 3 }',
+     ["time.adaptive", "guess_degree must be 0, 1 or 2"]),
     (DARKEN, '"C-Si"', '"C-Mn"',
      ["physics.thermodynamics.epsilon.C-Mn: unknown species 'Mn'; declared species "
       "(physics.species): C, Si, Fe"]),
