@@ -35,23 +35,24 @@ Upload spread at t = 100 / 1000 / 10⁴: [115.6, 140.6] / [70.4, 83.0] / [34.1, 
     100², consistent, tol 2e-3          138.729   84.265
 
 (200² lumped on 2 ranks: 536 / 1912 / 3190 s to t = 100 / 1000 / 10⁴ at load ≈ 12.)
-
-Measured (session 5, quiet machine, 2 ranks, ``--long``: 200², lumped, tol 2e-3, no Δt
-cap, the Cahn–Hilliard solver default of that session): F = 139.465 / 78.759 / 39.555 /
-23.929 at t = 100 / 10³ / 10⁴ / 10⁶ in 22.4 / 60.2 / 124.7 / 207.8 s (834 steps, 1507
-Newton iterations; mass drift 1e-14), beside FEniCS 388 s on 24 cores to 1.16e6 and
-MOOSE 1244–1959 s on 8 cores to 10⁶. The uploads' F(10⁶) spread [19.21, 23.85] is two
-final topologies: stripes (MOOSE mpf 19.21; sharp-interface 2·L·σ = 19.08 with
-σ = √(2κρ)(c_β − c_α)³/6 = 0.0477) and a disc (MOOSE itg 23.85); femdiff's 23.93 is a
-disc, 0.35 % above the MOOSE disc; the sharp-interface disc value is 23.76 (an α disc)
-or 24.06 (a β disc) for the mean c = 0.50252, and the diffuse interface (width ~9
-against r ≈ 80) moves it by O(1 %).
 So at the default 200² the demo's F(t) lies inside the full spread at all three times;
 the time tolerance moves F by ≤ 0.07 %; the lumped law overestimates F(100) by 8 % at
 h = 2 and 1.2 % at h = 1 (consistent: 138.7 → 137.8). F(1000) is not converged in h or
 in the law (84.1 / 84.3 at h = 2, 78.8 / 85.8 at h = 1): t ≈ 1000 falls on coarsening
 events (the MOOSE upload's F drops from 81.2 to 73.1 between t = 955 and 1155), whose
 timing shifts with any perturbation; the consistent 200² run is above the spread there.
+
+Measured (session 5, quiet machine, 2 ranks, ``--long``: 200², lumped, tol 2e-3, no Δt
+cap, the Cahn–Hilliard solver default of that session, FGMRES): F = 139.457 / 78.760 /
+39.547 / 23.929 at t = 100 / 10³ / 10⁴ / 10⁶ in 18.8 / 50.5 / 108.4 / 181.5 s (835 steps,
+1465 Newton iterations; mass drift 3e-15), beside FEniCS 388 s on 24 cores to 1.16e6 and
+MOOSE 1244–1959 s on 8 cores to 10⁶. The uploads' F(10⁶) spread [19.21, 23.85] is two
+final topologies: stripes (MOOSE mpf 19.21; sharp-interface 2·L·σ = 19.08 with
+σ = √(2κρ)(c_β − c_α)³/6 = 0.0477) and a disc (MOOSE itg 23.85); femdiff's 23.93 is an
+α disc, 0.35 % above the MOOSE disc. The same α disc relaxed from a tanh profile has
+F = 23.938 / 23.787 at h = 1 / 0.5 (consistent law 23.929 / 23.786), Richardson 23.74,
+sharp interface 23.76 for the mean c = 0.50252 (a β disc would be 24.06): the excess at
+h = 1 is P1 mesh error of the interface energy.
 """
 
 import argparse

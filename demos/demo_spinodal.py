@@ -99,7 +99,7 @@ def c0(x):
 # 38.9493), whereas tol = 1e-2 (1.7× fewer steps) lets a coarsening event come early and
 # F(10⁴) end 4 % low, outside the uploads' spread (`benchmarks/bench_pfhub_speed.py`).
 # The solver is the Cahn–Hilliard default (`femdiff.solvers.cahn_hilliard_options`:
-# Newton–GMRES on an LU factorisation reused across Newton iterations and steps, Newton
+# Newton–FGMRES on an LU factorisation reused across Newton iterations and steps, Newton
 # stopped once its error is a twentieth of the time tolerance);
 # `problem.solver_description()` says which ran.
 

@@ -124,7 +124,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         bcs: boundary conditions by name; unlisted boundaries are no-flux.
         degree: polynomial degree of both fields (1 or 2).
         petsc_options: SNES/KSP options; they override the model's defaults, chosen
-            per model: :func:`solvers.cahn_hilliard_options` (Newton–GMRES on an LU
+            per model: :func:`solvers.cahn_hilliard_options` (Newton–FGMRES on an LU
             factorisation reused across Newton iterations and steps) for a model with
             gradient energy (:attr:`cahn_hilliard`) unless the user sets ``ksp_type`` or
             ``pc_type``; :func:`solvers.newton_options` (a fresh LU per Newton

@@ -352,7 +352,7 @@ def test_solver_description_names_the_solver_and_the_rule():
     from femdiff import solvers
 
     text = _pfhub_small().solver_description()
-    assert "KSP gmres" in text and "PC lu" in text and "reused" in text
+    assert "KSP fgmres" in text and "PC lu" in text and "reused" in text
     assert "Cahn–Hilliard" in text and "why:" in text
     d = mesh.interval(8, 1.0)
     plain = DiffusionProblem(d, ChemicalPotential([RegularSolution(300.0, omega_mix=0.0)]),

@@ -573,7 +573,7 @@ def test_info_and_run_log_name_the_solver(tmp_path, capsys):
     assert main(["info", str(CASES / "spinodal.toml"), *small]) == 0
     out = capsys.readouterr().out
     assert "solver (problem): SNES newtonls" in out
-    assert "KSP gmres" in out and "PC lu" in out and "reused" in out
+    assert "KSP fgmres" in out and "PC lu" in out and "reused" in out
     assert "with Cahn–Hilliard" in out
     assert main(["run", str(CASES / "spinodal.toml"), "-o", str(tmp_path / "run"), *small,
                  "--set", "time.t_end=0.1", "--set", "output.times=[]",
