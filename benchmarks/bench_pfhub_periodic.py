@@ -52,7 +52,11 @@ final topologies: stripes (MOOSE mpf 19.21; sharp-interface 2·L·σ = 19.08 wit
 α disc, 0.35 % above the MOOSE disc. The same α disc relaxed from a tanh profile has
 F = 23.938 / 23.787 at h = 1 / 0.5 (consistent law 23.929 / 23.786), Richardson 23.74,
 sharp interface 23.76 for the mean c = 0.50252 (a β disc would be 24.06): the excess at
-h = 1 is P1 mesh error of the interface energy.
+h = 1 is P1 mesh error of the interface energy. But the path is not mesh-converged:
+``--long --size 400`` (h = 0.5) gives F = 137.443 / 83.241 / 32.512 / 24.083 in 94 / 196
+/ 563 / 876 s, 10³ just above and 10⁴ below the spread, and it ends in a β disc (sharp
+interface 24.06): refining h changes which domain vanishes when, so F at a fixed time
+jumps by a whole domain's energy, as between the uploads themselves.
 """
 
 import argparse
