@@ -77,8 +77,8 @@ class ErrorControlledStop:
         """SNES's convergence test: a ``SNES.ConvergedReason`` (0: keep iterating)."""
         xnorm, ynorm, fnorm = norms
         rtol, atol, stol, _ = snes.getTolerances()
-        current = snes.getSolution().getArray(readonly=True)[self.dofs]
-        previous, self._previous = self._previous, current.copy()
+        current = snes.getSolution().getArray(readonly=True)[self.dofs]  # a copy
+        previous, self._previous = self._previous, current
         if not np.isfinite(fnorm):
             return _Reason.DIVERGED_FNORM_NAN
         if it == 0:

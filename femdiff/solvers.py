@@ -114,7 +114,7 @@ def cahn_hilliard_options() -> dict[str, Any]:
     more Newton iterations but lets the Newton error reach ~15 % of the time error
     (``tests/test_cahn_hilliard.py``). Without adaptivity the residual test alone decides.
 
-    Why GMRES rtol 1e-2 (was 1e-3): with Newton's stop measured on the iterates, an
+    Why Krylov rtol 1e-2 (was 1e-3): with Newton's stop measured on the iterates, an
     inexact Newton step only costs an iteration when it matters; PFHub 1b to t = 100:
     F equal to 3e-7, factorisations 20 → 12, time −14 %.
 

@@ -386,8 +386,6 @@ class MechanicsSimulation:
         return self.sigma_h
 
 
-
-
 class PeriodicCellSimulation(MechanicsSimulation):
     """A periodic cell under a mean strain (:class:`~femdiff.homogenisation.PeriodicElasticity`).
 
