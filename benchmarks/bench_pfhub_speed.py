@@ -146,8 +146,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=200, help="side of the square")
-    parser.add_argument("--cells", type=int, default=None,
-                        help="femdiff cells per side (default: side, h = 1)")
+    parser.add_argument("--cells", type=int, nargs="+", default=[None],
+                        help="femdiff cells per side, one run each (default: side, h = 1)")
     parser.add_argument("--plain-cells", type=int, default=None,
                         help="plain cells per side (default: side, h = 1)")
     parser.add_argument("--ref-cells", type=int, default=None,
@@ -159,7 +159,8 @@ def main():
     parser.add_argument("--ksp-rtol", type=float, default=None,
                         help="GMRES rtol on the reused LU (default: the solver default)")
     parser.add_argument("--guess-degree", type=int, default=None,
-                        help="Adaptive.guess_degree (Newton's start; default linear)")
+                        help="Adaptive.guess_degree (Newton's start; default: quadratic "
+                             "with the Newton stop)")
     parser.add_argument("--quads", action="store_true", help="femdiff on Q1 quadrilaterals")
     parser.add_argument("--t-end", type=float, default=1.0e4)
     parser.add_argument("--tol", type=float, nargs="+", default=[2e-3],
@@ -181,14 +182,16 @@ def main():
     reports = [t for t in REPORTS if t < args.t_end] + [args.t_end]
     say(f"PFHub 1b {args.size}x{args.size} P1/P1, ranks={MPI.COMM_WORLD.size}")
     runs = {}
-    for tol in args.tol:
-        runs[tol], description = run_femdiff(
-            args.size, reports, tol, solver=args.solver, lumped=args.lumped,
-            label=f"femdiff tol={tol:g}", cells=args.cells, scheme=args.scheme,
-            max_growth=args.max_growth, refactor=args.refactor, quads=args.quads,
-            extra=None if args.ksp_rtol is None else {"ksp_rtol": args.ksp_rtol},
-            adaptive_kw=None if args.guess_degree is None
-            else {"guess_degree": args.guess_degree})
+    for cells in args.cells:
+        for tol in args.tol:
+            runs[cells, tol], description = run_femdiff(
+                args.size, reports, tol, solver=args.solver, lumped=args.lumped,
+                label=f"femdiff {cells or args.size}² tol={tol:g}", cells=cells,
+                scheme=args.scheme,
+                max_growth=args.max_growth, refactor=args.refactor, quads=args.quads,
+                extra=None if args.ksp_rtol is None else {"ksp_rtol": args.ksp_rtol},
+                adaptive_kw=None if args.guess_degree is None
+                else {"guess_degree": args.guess_degree})
     say(f"femdiff solver: {description}")
     pl = {}
     if not args.no_plain:
@@ -198,13 +201,13 @@ def main():
     ref, ref_tol = ({}, None) if args.no_ref else reference(
         args, [t for t in reports if t <= (args.ref_t_end or args.t_end)])
 
-    say(f"\nfemdiff: adaptive BDF2, {args.cells or args.size}² cells, solver={args.solver}, "
+    say(f"\nfemdiff: adaptive BDF2, solver={args.solver}, "
         f"{'lumped' if args.lumped else 'consistent'} | plain: BE, ×1.5 growth, fresh LU, "
         f"{args.plain_cells or args.size}² cells | reference: femdiff tol={ref_tol}")
-    say(f"{'tol':>6} {'t':>8} | {'femdiff s':>9} {'steps':>5} {'rej':>4} {'Newton':>6} "
-        f"{'LU':>5} {'F':>10} {'err':>8} | {'plain s':>8} {'steps':>5} {'Newton':>6} "
+    say(f"{'cells':>5} {'tol':>6} {'t':>8} | {'femdiff s':>9} {'steps':>5} {'rej':>4} "
+        f"{'Newton':>6} {'LU':>5} {'F':>10} {'err':>8} | {'plain s':>8} {'steps':>5} {'Newton':>6} "
         f"{'LU':>5} {'F':>10} {'err':>8} | {'speed-up':>8} | uploads 1b")
-    for tol, fd in runs.items():
+    for (cells, tol), fd in runs.items():
         for t in reports:
             a = fd[t]
             b = pl.get(t, (math.nan, 0, 0, 0, math.nan))
@@ -213,9 +216,10 @@ def main():
             if pfhub_uploads is not None and t in pfhub_uploads.TIMES:
                 lo, hi = pfhub_uploads.spread("1b", t, exclude_codes=("PRISMS-PF",))
                 band = f"[{lo:.2f}, {hi:.2f}] {'in' if lo <= a[4] <= hi else 'OUT'}"
-            say(f"{tol:6.0e} {t:8.0f} | {a[0]:9.1f} {a[1]:5d} {a[6]:4d} {a[2]:6d} {a[3]:5d} "
-                f"{a[4]:10.5f} {abs(a[4] - r) / r:8.1e} | {b[0]:8.1f} {b[1]:5d} {b[2]:6d} "
-                f"{b[3]:5d} {b[4]:10.5f} {abs(b[4] - r) / r:8.1e} | {b[0] / a[0]:8.2f} | {band}")
+            say(f"{cells or args.size:4d}² {tol:6.0e} {t:8.0f} | {a[0]:9.1f} {a[1]:5d} {a[6]:4d} "
+                f"{a[2]:6d} {a[3]:5d} {a[4]:10.5f} {abs(a[4] - r) / r:8.1e} | {b[0]:8.1f} "
+                f"{b[1]:5d} {b[2]:6d} {b[3]:5d} {b[4]:10.5f} {abs(b[4] - r) / r:8.1e} | "
+                f"{b[0] / a[0]:8.2f} | {band}")
     say("err: |F − F_ref|/F_ref; LU: numerical factorisations; speed-up: plain / femdiff "
         "wall time; uploads: the PFHub 1b spread without PRISMS-PF (in/OUT: femdiff's F)")
 

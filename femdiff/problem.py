@@ -401,14 +401,18 @@ class MixedProblem(SolverMixin):
     def _initial_guess(self, dt: float) -> None:
         """Newton's start: the last state, or (adaptive runs) its extrapolation.
 
-        The polynomial extrapolation of degree ``Adaptive.guess_degree`` (default linear).
-        The extrapolated concentrations are kept inside the Newton bounds, so bounded
-        models (ln C) start from an admissible state.
+        The polynomial extrapolation of degree ``Adaptive.guess_degree`` (default:
+        quadratic when Newton stops on the time error, else linear). The extrapolated
+        concentrations are kept inside the Newton bounds, so bounded models (ln C) start
+        from an admissible state.
         """
-        if self.adaptive is None or not self._history or self.adaptive.guess_degree == 0:
+        degree = 0 if self.adaptive is None else self.adaptive.guess_degree
+        if degree is None:
+            degree = 2 if getattr(self, "newton_stop", None) is not None else 1
+        if degree == 0 or not self._history:
             self.u.x.array[:] = self.u_n.x.array
             return
-        guess, _ = self._extrapolate(dt, self.adaptive.guess_degree)
+        guess, _ = self._extrapolate(dt, degree)
         self._clip_to_bounds(guess)
         self.u.x.array[:] = guess
 

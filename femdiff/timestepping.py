@@ -174,8 +174,14 @@ class Adaptive:
         k_I: integral gain of the PI controller.
         k_P: proportional gain (0 gives the elementary controller).
         guess_degree: degree of the polynomial extrapolation of the last accepted states
-            that starts Newton (1: linear; 2: quadratic, BDF2's own predictor). It changes
-            only Newton's start, not the converged state or the error estimate.
+            that starts Newton (0: the last state; 1: linear; 2: quadratic, BDF2's own
+            predictor). It changes only Newton's start, not the converged state or the
+            error estimate. Default (None): quadratic when Newton stops on the time error
+            (:class:`femdiff.newton.ErrorControlledStop`, Cahn–Hilliard's default), where
+            the start sets how many iterations a step needs (PFHub 1b, 2 ranks, tol 2e-3
+            to t = 10⁴: Newton 1154 → 946 on 150², 1168 → 987 on 200²,
+            ``benchmarks/bench_pfhub_speed.py``); linear otherwise, where Newton runs to
+            its residual tolerance and the start matters little.
     """
 
     tol: float = 1e-3
@@ -185,7 +191,7 @@ class Adaptive:
     reject: float = 2.0
     k_I: float = 0.7
     k_P: float = 0.4
-    guess_degree: int = 1
+    guess_degree: int | None = None
 
     def __post_init__(self) -> None:
         if not self.tol > 0:
@@ -199,7 +205,7 @@ class Adaptive:
         if not self.k_I > 0 or not self.k_P >= 0:
             raise ValueError(f"adaptive gains need k_I > 0 and k_P ≥ 0, got "
                              f"k_I={self.k_I!r}, k_P={self.k_P!r}")
-        if self.guess_degree not in (0, 1, 2):
+        if self.guess_degree not in (None, 0, 1, 2):
             raise ValueError(f"adaptive guess_degree must be 0, 1 or 2, got "
                              f"{self.guess_degree!r}")
 

@@ -82,7 +82,8 @@ TIME = {
 ADAPTIVE = {k: Key("positive") for k in
             ("tol", "safety", "max_growth", "min_shrink", "reject", "k_I")}
 ADAPTIVE["k_P"] = Key("nonnegative")
-ADAPTIVE["guess_degree"] = Key("integer", doc="Newton's start: extrapolation degree 0-2")
+ADAPTIVE["guess_degree"] = Key("integer", doc="Newton's start: extrapolation degree 0-2 "
+                               "(default 2 when Newton stops on the time error, else 1)")
 
 SOLVER = {"petsc_options": Key("options", default={}),
           "linear": Key("choice", default="auto", choices=("auto", "lu", "iterative"),
