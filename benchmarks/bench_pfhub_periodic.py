@@ -57,6 +57,18 @@ h = 1 is P1 mesh error of the interface energy. But the path is not mesh-converg
 / 563 / 876 s, 10³ just above and 10⁴ below the spread, and it ends in a β disc (sharp
 interface 24.06): refining h changes which domain vanishes when, so F at a fixed time
 jumps by a whole domain's energy, as between the uploads themselves.
+
+Measured (session 6, ``--long --size 100 --degree 2 --consistent``: P2 on h = 2, the
+same 80k dofs as P1 on h = 1; 2 ranks on a loaded machine, so no timing): F = 137.410 /
+81.109 / 37.055 / 19.096 at t = 100 / 10³ / 10⁴ / 10⁶, the first three inside the
+spread (also without PRISMS-PF), and the run ends in stripes: 19.096 lies 0.08 % above
+the sharp-interface stripes (19.08) and 0.57 % below the MOOSE stripes upload (19.205,
+itself 0.65 % above 19.08). So a third discretisation gives a third final topology, and
+the accurate ones fall on either side of the spread's ends: these ends are the two
+MOOSE uploads' own discretisations of two topologies (stripes +0.65 %, disc +0.36 %
+over their sharp-interface energies), not bounds on the PDE's solution. femdiff's
+F(10⁶) lies within 0.7 % of the sharp-interface energy of whatever topology it reaches
+(P1 h = 1 α disc +0.7 %, P1 h = 0.5 β disc +0.1 %, P2 h = 2 stripes +0.08 %).
 """
 
 import argparse

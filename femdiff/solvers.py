@@ -113,6 +113,9 @@ def cahn_hilliard_options() -> dict[str, Any]:
     against a tol 1e-3 run); mass drift 1e-14. κ = 0.1 (CVODE's coefficient) saves 12 %
     more Newton iterations but lets the Newton error reach ~15 % of the time error
     (``tests/test_cahn_hilliard.py``). Without adaptivity the residual test alone decides.
+    With this stop Newton starts from the quadratic extrapolation of the last states
+    (``Adaptive.guess_degree`` default): a start closer to the solution reaches κ·tol in
+    fewer iterations (PFHub 1b, 2 ranks, tol 2e-3 to t = 10⁴: Newton 1168 → 987 on 200²).
 
     Why Krylov rtol 1e-2 (was 1e-3): with Newton's stop measured on the iterates, an
     inexact Newton step only costs an iteration when it matters; PFHub 1b to t = 100:
