@@ -6,7 +6,6 @@ Direct solves pick MUMPS, else SuperLU_DIST, else PETSc's own LU (serial only).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -281,11 +280,11 @@ def validate_options(options: Mapping[str, Any]) -> None:
 
 
 def _positive_integer(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
 
 
 def _fraction(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v < 1
+    return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
 
 
 #: femdiff's own pseudo PETSc options: femdiff reads them (``SolverMixin._create_solver``
