@@ -62,6 +62,7 @@ from dolfinx import fem
 
 from femdiff import solvers
 from femdiff.diffusion import DiffusionProblem
+from femdiff.fem_utils import owned
 from femdiff.mechanics import Displacement, Elasticity, Fixed
 from femdiff.problem import global_min_max, interpolate_into
 from femdiff.thermodynamics import ChemicalPotential, StressCoupling
@@ -130,10 +131,8 @@ def free_rigid_modes(V: fem.FunctionSpace, bcs: list[fem.DirichletBC]) -> int:
     """
     gdim = V.mesh.geometry.dim
     bs = V.dofmap.index_map_bs
-    n_owned = V.dofmap.index_map.size_local * bs
-    dofs = np.unique(np.concatenate(
-        [bc.dof_indices()[0] for bc in bcs] or [np.zeros(0, dtype=np.int32)]))
-    dofs = dofs[dofs < n_owned]
+    dofs = owned(np.unique(np.concatenate(
+        [bc.dof_indices()[0] for bc in bcs] or [np.zeros(0, dtype=np.int32)])), V)
     x = V.tabulate_dof_coordinates()
     R = _rigid_modes(x[dofs // bs], dofs % bs, gdim)
     L = V.mesh.comm.allreduce(

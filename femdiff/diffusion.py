@@ -81,6 +81,7 @@ from femdiff.boundary import (
 )
 from femdiff.diffusion_materials import MaterialsMixin
 from femdiff.dilute import FITTED_QUADRATURE_DEGREE, DiluteMixin
+from femdiff.fem_utils import owned
 from femdiff.fluxes import ConservedField
 from femdiff.material_diffusion import (
     DiffusionLaw,
@@ -465,7 +466,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         interpolate_into(g, value)
         dofs = fem.locate_dofs_topological(self.V_c, self.domain.tdim - 1,
                                            self.domain.facets(boundary))
-        dofs = dofs[dofs < self.V_c.dofmap.index_map.size_local]
+        dofs = owned(dofs, self.V_c)
         lo, hi = self.potential.domain
         vals = g.x.array[dofs]
         bad = np.flatnonzero(~np.isfinite(vals) | (vals <= lo) | (vals >= hi))

@@ -31,6 +31,7 @@ from femdiff.boundary import (
     FixedPotential,
     Flux,
 )
+from femdiff.fem_utils import owned
 from femdiff.fluxes import ConservedField, ReactionFlux
 from femdiff.problem import (
     global_min_max,
@@ -143,10 +144,9 @@ class DiluteMixin:
         for d in self.dirichlet:
             dofs = np.flatnonzero(np.isin(self.dofs_c, d.dof_indices()[0])).astype(np.int32)
             self._act_bcs.append(fem.dirichletbc(self._act_g, dofs))
-        n_owned = V.dofmap.index_map.size_local
         held = (np.unique(np.concatenate([b.dof_indices()[0] for b in self._act_bcs]))
                 if self._act_bcs else np.empty(0, np.int32))
-        self._act_held = held[held < n_owned].astype(PETSc.IntType)
+        self._act_held = owned(held, V).astype(PETSc.IntType)
         self._act_gvec = fem.Function(V)
         self._act_A = fem_petsc.create_matrix(self._act_k)
         self._act_M = fem_petsc.create_matrix(self._act_m)

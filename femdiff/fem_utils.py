@@ -68,6 +68,19 @@ def global_min_max(comm: MPI.Comm, values: np.ndarray) -> tuple[float, float]:
     return comm.allreduce(lo, op=MPI.MIN), comm.allreduce(hi, op=MPI.MAX)
 
 
+def owned(dofs: Any, V: fem.FunctionSpace) -> np.ndarray:
+    """The entries of ``dofs`` this process owns, in their order (ghosts dropped).
+
+    ``dofs`` are local dof indices of ``V``, unrolled (as ``DirichletBC.dof_indices`` and
+    ``W.sub(i).collapse()[1]`` give them; a 2D array is flattened row by row). DOLFINx
+    numbers the owned dofs first, so an index is owned when it is below
+    ``index_map.size_local * index_map_bs`` (the block size is 1 for a mixed space).
+    Use it before ``local_to_global`` or a per-rank count that must not count ghosts twice.
+    """
+    dofs = np.asarray(dofs)
+    return dofs[dofs < V.dofmap.index_map.size_local * V.dofmap.index_map_bs]
+
+
 def newton_solve(problem: NonlinearProblem, u: fem.Function, comm: MPI.Comm
                  ) -> tuple[bool, int, int]:
     """Run a SNES solve: (converged with a finite state on every rank, Newton, Krylov its).

@@ -42,6 +42,7 @@ import numpy as np
 import ufl
 from dolfinx import fem, la
 
+from femdiff.fem_utils import owned
 from femdiff.mesh import Domain
 
 
@@ -102,13 +103,13 @@ class ReactionFlux:
         self._prescribed: dict[tuple[str, int], fem.Form] = {}
         self._recorded = False
         self._vector: la.Vector | None = None
-        n_owned = state[0].function_space.dofmap.index_map.size_local
+        W = state[0].function_space
         for f in self.fields.values():
             rows = np.asarray(f.rows)
             taken = np.empty(0, dtype=np.int32)
             for name, bc in f.dirichlet:
                 dofs, _ = bc.dof_indices()
-                dofs = np.intersect1d(dofs[dofs < n_owned], rows)
+                dofs = np.intersect1d(owned(dofs, W), rows)
                 mine = np.setdiff1d(dofs, taken)
                 taken = np.union1d(taken, mine)
                 previous = f._claimed.get(name, np.empty(0, dtype=np.int32))

@@ -23,7 +23,7 @@ from dolfinx import fem
 from dolfinx.fem.petsc import NonlinearProblem
 
 from femdiff import solvers
-from femdiff.fem_utils import newton_solve
+from femdiff.fem_utils import newton_solve, owned
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ class SolverMixin:
 
     def _create_solver(self) -> None:
         opts = dict(self.petsc_options)
+        solvers.validate_femdiff_options(opts)  # femdiff's own keys, read below
         kind, why = self.linear_solver()
         # (the activity formulation has set its own: its KSP is not this one)
         self.linear_solver_reason = self.linear_solver_reason or why
@@ -177,24 +178,13 @@ class SolverMixin:
             # sub-solves of the bound-constrained Newton change it)
             opts.pop("femdiff_refactor_krylov", None)
         schur = opts.pop("femdiff_schur", None)
-        if schur not in (None, "bksw"):
-            raise ValueError(f"femdiff_schur must be 'bksw', got {schur!r}")
         refactor = opts.pop("femdiff_refactor_krylov", None)
-        if refactor is not None and not (isinstance(refactor, int) and refactor > 0):
-            raise ValueError(f"femdiff_refactor_krylov must be a positive integer, got "
-                             f"{refactor!r}")
         self._refactor_krylov: int | None = refactor
         self._refactor_next = True
         #: LU factorisations done so far (one per Newton iteration without reuse)
         self.factorisations = 0
         kappa = opts.pop("femdiff_newton_kappa", None)
-        if kappa is not None and not (isinstance(kappa, int | float) and 0 <= kappa < 1):
-            raise ValueError(f"femdiff_newton_kappa must be a number in [0, 1) (0: off), got "
-                             f"{kappa!r}")
         self._split = opts.pop("femdiff_split", None)
-        if self._split not in (None, "local_mu", "mu_local", "mutraps_c"):
-            raise ValueError(f"femdiff_split must be 'local_mu', 'mu_local' or 'mutraps_c', "
-                             f"got {self._split!r}")
         solvers.set_options(self.prefix, opts)
         self.problem = NonlinearProblem(
             self.residual, self.u, bcs=self.dirichlet, petsc_options_prefix=self.prefix)
@@ -205,9 +195,7 @@ class SolverMixin:
         #: Newton's extra stopping test (adaptive runs with femdiff_newton_kappa > 0)
         self.newton_stop: ErrorControlledStop | None = None
         if kappa and self.adaptive is not None:
-            index_map = self.W.dofmap.index_map
-            dofs = np.asarray(self.concentration_dofs).ravel()
-            dofs = dofs[dofs < index_map.size_local * self.W.dofmap.index_map_bs]
+            dofs = owned(np.asarray(self.concentration_dofs).ravel(), self.W)
             self.newton_stop = ErrorControlledStop(self.domain.comm, dofs, float(kappa),
                                                    self.adaptive.tol)
             snes.setConvergenceTest(self.newton_stop)
@@ -242,7 +230,7 @@ class SolverMixin:
             # and not coupled to each other), the conserved field (the first block) kept
             first, rest = blocks[0], blocks[1:]
             elim = np.concatenate([np.asarray(d).ravel() for _, d in rest])
-            elim = np.sort(elim[elim < n_owned]).astype(np.int32)
+            elim = np.sort(owned(elim, self.W)).astype(np.int32)
             glob = index_map.local_to_global(elim).astype(PETSc.IntType)
             sets.append(("mutraps", PETSc.IS().createGeneral(glob, comm=self.domain.comm)))
             blocks = [first]
@@ -259,8 +247,8 @@ class SolverMixin:
             sets.append(("local", is_local))
             blocks = [(n, d) for n, d in blocks if n == "mu"]
         for name, dofs in blocks:
-            owned = np.sort(np.asarray(dofs)[np.asarray(dofs) < n_owned]).astype(np.int32)
-            glob = index_map.local_to_global(owned).astype(PETSc.IntType)
+            mine = np.sort(owned(dofs, self.W)).astype(np.int32)
+            glob = index_map.local_to_global(mine).astype(PETSc.IntType)
             sets.append((name, PETSc.IS().createGeneral(glob, comm=self.domain.comm)))
         if split == "mu_local":  # μ eliminated first (its lumped block is diagonal)
             sets.reverse()

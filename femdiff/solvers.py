@@ -6,7 +6,7 @@ Direct solves pick MUMPS, else SuperLU_DIST, else PETSc's own LU (serial only).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from petsc4py import PETSc
@@ -280,6 +280,65 @@ def validate_options(options: Mapping[str, Any]) -> None:
                     raise ValueError(f"PETSc option {key} = {value!r} is not a {kind} type of "
                                      f"this PETSc; valid: {', '.join(valid_types(kind))}")
                 break
+
+
+def _positive_integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _fraction(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
+
+
+#: femdiff's own pseudo PETSc options: femdiff reads them (``SolverMixin._create_solver``
+#: in :mod:`femdiff.newton`) and takes them out before the rest go to PETSc. Key ->
+#: (whether a value is allowed, the rule said when it is not). None means unset.
+FEMDIFF_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    # rebuild a reused LU after more Krylov iterations per Newton iteration
+    "femdiff_refactor_krylov": (_positive_integer, "must be a positive integer"),
+    # adaptive runs: Newton also stops once its error in C is ≤ κ × the time tolerance
+    "femdiff_newton_kappa": (_fraction, "must be a number in [0, 1) (0: off)"),
+    # the Bosch–Kay–Stoll–Wathen Schur preconditioner (femdiff.preconditioners)
+    "femdiff_schur": (lambda v: v == "bksw", "must be 'bksw'"),
+    # the index sets of the iterative mixed solver's fieldsplit (mixed_iterative_options)
+    "femdiff_split": (lambda v: v in ("local_mu", "mu_local", "mutraps_c"),
+                      "must be 'local_mu', 'mu_local' or 'mutraps_c'"),
+}
+
+
+class OptionError(ValueError):
+    """A bad option, with its ``key`` and the ``reason`` apart (a case file names its path).
+
+    The message is ``f"{key} {reason}"``, e.g. ``femdiff_newton_kappa must be a number in
+    [0, 1) (0: off), got 2``.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key} {reason}")
+        self.key = key
+        self.reason = reason
+
+
+def validate_femdiff_options(options: Mapping[str, Any]) -> None:
+    """Check femdiff's own ``femdiff_*`` options (:data:`FEMDIFF_OPTIONS`); others pass.
+
+    The single check of these keys: the problems call it when they create their solver,
+    and the case files' ``femdiff check`` before anything is built.
+
+    Raises:
+        OptionError: a ValueError naming the key, e.g. ``femdiff_newton_kappa must be a
+            number in [0, 1) (0: off), got 2``, or ``femdiff_foo is not a femdiff option;
+            allowed femdiff options: femdiff_refactor_krylov, ...``.
+    """
+    for key, value in options.items():
+        if not key.startswith("femdiff_"):
+            continue
+        if key not in FEMDIFF_OPTIONS:
+            raise OptionError(key, f"is not a femdiff option; allowed femdiff options: "
+                              f"{', '.join(FEMDIFF_OPTIONS)}")
+        allowed, rule = FEMDIFF_OPTIONS[key]
+        if value is not None and not allowed(value):
+            raise OptionError(key, f"{rule}, got {value!r}")
 
 
 def set_options(prefix: str, options: Mapping[str, Any]) -> None:

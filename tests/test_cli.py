@@ -65,6 +65,8 @@ LAMINATE = (CASES / "laminate_cell.toml").read_text()
 _MS = "mean_strain = [[1.0e-3, 0.0], [0.0, 0.0]]"
 _MECH_BC = '[[mechanics.boundary]]\nname = "{name}"\ntype = "{type}"\n{extra}\n[output]'
 _BC = '[[boundary]]\nname = "left"\ntype = "{type}"\nvalue = 0.2\nspecies = "{species}"\n\n[time]'
+_SOLVER = "[solver]\npetsc_options = {{ {} }}\n\n[checkpoint]"
+_FEMDIFF_KEYS = "femdiff_refactor_krylov, femdiff_newton_kappa, femdiff_schur, femdiff_split"
 
 
 def _check(tmp_path, text, capsys, name="case.toml"):
@@ -130,6 +132,32 @@ BAD_INPUT = [
      ["geometry.params.length: must be a positive number (a size), got -0.01"]),
     (ROD, "[mechanics]\n", "[mechanic]\n",
      ["mechanic: unknown section 'mechanic'"]),
+    # femdiff's own PETSc options (femdiff.solvers.FEMDIFF_OPTIONS), checked before meshing
+    (QUICK, "[checkpoint]", _SOLVER.format("femdiff_newton_kappa = 2"),
+     ["solver.petsc_options.femdiff_newton_kappa: must be a number in [0, 1) (0: off), "
+      "got 2"]),
+    (QUICK, "[checkpoint]", _SOLVER.format('femdiff_newton_kappa = "0.1"'),
+     ["solver.petsc_options.femdiff_newton_kappa: must be a number in [0, 1) (0: off), "
+      "got '0.1'"]),
+    (QUICK, "[checkpoint]", _SOLVER.format("femdiff_refactor_krylov = 0"),
+     ["solver.petsc_options.femdiff_refactor_krylov: must be a positive integer, got 0"]),
+    (QUICK, "[checkpoint]", _SOLVER.format("femdiff_refactor_krylov = 2.5"),
+     ["solver.petsc_options.femdiff_refactor_krylov: must be a positive integer, got 2.5"]),
+    (QUICK, "[checkpoint]", _SOLVER.format('femdiff_schur = "bkws"'),
+     ["solver.petsc_options.femdiff_schur: must be 'bksw', got 'bkws'"]),
+    (QUICK, "[checkpoint]", _SOLVER.format('femdiff_split = "c_mu"'),
+     ["solver.petsc_options.femdiff_split: must be 'local_mu', 'mu_local' or 'mutraps_c', "
+      "got 'c_mu'"]),
+    (QUICK, "[checkpoint]", _SOLVER.format("femdiff_foo = 1"),
+     ["solver.petsc_options.femdiff_foo: is not a femdiff option; allowed femdiff options: "
+      + _FEMDIFF_KEYS]),
+    # [mechanics] petsc_options go to the elasticity KSP: types checked, no femdiff_* keys
+    (ROD, "[mechanics]\n", "[mechanics]\npetsc_options = { femdiff_newton_kappa = 0.1 }\n",
+     ["mechanics.petsc_options.femdiff_newton_kappa: femdiff's own options are read by the "
+      "diffusion Newton solver only: put them in [solver] petsc_options"]),
+    (ROD, "[mechanics]\n", '[mechanics]\npetsc_options = { ksp_type = "cgg" }\n',
+     ["mechanics.petsc_options.ksp_type: PETSc option ksp_type = 'cgg' is not a KSP type",
+      "valid: "]),
     # periodic geometry
     (PERIODIC, "[time]", '[[boundary]]\nname = "left"\ntype = "no_flux"\n\n[time]',
      ["boundary[0].name: boundary 'left' is periodic (glued to 'right' by "
@@ -235,6 +263,16 @@ def test_bad_case_gives_one_clear_message(base, old, new, parts, tmp_path, capsy
     assert lines[0].startswith(f"femdiff: error: {tmp_path / 'case.toml'}: ")
     for part in parts:
         assert part in lines[0]
+
+
+@pytest.mark.skip_in_parallel
+def test_good_femdiff_options_pass_check(tmp_path, capsys):
+    """Every femdiff_* key with an allowed value passes (the bad ones fail above)."""
+    good = ('femdiff_refactor_krylov = 3, femdiff_newton_kappa = 0, femdiff_schur = "bksw", '
+            'femdiff_split = "mu_local", ksp_type = "fgmres"')
+    code, text = _check(tmp_path, QUICK.replace("[checkpoint]", _SOLVER.format(good), 1),
+                        capsys)
+    assert code == 0, text
 
 
 @pytest.mark.skip_in_parallel

@@ -387,6 +387,35 @@ def test_bad_petsc_type_names_option_value_and_valid_types():
     assert "newtonls" in solvers.valid_types("SNES")
 
 
+def test_femdiff_options_one_check_names_the_key():
+    """femdiff's own options (solvers.FEMDIFF_OPTIONS): the API messages name the key."""
+    cases = [({"femdiff_refactor_krylov": 0}, "femdiff_refactor_krylov must be a positive "
+              "integer, got 0"),
+             ({"femdiff_refactor_krylov": True}, "femdiff_refactor_krylov must be a positive "
+              "integer, got True"),
+             ({"femdiff_newton_kappa": 1.0}, "femdiff_newton_kappa must be a number in "
+              "[0, 1) (0: off), got 1.0"),
+             ({"femdiff_newton_kappa": float("nan")}, "femdiff_newton_kappa must be"),
+             ({"femdiff_schur": "bks"}, "femdiff_schur must be 'bksw', got 'bks'"),
+             ({"femdiff_split": "c_mu"}, "femdiff_split must be 'local_mu', 'mu_local' or "
+              "'mutraps_c', got 'c_mu'"),
+             ({"femdiff_foo": 1}, "femdiff_foo is not a femdiff option; allowed femdiff "
+              "options: femdiff_refactor_krylov, femdiff_newton_kappa, femdiff_schur, "
+              "femdiff_split")]
+    for options, message in cases:
+        with pytest.raises(solvers.OptionError) as info:
+            solvers.validate_femdiff_options(options)
+        assert str(info.value).startswith(message)
+        assert info.value.key == next(iter(options))
+        assert isinstance(info.value, ValueError)  # what the API raised before
+    # femdiff's own sets pass, and None (unset) and other PETSc keys are left alone
+    for opts in (solvers.cahn_hilliard_options(), solvers.cahn_hilliard_iterative_options(),
+                 solvers.mixed_iterative_options(1), solvers.mixed_iterative_options(3),
+                 solvers.mixed_iterative_options(3, "mu"),
+                 {"femdiff_schur": None, "snes_type": "nosuchsolver"}):
+        solvers.validate_femdiff_options(opts)
+
+
 @pytest.mark.skip_in_parallel
 def test_cli_bad_snes_type_is_bad_input(tmp_path):
     text = (CASES / "quickstart.toml").read_text().replace(

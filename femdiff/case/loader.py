@@ -22,6 +22,7 @@ from femdiff.case.schema import (
     Context,
     Key,
     array_of_tables,
+    check_petsc_options,
     construct,
     table,
     type_name,
@@ -154,17 +155,6 @@ def validate_time(raw: Any, ctx: Context) -> tuple[dict[str, Any], TimeSetup]:
     if tm["adaptive"] is not None:
         adaptive = construct("time.adaptive", ctx, Adaptive, **tm["adaptive"])
     return tm, TimeSetup(control, adaptive)
-
-
-def _check_petsc_types(options: dict[str, Any], ctx: Context) -> None:
-    """Unknown SNES/KSP/PC/... types fail at ``femdiff check``, naming the key."""
-    from femdiff import solvers
-
-    for key, value in options.items():
-        try:
-            solvers.validate_options({key: value})
-        except ValueError as exc:
-            raise ctx.error(f"solver.petsc_options.{key}", str(exc)) from None
 
 
 TOP = ("case", "geometry", "materials", "thermal", "physics", "species", "boundary",
@@ -340,7 +330,8 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
         raise ctx.error("time", f"model {model!r} is stationary: remove [time]")
 
     data["solver"] = table(raw.get("solver", {}), SOLVER, "solver", ctx)
-    _check_petsc_types(data["solver"]["petsc_options"], ctx)
+    # unknown SNES/KSP/PC/... types and bad femdiff_* options fail at ``femdiff check``
+    check_petsc_options(data["solver"]["petsc_options"], "solver.petsc_options", ctx)
     data["output"] = _validate_output(raw.get("output", {}), data.get("time"), ctx)
     ck = table(raw.get("checkpoint", {}), CHECKPOINT, "checkpoint", ctx)
     if ck["every_steps"] < 0:

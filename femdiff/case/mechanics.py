@@ -20,6 +20,7 @@ from femdiff.case.schema import (
     Context,
     Key,
     array_of_tables,
+    check_petsc_options,
     check_value,
     construct,
     table,
@@ -81,6 +82,10 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
     bcs_raw = array_of_tables(raw.pop("boundary", None), "mechanics.boundary", ctx)
     mean_strain = raw.pop("mean_strain", None)
     mech = table(raw, MECHANICS, "mechanics", ctx)
+    # the elasticity solve's KSP/PC options: types checked now; femdiff_* keys belong to
+    # [solver] (read by the diffusion Newton solver)
+    check_petsc_options(mech["petsc_options"], "mechanics.petsc_options", ctx,
+                        femdiff_keys=False)
     mech["mean_strain"] = _validate_mean_strain(mean_strain, mech, ctx, cell)
     if materials:
         material = _material_list(mech, materials, thermal, ctx)

@@ -235,3 +235,31 @@ def construct(where: str, ctx: Context, fn: Callable[..., Any], *args: Any, **kw
     except (ValueError, TypeError) as exc:
         raise ctx.error(where, str(exc)) from None
 
+
+
+def check_petsc_options(options: Mapping[str, Any], where: str, ctx: Context, *,
+                        femdiff_keys: bool = True) -> None:
+    """Check a PETSc option table at ``where`` before anything is built.
+
+    ``*_type`` values against this PETSc's types (:func:`femdiff.solvers.validate_options`)
+    and femdiff's own ``femdiff_*`` keys against their rules
+    (:func:`femdiff.solvers.validate_femdiff_options`, the check the solver makes), or,
+    with ``femdiff_keys=False`` (a solve that reads none), refuse them.
+    """
+    from femdiff import solvers
+
+    for key, value in options.items():
+        path = f"{where}.{key}"
+        if key.startswith("femdiff_"):
+            if not femdiff_keys:
+                raise ctx.error(path, "femdiff's own options are read by the diffusion "
+                                "Newton solver only: put them in [solver] petsc_options")
+            try:
+                solvers.validate_femdiff_options({key: value})
+            except solvers.OptionError as exc:
+                raise ctx.error(path, exc.reason) from None
+            continue
+        try:
+            solvers.validate_options({key: value})
+        except ValueError as exc:
+            raise ctx.error(path, str(exc)) from None
