@@ -191,10 +191,12 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         solver: the linear solver, ``"auto"`` (default), ``"lu"`` or ``"iterative"``
             (:func:`femdiff.solvers.choose_linear_solver`): ``"auto"`` is MUMPS LU
             except for lumped P1 in 3D from :data:`femdiff.solvers.ITERATIVE_MIN_DOFS_3D`
-            dofs on, where it is a Schur fieldsplit with GAMG on μ
+            dofs on, where it is a Schur fieldsplit with GAMG on the Schur complement
             (:func:`femdiff.solvers.mixed_iterative_options`; the activity formulation:
-            CG + GAMG). User ``ksp_type``/``pc_type`` options win. The choice and its
-            reason: :meth:`linear_solver`, ``linear_solver_reason`` (logged). The
+            CG + GAMG). User ``ksp_type``/``pc_type`` options win; a ``femdiff_split``
+            option chooses the blocks of the iterative split (with traps ``"local_mu"``:
+            the former split, GAMG on μ). The choice and its reason:
+            :meth:`linear_solver`, ``linear_solver_reason`` (logged). The
             iterative split runs plain Newton (``newtonls``): Newton's variable bounds
             (0 < C, 0 ≤ C_T ≤ N_T) are not enforced, a non-finite state is retried
             with a smaller Δt, and BDF2 may overshoot N_T slightly where LU's bounded
