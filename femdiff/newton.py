@@ -159,7 +159,7 @@ class SolverMixin:
         if kind == "iterative":
             kept = {k: v for k, v in opts.items() if not k.startswith(("ksp_", "pc_"))}
             n_local = sum(1 for name, _ in self.field_blocks() if name != "mu")
-            split = self.user_petsc_options.get("femdiff_split")  # the user's blocks
+            split = opts.get("femdiff_split")  # blocks chosen in petsc_options
             opts = solvers.merge({**solvers.mixed_iterative_options(n_local, split=split),
                                   **kept}, self.user_petsc_options)
         # the iterative split runs plain Newton: the reduced-space VI solver restricts

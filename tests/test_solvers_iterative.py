@@ -288,6 +288,7 @@ def test_description_is_what_runs():
     text = act.solver_description()
     assert act.formulation == "activity"
     assert text.startswith("activity formulation") and "SNES" not in text
+    assert not hasattr(act, "problem")  # no Newton, so no mixed NonlinearProblem built
     assert "why: solver='auto'" in text
 
     from femdiff.thermodynamics import DoubleWell, GradientEnergy
