@@ -677,9 +677,10 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         self.mu.x.array[:] = self.u.x.array[self.dofs_mu] * self.mu_scale
         # activity formulation: ρ̂ follows a state set from outside (restart, initial data);
         # after a solve ĉ = w ρ̂ already holds bit for bit, and ρ̂ stays as solved (the
-        # reaction flux recognises its recorded step by it)
-        if hasattr(self, "c_now") and not np.array_equal(self.c_now.x.array,
-                                                         self.u.x.array[self.dofs_c]):
+        # reaction flux recognises its recorded step by it); dofs_c is collapse()'s list
+        # of one array, so u.x.array[dofs_c] has shape (1, n): compare it raveled
+        if hasattr(self, "c_now") and not np.array_equal(
+                self.c_now.x.array, self.u.x.array[self.dofs_c].ravel()):
             self._rho_from_state()
 
     def free_energy(self) -> float:
