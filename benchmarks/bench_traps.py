@@ -34,8 +34,11 @@ from femdiff.traps import TrappingProblem
 T, D, L, C0 = 300.0, 1.0e-9, 1.0e-3, 1.0
 
 
-def run(n, steps, traps, condense=False, solver="lu"):
+def run(n, steps, traps, condense=False, solver="lu", petsc_options=None):
     """Time ``steps`` BDF2 steps (after a warm-up) of the n³ box with ``traps``.
+
+    ``solver`` and ``petsc_options`` are the problem's (``bench_traps_3d.py`` chooses
+    its trap split with ``petsc_options={"femdiff_split": ...}``).
 
     Returns a dict: dofs, seconds per step, Newton per step, Krylov per step and per
     Newton iteration, peak RSS per rank [MB] (max over ranks) and the linear-solver choice
@@ -48,7 +51,7 @@ def run(n, steps, traps, condense=False, solver="lu"):
         traps=traps, temperature=T, initial=1e-3 * C0,
         bcs=[FixedConcentration("left", C0), FixedConcentration("right", 1e-3 * C0)],
         time=TimeControl(dt=tau / 200, scheme="bdf2"), concentration_scale=C0,
-        condense_traps=condense, solver=solver)
+        condense_traps=condense, solver=solver, petsc_options=petsc_options)
     problem.initialise()
     problem.step()  # warm-up: JIT, first assembly, GAMG set-up or factorisation
     domain.comm.Barrier()

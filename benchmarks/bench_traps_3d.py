@@ -25,9 +25,9 @@ default split (μ and the C_T eliminated, GAMG on the Schur complement in C_L):
     2 McNabb-Foster traps 202612 dofs  25.9 s/step  4.0 Newton/step   7.4 Krylov/Newton  757 MB/rank
     time per step, traps / none: 1.67 (1 + number of fields = 5; LU: 6.6, last session)
 
-The former split (``--trap-split mu``: C_L and the C_T eliminated by point-block Jacobi,
-GAMG on the Schur complement in μ) measured 28.5 Krylov/Newton, 1.91 time ratio and
-859 MB/rank on the same run.
+The former split (``--trap-split mu``, i.e. ``petsc_options={"femdiff_split": "local_mu"}``:
+C_L and the C_T eliminated by point-block Jacobi, GAMG on the Schur complement in μ)
+measured 28.5 Krylov/Newton, 1.91 time ratio and 859 MB/rank on the same run.
 
 Krylov iterations per Newton iteration of the trap runs under refinement (two traps,
 first two steps after the warm-up, 4 Newton/step throughout):
@@ -50,14 +50,12 @@ the 63 GB of LU reported there. The earlier "mu" split: 3.4 GB per rank at 11 mi
 """
 
 import argparse
-import functools
 
 from mpi4py import MPI
 
 from bench_traps import run  # the same box and timing loop (benchmarks/ is on sys.path)
 
 import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-from femdiff import solvers
 from femdiff.trapping import McNabbFoster
 
 TRAPS = [McNabbFoster(10.0, k0=1.0, E_k=0.0, p0=1.0e2, E_p=10.0e3),
@@ -72,19 +70,23 @@ def main() -> None:
     parser.add_argument("--traps", type=int, default=2, choices=(1, 2, 3))
     parser.add_argument("--solver", default="iterative", choices=("auto", "lu", "iterative"))
     parser.add_argument("--trap-split", default="c", choices=("c", "mu"),
-                        help="Schur block of the iterative split with traps (C_L: default)")
+                        help="Schur block of the iterative split with traps (C_L: default; "
+                        "mu: petsc_options={'femdiff_split': 'local_mu'})")
     parser.add_argument("--traps-only", action="store_true",
                         help="skip the run without traps (memory at a large size)")
     args = parser.parse_args()
+    if args.trap_split != "c" and args.solver == "lu":
+        parser.error("--trap-split chooses a split of the iterative solver: not with "
+                     "--solver lu")
     comm = MPI.COMM_WORLD
-    if args.trap_split != "c":  # the former split, for comparison
-        default = solvers.mixed_iterative_options
-        solvers.mixed_iterative_options = functools.partial(  # type: ignore[assignment]
-            default, trap_split=args.trap_split)
+    # the former split, for comparison, by its femdiff_split name (a user PETSc option:
+    # solvers.mixed_iterative_options then builds that split's options)
+    split = None if args.trap_split == "c" else {"femdiff_split": "local_mu"}
     rows = [] if args.traps_only else [
         ("no traps", run(args.n, args.steps, [], solver=args.solver))]
     rows.append((f"{args.traps} McNabb-Foster traps",
-                 run(args.n, args.steps, TRAPS[:args.traps], solver=args.solver)))
+                 run(args.n, args.steps, TRAPS[:args.traps], solver=args.solver,
+                     petsc_options=split)))
     if comm.rank == 0:
         print(f"{comm.size} rank(s), {args.n}^3 box, {args.steps} BDF2 steps after a warm-up, "
               f"trap split {args.trap_split!r}")

@@ -192,10 +192,12 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         solver: the linear solver, ``"auto"`` (default), ``"lu"`` or ``"iterative"``
             (:func:`femdiff.solvers.choose_linear_solver`): ``"auto"`` is MUMPS LU
             except for lumped P1 in 3D from :data:`femdiff.solvers.ITERATIVE_MIN_DOFS_3D`
-            dofs on, where it is a Schur fieldsplit with GAMG on μ
+            dofs on, where it is a Schur fieldsplit with GAMG on the Schur complement
             (:func:`femdiff.solvers.mixed_iterative_options`; the activity formulation:
-            CG + GAMG). User ``ksp_type``/``pc_type`` options win. The choice and its
-            reason: :meth:`linear_solver`, ``linear_solver_reason`` (logged). The
+            CG + GAMG). User ``ksp_type``/``pc_type`` options win; a ``femdiff_split``
+            option chooses the blocks of the iterative split (with traps ``"local_mu"``:
+            the former split, GAMG on μ). The choice and its reason:
+            :meth:`linear_solver`, ``linear_solver_reason`` (logged). The
             iterative split runs plain Newton (``newtonls``): Newton's variable bounds
             (0 < C, 0 ≤ C_T ≤ N_T) are not enforced, a non-finite state is retried
             with a smaller Δt, and BDF2 may overshoot N_T slightly where LU's bounded
@@ -676,9 +678,10 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         self.mu.x.array[:] = self.u.x.array[self.dofs_mu] * self.mu_scale
         # activity formulation: ρ̂ follows a state set from outside (restart, initial data);
         # after a solve ĉ = w ρ̂ already holds bit for bit, and ρ̂ stays as solved (the
-        # reaction flux recognises its recorded step by it)
-        if hasattr(self, "c_now") and not np.array_equal(self.c_now.x.array,
-                                                         self.u.x.array[self.dofs_c]):
+        # reaction flux recognises its recorded step by it); dofs_c is collapse()'s list
+        # of one array, so u.x.array[dofs_c] has shape (1, n): compare it raveled
+        if hasattr(self, "c_now") and not np.array_equal(
+                self.c_now.x.array, self.u.x.array[self.dofs_c].ravel()):
             self._rho_from_state()
 
     def free_energy(self) -> float:

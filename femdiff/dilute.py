@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -33,6 +33,7 @@ from femdiff.boundary import (
 )
 from femdiff.fem_utils import owned
 from femdiff.fluxes import ConservedField, ReactionFlux
+from femdiff.newton import ErrorControlledStop
 from femdiff.problem import (
     global_min_max,
 )
@@ -46,6 +47,9 @@ FITTED_QUADRATURE_DEGREE = 4
 
 class DiluteMixin:
     """Fitting, predictor and activity formulation for DiffusionProblem's dilute models."""
+
+    formulation: str
+    prefix: str
 
     def _fitted_concentration(self) -> Callable[[Any], Any] | None:
         """C(μ) in closed form for a dilute model: one Ideal term plus terms linear in C.
@@ -168,6 +172,30 @@ class DiluteMixin:
         self._act_key: tuple[float, ...] | None = None
         self._update_weight()
         self._rho_from_state()
+
+    def _create_solver(self) -> None:
+        """The mixed form's Newton solver; none for the activity formulation.
+
+        The activity formulation solves with its own KSP (set up by
+        :meth:`_create_activity_formulation`) and never runs Newton, so no mixed
+        ``NonlinearProblem`` is built (no compiled mixed residual and Jacobian, no mixed
+        matrix, no SNES): the problem then has no ``problem`` attribute.
+        """
+        if self.formulation != "activity":
+            super()._create_solver()  # type: ignore[misc]
+            return
+        log.info("%s: linear solver %s", self.prefix, self.linear_solver_reason)
+        #: LU factorisations of the mixed Newton (none here), Newton's extra stopping test
+        self.factorisations = 0
+        self.newton_stop: ErrorControlledStop | None = None
+
+    def _solve_failure(self) -> tuple[str, str]:
+        """What failed in the last solve, and why (the activity KSP's reason)."""
+        if self.formulation != "activity":
+            return super()._solve_failure()  # type: ignore[misc]
+        reason = cast(int, self._act_ksp.getConvergedReason())  # stubs: ConvergedReason
+        return "the activity solve failed", (
+            f"KSP reason {reason}" if reason <= 0 else "a non-finite or non-positive activity")
 
     def solver_description(self) -> str:
         """The activity formulation's linear solve (no Newton); else the mixed form's."""

@@ -137,7 +137,9 @@ class ReactionFlux:
         current field (with the last step's constants).
         """
         u = self._state[0].x.array
-        if self._recorded and np.array_equal(self._copies[0].x.array, u):
+        same = self._recorded and np.array_equal(self._copies[0].x.array, u)
+        # one decision for all ranks: a mix of recorded and current histories is no step
+        if self.domain.comm.allreduce(same, op=MPI.LAND):
             return
         self._recorded = False
         self._vector = None

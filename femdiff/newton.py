@@ -160,8 +160,9 @@ class SolverMixin:
         if kind == "iterative":
             kept = {k: v for k, v in opts.items() if not k.startswith(("ksp_", "pc_"))}
             n_local = sum(1 for name, _ in self.field_blocks() if name != "mu")
-            opts = solvers.merge({**solvers.mixed_iterative_options(n_local), **kept},
-                                 self.user_petsc_options)
+            split = opts.get("femdiff_split")  # blocks chosen in petsc_options
+            opts = solvers.merge({**solvers.mixed_iterative_options(n_local, split=split),
+                                  **kept}, self.user_petsc_options)
         # the iterative split runs plain Newton: the reduced-space VI solver restricts
         # the split's index sets to the inactive rows, which breaks the node-wise local
         # blocks (a step whose state leaves the domain of ln C is retried smaller)

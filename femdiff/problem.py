@@ -356,9 +356,8 @@ class MixedProblem(SolverMixin):
                          self.current_time + dt, dt, error, self.adaptive.reject,
                          self.adaptive.tol, new_dt)
             else:
-                log.info("step to t=%g with dt=%g: Newton failed (SNES reason %d); retrying "
-                         "with dt=%g", self.current_time + dt, dt,
-                         self.problem.solver.getConvergedReason(), new_dt)
+                log.info("step to t=%g with dt=%g: %s (%s); retrying with dt=%g",
+                         self.current_time + dt, dt, *self._solve_failure(), new_dt)
             dt = new_dt
         raise AssertionError("unreachable")  # the loop returns or raises
 
@@ -377,9 +376,13 @@ class MixedProblem(SolverMixin):
                     f"estimate {error:.3g} > {self.adaptive.reject:g} x tol "
                     f"{self.adaptive.tol:g}) and {limit}; loosen the tolerance or lower "
                     "dt_min; the last accepted state is kept")
-        return (f"Newton failed at t={t:g} with dt={dt:g} (SNES reason "
-                f"{self.problem.solver.getConvergedReason()}) and {limit}; the last "
+        what, why = self._solve_failure()
+        return (f"{what} at t={t:g} with dt={dt:g} ({why}) and {limit}; the last "
                 "accepted state is kept")
+
+    def _solve_failure(self) -> tuple[str, str]:
+        """What failed in the last solve, and why: Newton, with its SNES reason."""
+        return "Newton failed", f"SNES reason {self.problem.solver.getConvergedReason()}"
 
     def _remember(self, t: float) -> None:
         """Keep the last three accepted states (adaptive runs: error estimate, guess)."""

@@ -425,7 +425,12 @@ def check_solver_choice(solver: Any) -> str:
     return solver
 
 
-def mixed_iterative_options(local_fields: int = 1, trap_split: str = "c") -> dict[str, Any]:
+#: the values of ``femdiff_split``: the eliminated block, then the Schur block
+MIXED_SPLITS = ("mu_local", "mutraps_c", "local_mu")
+
+
+def mixed_iterative_options(local_fields: int = 1, trap_split: str = "c",
+                            split: str | None = None) -> dict[str, Any]:
     """Newton–Krylov options of a lumped mixed μ–C problem (with or without traps).
 
     FGMRES on the whole Jacobian, preconditioned by a full Schur factorisation whose
@@ -461,16 +466,34 @@ def mixed_iterative_options(local_fields: int = 1, trap_split: str = "c") -> dic
     the node-wise blocks. ``femdiff_split`` is read by femdiff (it builds the index
     sets), not by PETSc.
 
+    A problem chooses the split from its ``petsc_options``: a ``femdiff_split`` there is
+    passed here as ``split`` (it names no ``ksp_type``/``pc_type``, so the solver stays
+    ``"iterative"``), e.g. ``petsc_options={"femdiff_split": "local_mu"}`` for the former
+    trap split (``benchmarks/bench_traps_3d.py --trap-split mu``).
+
     Args:
         local_fields: the number of fields without a gradient term (C, or C_L and the
             McNabb–Foster C_T).
         trap_split: with traps, the Schur block: ``"c"`` (C_L, default) or ``"mu"``.
+        split: the blocks by their ``femdiff_split`` name (:data:`MIXED_SPLITS`),
+            instead of the choice above: ``"mu_local"`` (μ eliminated, the local fields
+            the Schur block: the default without traps), ``"mutraps_c"`` (the
+            ``trap_split="c"`` one) or ``"local_mu"`` (the ``trap_split="mu"`` one).
+
+    Raises:
+        ValueError: ``local_fields < 1``, or an unknown ``trap_split`` or ``split``.
     """
     if local_fields < 1:
         raise ValueError(f"local_fields must be at least 1, got {local_fields!r}")
     if trap_split not in ("c", "mu"):
         raise ValueError(f"trap_split must be 'c' or 'mu', got {trap_split!r}")
-    if local_fields == 1:
+    if split is not None and split not in MIXED_SPLITS:
+        raise ValueError(f"femdiff_split must be one of {', '.join(map(repr, MIXED_SPLITS))}, "
+                         f"got {split!r}")
+    if split is not None:
+        first, schur = {"mu_local": ("mu", "local"), "mutraps_c": ("mutraps", "c"),
+                        "local_mu": ("local", "mu")}[split]
+    elif local_fields == 1:
         first, schur = "mu", "local"
     elif trap_split == "c":
         first, schur = "mutraps", "c"

@@ -140,6 +140,11 @@ class TrappingProblem(DiffusionProblem):
         if trap_initial not in ("given", "equilibrium"):
             raise ValueError(f"trap_initial must be 'given' or 'equilibrium', got "
                              f"{trap_initial!r}")
+        if kwargs.get("formulation") == "activity":
+            # DiluteMixin's activity solve would run in place of the mixed residual, which
+            # holds the trap terms: the traps would be left out without a word
+            raise ValueError("TrappingProblem needs formulation='mixed' (the activity "
+                             "formulation has no trap terms)")
         time = kwargs.get("time")
         if getattr(time, "scheme", None) == "crank_nicolson":
             raise ValueError("TrappingProblem supports scheme='backward_euler' or 'bdf2', "

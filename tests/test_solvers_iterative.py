@@ -46,7 +46,7 @@ def _diffusion(n: int, solver: str, **kw) -> DiffusionProblem:
         time=TimeControl(dt=TAU / 500, scheme="bdf2"), **kw)
 
 
-def _traps(n: int, solver: str, scheme: str = "backward_euler") -> TrappingProblem:
+def _traps(n: int, solver: str, scheme: str = "backward_euler", **kw) -> TrappingProblem:
     # backward Euler: its C_T stays in [0, N_T] without Newton's bounds (which the
     # iterative solver does not use), so LU's bounded Newton solves the same equations;
     # BDF2 overshoots N_T by ~1.5 % here, which the bounded LU run clips
@@ -54,7 +54,7 @@ def _traps(n: int, solver: str, scheme: str = "backward_euler") -> TrappingProbl
         _box(n), ChemicalPotential([Ideal(T)]), Mobility.from_diffusivity(D, T),
         traps=TRAPS, temperature=T, initial=0.2 * C0, concentration_scale=C0,
         bcs=[FixedConcentration("left", C0), FixedConcentration("right", 0.2 * C0)],
-        time=TimeControl(dt=TAU / 500, scheme=scheme), solver=solver)
+        time=TimeControl(dt=TAU / 500, scheme=scheme), solver=solver, **kw)
 
 
 def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -227,6 +227,30 @@ def test_trap_split_eliminates_mu_and_traps():
         solvers.mixed_iterative_options(3, trap_split="local")
 
 
+@pytest.mark.mpi
+def test_trap_split_from_petsc_options_matches_lu():
+    """``petsc_options={"femdiff_split": "local_mu"}`` runs the former trap split.
+
+    The (C_L, C_T) node blocks eliminated by point-block Jacobi, μ the Schur block: the
+    same discrete equations as LU's, so the solution agrees to RTOL (see the top), and
+    the solver stays "iterative" (the option names no ksp_type/pc_type).
+    """
+    it = _traps(4, "iterative", petsc_options={"femdiff_split": "local_mu"})
+    ref = _traps(4, "lu")
+    _steps(it), _steps(ref)
+    assert it.linear_solver()[0] == "iterative"
+    (first, is_local), (second, is_mu) = it.split_index_sets()
+    assert (first, second) == ("local", "mu")
+    assert is_local.getBlockSize() == 3  # C_L and two C_T per node
+    n = MPI.COMM_WORLD.allreduce(it.V_c.dofmap.index_map.size_local, op=MPI.SUM)
+    assert is_local.getSize() == 3 * n and is_mu.getSize() == n
+    assert _max_diff(it.C.x.array, ref.C.x.array) < RTOL * C0
+    for a, b, trap in zip(it.trapped_fields, ref.trapped_fields, TRAPS, strict=True):
+        assert _max_diff(a.x.array, b.x.array) < RTOL * trap.density
+    with pytest.raises(ValueError, match="femdiff_split must be one of"):
+        solvers.mixed_iterative_options(3, split="c_mu")
+
+
 # --- case files: [solver] linear ------------------------------------------------------
 
 
@@ -264,6 +288,7 @@ def test_description_is_what_runs():
     text = act.solver_description()
     assert act.formulation == "activity"
     assert text.startswith("activity formulation") and "SNES" not in text
+    assert not hasattr(act, "problem")  # no Newton, so no mixed NonlinearProblem built
     assert "why: solver='auto'" in text
 
     from femdiff.thermodynamics import DoubleWell, GradientEnergy
