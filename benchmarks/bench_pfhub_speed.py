@@ -146,8 +146,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=200, help="side of the square")
-    parser.add_argument("--cells", type=int, nargs="+", default=[None],
-                        help="femdiff cells per side, one run each (default: side, h = 1)")
+    parser.add_argument("--cells", type=int, nargs="+", default=[150, 200],
+                        help="femdiff cells per side, one run each (default: 150 and 200, "
+                             "h = 4/3 and 1 on the 200² square)")
     parser.add_argument("--plain-cells", type=int, default=None,
                         help="plain cells per side (default: side, h = 1)")
     parser.add_argument("--ref-cells", type=int, default=None,

@@ -84,7 +84,7 @@ def cahn_hilliard_options() -> dict[str, Any]:
     in c is below κ = 0.05 × the time tolerance (``femdiff_newton_kappa``, below). The
     Jacobian is assembled at every iteration (cheap), but its LU factorisation (MUMPS;
     about all of the cost of an iteration) is kept across Newton iterations and time
-    steps: FGMRES solves each Newton system to a relative 1e-2 (an inexact Newton step),
+    steps: FGMRES solves each Newton system to a relative 3e-2 (an inexact Newton step),
     preconditioned by the factorisation of an older Jacobian. femdiff rebuilds the
     factorisation (:meth:`femdiff.newton.SolverMixin._newton_reused`) when FGMRES needed
     more than ``femdiff_refactor_krylov`` = 4 iterations per Newton iteration in a step,
@@ -117,9 +117,13 @@ def cahn_hilliard_options() -> dict[str, Any]:
     (``Adaptive.guess_degree`` default): a start closer to the solution reaches κ·tol in
     fewer iterations (PFHub 1b, 2 ranks, tol 2e-3 to t = 10⁴: Newton 1168 → 987 on 200²).
 
-    Why Krylov rtol 1e-2 (was 1e-3): with Newton's stop measured on the iterates, an
-    inexact Newton step only costs an iteration when it matters; PFHub 1b to t = 100:
-    F equal to 3e-7, factorisations 20 → 12, time −14 %.
+    Why Krylov rtol 3e-2 (was 1e-3, then 1e-2): with Newton's stop measured on the
+    iterates, an inexact Newton step only costs an iteration when it matters, and a looser
+    solve also rebuilds the factorisation less often (the rebuild follows the Krylov
+    count). PFHub 1b to t = 100: 1e-3 → 1e-2 F equal to 3e-7, factorisations 20 → 12,
+    time −14 %; 150², 2 ranks, tol 2e-3 to t = 10⁴: 1e-2 → 3e-2 factorisations 121 → 96,
+    57.7 → 47.0 s, F(10³)/F(10⁴) moved by 7e-6/4e-6 relative (time error ≥ 1.5e-4); 5e-2
+    moved F(10⁴) by 2.7e-5 and gained nothing more (46.0 s); 1e-1 moved F(10³) by 1.1e-4.
 
     Why FGMRES (was GMRES): left-preconditioned GMRES applies the preconditioner to the
     initial residual, FGMRES keeps the preconditioned vectors instead, so each Newton
@@ -128,7 +132,7 @@ def cahn_hilliard_options() -> dict[str, Any]:
     iteration (3.3), 121.0 → 102.1 s, F(10⁴) 38.94923 → 38.94952 (the tol 5e-4
     reference: 38.94925).
     """
-    return {**newton_options(), "ksp_type": "fgmres", "ksp_rtol": 1.0e-2,
+    return {**newton_options(), "ksp_type": "fgmres", "ksp_rtol": 3.0e-2,
             "ksp_max_it": 30, "ksp_gmres_restart": 30, "femdiff_refactor_krylov": 4,
             "femdiff_newton_kappa": 0.05}
 
