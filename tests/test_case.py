@@ -80,6 +80,7 @@ def test_the_simulation_uses_the_validated_objects(name, override):
 @pytest.mark.skip_in_parallel
 @pytest.mark.parametrize("builder, params", [
     ("interval", {"n": 2}), ("rectangle", {"nx": 2, "ny": 2}),
+    ("rectangle", {"nx": 2, "ny": 2, "cell": "quadrilateral"}),
     ("structured_box", {"nx": 1, "ny": 1, "nz": 1}),
 ])
 def test_structured_names_are_the_built_ones(builder, params, tmp_path):
@@ -91,3 +92,5 @@ def test_structured_names_are_the_built_ones(builder, params, tmp_path):
     assert ctx.gdim == domain.tdim
     assert sorted(ctx.boundaries) == domain.boundary_names
     assert ctx.volumes == domain.volume_names == []
+    if "cell" in params:
+        assert domain.mesh.topology.cell_name() == params["cell"]

@@ -95,6 +95,8 @@ BAD_INPUT = [
     (QUICK, 'type = "concentration"', 'type = "dirichlet"',
      ["boundary[0].type: unknown value 'dirichlet'; allowed values: no_flux, concentration, "
       "potential, flux"]),
+    (QUICK, "ly = 0.5e-3 }", 'ly = 0.5e-3, cell = "hexagon" }',
+     ["geometry.params.cell: unknown value 'hexagon'; allowed values: triangle, quadrilateral"]),
     (QUICK, 'builder = "rectangle"', 'builder = "square"',
      ["geometry.builder: unknown builder 'square'; allowed values: rod, box,", "rectangle"]),
     (QUICK, '{ type = "ideal" }', '{ type = "idael" }',

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 #: their parameters, and their (dimension, boundary names); they have no volume names.
 STRUCTURED: dict[str, tuple[tuple[str, ...], int, list[str]]] = {
     "interval": (("n", "length", "x0"), 1, ["left", "right"]),
-    "rectangle": (("nx", "ny", "lx", "ly"), 2, ["left", "right", "bottom", "top"]),
+    "rectangle": (("nx", "ny", "lx", "ly", "cell"), 2, ["left", "right", "bottom", "top"]),
     "structured_box": (("nx", "ny", "nz", "lx", "ly", "lz"), 3,
                        ["left", "right", "front", "back", "bottom", "top"]),
 }
@@ -169,6 +169,9 @@ def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]
                                     else "positive", doc="a size"), where, ctx)
         if key == "dim":
             check_value(value, Key("integer", choices=(2, 3)), where, ctx)
+        if key == "cell":
+            check_value(value, Key("choice", choices=("triangle", "quadrilateral")), where,
+                        ctx)
     if name in STRUCTURED:
         for key in allowed[: {"interval": 1, "rectangle": 2, "structured_box": 3}[name]]:
             if key not in params:
@@ -229,7 +232,8 @@ def _build_builder(case: Case, g: dict[str, Any], comm: Any) -> Any:
                              comm=comm)
     if name == "rectangle":
         return mesh.rectangle(params["nx"], params["ny"], params.get("lx", 1.0),
-                              params.get("ly", 1.0), comm=comm)
+                              params.get("ly", 1.0), comm=comm,
+                              cell=params.get("cell", "triangle"))
     if name == "structured_box":
         return mesh.box(params["nx"], params["ny"], params["nz"], params.get("lx", 1.0),
                         params.get("ly", 1.0), params.get("lz", 1.0), comm=comm)
