@@ -58,17 +58,29 @@ h = 1 is P1 mesh error of the interface energy. But the path is not mesh-converg
 interface 24.06): refining h changes which domain vanishes when, so F at a fixed time
 jumps by a whole domain's energy, as between the uploads themselves.
 
-Measured (session 6, ``--long --size 100 --degree 2 --consistent``: P2 on h = 2, the
-same 80k dofs as P1 on h = 1; 2 ranks on a loaded machine, so no timing): F = 137.410 /
-81.109 / 37.055 / 19.096 at t = 100 / 10³ / 10⁴ / 10⁶, the first three inside the
-spread (also without PRISMS-PF), and the run ends in stripes: 19.096 lies 0.08 % above
-the sharp-interface stripes (19.08) and 0.57 % below the MOOSE stripes upload (19.205,
-itself 0.65 % above 19.08). So a third discretisation gives a third final topology, and
-the accurate ones fall on either side of the spread's ends: these ends are the two
-MOOSE uploads' own discretisations of two topologies (stripes +0.65 %, disc +0.36 %
-over their sharp-interface energies), not bounds on the PDE's solution. femdiff's
-F(10⁶) lies within 0.7 % of the sharp-interface energy of whatever topology it reaches
-(P1 h = 1 α disc +0.7 %, P1 h = 0.5 β disc +0.1 %, P2 h = 2 stripes +0.08 %).
+Measured (session 6). The default ``--long`` on the quiet machine (this session's solver
+default: quadratic Newton start, FGMRES rtol 3e-2): F = 139.469 / 78.759 / 39.565 /
+23.929 in 19.4 / 46.6 / 93.9 / 155.8 s (836 steps, 1171 Newton iterations), the same
+α disc. Then two finer discretisations of 320k dofs each, on a loaded machine (no
+timing), against P1 h = 0.5 above:
+
+    run                           F(100)    F(10³)   F(10⁴)   F(10⁶)   end
+    P1 h = 1   (default, 80k)    139.469    78.759   39.565   23.929   α disc
+    P2 h = 2   (80k)             137.410    81.109   37.055   19.096   stripes
+    P1 h = 0.5 (320k)            137.443    83.241   32.512   24.083   β disc
+    P2 h = 1   (320k)            137.475    83.021   32.480   24.034   β disc
+    uploads' spread (all)       [115.6, 140.6] [70.4, 83.0] [34.1, 40.8] [19.2, 23.8]
+
+The two finest runs, with different elements, agree on the coarsening path and on F at
+all four times (to 0.02 / 0.26 / 0.10 / 0.20 %), so this is where the discretisation
+converges: F(10³) at the spread's upper end, F(10⁴) 4.8 % below the spread, and a β disc
+at 10⁶ (sharp-interface 24.06) 0.8–1.0 % above it. The uploads that report F and
+femdiff's default h = 1 share an under-resolved path, on which F lies inside the spread
+at 100 / 10³ / 10⁴. P2 h = 2 ends in stripes (0.08 % above the sharp-interface 19.08,
+0.57 % below the MOOSE stripes). The spread's ends are two MOOSE discretisations of two
+topologies (stripes +0.65 %, disc +0.36 % over their sharp-interface energies), not
+bounds on the PDE's solution; every femdiff run ends within 0.7 % of the sharp-interface
+energy of the topology it reaches.
 """
 
 import argparse
