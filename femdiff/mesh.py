@@ -358,6 +358,10 @@ def interval(n: int, length: float = 1.0, x0: float = 0.0,
                             "right": lambda x: np.isclose(x[0], x0 + length)})
 
 
+#: the cell types of :func:`rectangle` by name (also the case files' geometry.params.cell)
+RECTANGLE_CELLS = ("triangle", "quadrilateral")
+
+
 def rectangle(nx: int, ny: int, lx: float = 1.0, ly: float = 1.0,
               comm: MPI.Comm = MPI.COMM_WORLD,
               cell: dmesh.CellType | str = dmesh.CellType.triangle) -> Domain:
@@ -368,7 +372,7 @@ def rectangle(nx: int, ny: int, lx: float = 1.0, ly: float = 1.0,
     ``benchmarks/bench_pfhub_speed.py``), or a ``dolfinx.mesh.CellType``.
     """
     if isinstance(cell, str):
-        if cell not in ("triangle", "quadrilateral"):
+        if cell not in RECTANGLE_CELLS:
             raise ValueError(f"rectangle cell must be 'triangle' or 'quadrilateral', got "
                              f"{cell!r}")
         cell = dmesh.CellType[cell]

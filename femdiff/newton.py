@@ -125,6 +125,8 @@ class SolverMixin:
     problem: NonlinearProblem
     adaptive: Any
     domain: Any
+    #: Newton's extra stopping test, set by ``_create_solver`` (None: residual tests only)
+    newton_stop: ErrorControlledStop | None
 
     def linear_solver(self) -> tuple[str, str]:
         """The linear solver this problem runs and why: ``("lu" | "iterative" | "custom", why)``.

@@ -411,7 +411,7 @@ class MixedProblem(SolverMixin):
         """
         degree = 0 if self.adaptive is None else self.adaptive.guess_degree
         if degree is None:
-            degree = 2 if getattr(self, "newton_stop", None) is not None else 1
+            degree = 2 if self.newton_stop is not None else 1
         if degree == 0 or not self._history:
             self.u.x.array[:] = self.u_n.x.array
             return

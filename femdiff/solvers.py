@@ -294,6 +294,11 @@ def _fraction(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
 
 
+#: the values of ``femdiff_split`` -> (the eliminated block, the Schur block)
+MIXED_SPLITS: dict[str, tuple[str, str]] = {
+    "mu_local": ("mu", "local"), "mutraps_c": ("mutraps", "c"), "local_mu": ("local", "mu")}
+
+
 #: femdiff's own pseudo PETSc options: femdiff reads them (``SolverMixin._create_solver``
 #: in :mod:`femdiff.newton`) and takes them out before the rest go to PETSc. Key ->
 #: (whether a value is allowed, the rule said when it is not). None means unset.
@@ -305,7 +310,7 @@ FEMDIFF_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
     # the Bosch–Kay–Stoll–Wathen Schur preconditioner (femdiff.preconditioners)
     "femdiff_schur": (lambda v: v == "bksw", "must be 'bksw'"),
     # the index sets of the iterative mixed solver's fieldsplit (mixed_iterative_options)
-    "femdiff_split": (lambda v: v in ("local_mu", "mu_local", "mutraps_c"),
+    "femdiff_split": (lambda v: v in MIXED_SPLITS,
                       "must be 'local_mu', 'mu_local' or 'mutraps_c'"),
 }
 
@@ -429,10 +434,6 @@ def check_solver_choice(solver: Any) -> str:
     return solver
 
 
-#: the values of ``femdiff_split``: the eliminated block, then the Schur block
-MIXED_SPLITS = ("mu_local", "mutraps_c", "local_mu")
-
-
 def mixed_iterative_options(local_fields: int = 1, trap_split: str = "c",
                             split: str | None = None) -> dict[str, Any]:
     """Newton–Krylov options of a lumped mixed μ–C problem (with or without traps).
@@ -494,15 +495,10 @@ def mixed_iterative_options(local_fields: int = 1, trap_split: str = "c",
     if split is not None and split not in MIXED_SPLITS:
         raise ValueError(f"femdiff_split must be one of {', '.join(map(repr, MIXED_SPLITS))}, "
                          f"got {split!r}")
-    if split is not None:
-        first, schur = {"mu_local": ("mu", "local"), "mutraps_c": ("mutraps", "c"),
-                        "local_mu": ("local", "mu")}[split]
-    elif local_fields == 1:
-        first, schur = "mu", "local"
-    elif trap_split == "c":
-        first, schur = "mutraps", "c"
-    else:
-        first, schur = "local", "mu"
+    if split is None:
+        split = ("mu_local" if local_fields == 1
+                 else "mutraps_c" if trap_split == "c" else "local_mu")
+    first, schur = MIXED_SPLITS[split]
     blockwise = first == "local"
     return {
         **newton_snes_options(),

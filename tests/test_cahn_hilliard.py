@@ -312,12 +312,13 @@ def test_milne_estimate_and_pi_controller():
 # --- the Cahn–Hilliard solver default: the LU factorisation reused (issue #15) ----------
 
 
-def _pfhub_small(options=None, lumped=True):
+def _pfhub_small(options=None, lumped=True, tol=2e-3, guess_degree=None):
+    """The PFHub data on a 48×48 square (24² cells), adaptive BDF2 from Δt = 0.05."""
     d = mesh.rectangle(24, 24, 48.0, 48.0)
     return DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
                             time=TimeControl(dt=0.05, scheme="bdf2"),
-                            adaptive=Adaptive(tol=2e-3), concentration_scale=1.0,
-                            petsc_options=options, lumped=lumped)
+                            adaptive=Adaptive(tol=tol, guess_degree=guess_degree),
+                            concentration_scale=1.0, petsc_options=options, lumped=lumped)
 
 
 @pytest.mark.mpi
@@ -385,11 +386,7 @@ def test_newton_stop_costs_far_less_than_the_time_error():
     time error of 1.3e-2, in F 1.9e-4 vs 3.2e-3 (the bound 0.1 leaves ~2× margin)."""
 
     def run(tol, kappa):
-        d = mesh.rectangle(24, 24, 48.0, 48.0)
-        p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
-                             time=TimeControl(dt=0.05, scheme="bdf2"),
-                             adaptive=Adaptive(tol=tol), concentration_scale=1.0,
-                             lumped=False, petsc_options={"femdiff_newton_kappa": kappa})
+        p = _pfhub_small({"femdiff_newton_kappa": kappa}, lumped=False, tol=tol)
         m0 = p.amount()
         hist = p.run(100.0)
         c = p.owned_concentration()[1]
@@ -416,12 +413,7 @@ def test_quadratic_newton_guess_changes_only_the_start():
     relative (margin for the controller's round-off, as for the reused factorisation)."""
     runs = {}
     for degree in (0, 1, 2):
-        d = mesh.rectangle(24, 24, 48.0, 48.0)
-        p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
-                             time=TimeControl(dt=0.05, scheme="bdf2"),
-                             adaptive=Adaptive(tol=2e-3, guess_degree=degree),
-                             concentration_scale=1.0, lumped=False,
-                             petsc_options={"femdiff_newton_kappa": 0})
+        p = _pfhub_small({"femdiff_newton_kappa": 0}, lumped=False, guess_degree=degree)
         hist = p.run(50.0)
         runs[degree] = (len(hist), p.free_energy())
     assert runs[2][0] == runs[1][0] == runs[0][0]
@@ -443,12 +435,8 @@ def test_quadratic_guess_is_the_default_when_newton_stops_on_the_time_error():
     stop's own test; the quadratic start keeps 0.05)."""
 
     def run(tol, guess, kappa=0.05):
-        d = mesh.rectangle(24, 24, 48.0, 48.0)
-        p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
-                             time=TimeControl(dt=0.05, scheme="bdf2"),
-                             adaptive=Adaptive(tol=tol, guess_degree=guess),
-                             concentration_scale=1.0, lumped=False,
-                             petsc_options={"femdiff_newton_kappa": kappa})
+        p = _pfhub_small({"femdiff_newton_kappa": kappa}, lumped=False, tol=tol,
+                         guess_degree=guess)
         hist = p.run(100.0)
         return (len(hist), sum(h.newton_iterations for h in hist), p.free_energy(),
                 p.owned_concentration()[1])
@@ -473,11 +461,7 @@ def test_shipped_tolerance_keeps_free_energy_accurate_and_decreasing():
     ~3 %), in fewer steps, and F never rises along the accepted steps."""
 
     def run(tol):
-        d = mesh.rectangle(24, 24, 48.0, 48.0)
-        p = DiffusionProblem(d, ch_potential(), Mobility.constant(M), initial=pfhub_c0,
-                             time=TimeControl(dt=0.05, scheme="bdf2"),
-                             adaptive=Adaptive(tol=tol), concentration_scale=1.0,
-                             lumped=False)
+        p = _pfhub_small(lumped=False, tol=tol)
         energies = [p.free_energy()]
         F, steps = {}, 0
         for t in (10.0, 100.0, 1000.0):

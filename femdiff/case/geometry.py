@@ -118,7 +118,7 @@ def _validate_periodic(value: Any, ctx: Context) -> list[tuple[str, str]]:
 
 
 def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
-    from femdiff import geometry
+    from femdiff import geometry, mesh
 
     g = table(data, GEOMETRY, "geometry", ctx)
     builders = [*geometry.BUILDERS, *STRUCTURED]
@@ -170,8 +170,7 @@ def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]
         if key == "dim":
             check_value(value, Key("integer", choices=(2, 3)), where, ctx)
         if key == "cell":
-            check_value(value, Key("choice", choices=("triangle", "quadrilateral")), where,
-                        ctx)
+            check_value(value, Key("choice", choices=mesh.RECTANGLE_CELLS), where, ctx)
     if name in STRUCTURED:
         for key in allowed[: {"interval": 1, "rectangle": 2, "structured_box": 3}[name]]:
             if key not in params:

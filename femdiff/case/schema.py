@@ -236,7 +236,6 @@ def construct(where: str, ctx: Context, fn: Callable[..., Any], *args: Any, **kw
         raise ctx.error(where, str(exc)) from None
 
 
-
 def check_petsc_options(options: Mapping[str, Any], where: str, ctx: Context, *,
                         femdiff_keys: bool = True) -> None:
     """Check a PETSc option table at ``where`` before anything is built.
