@@ -12,9 +12,10 @@ takes ``omega=`` for a one-way run without that term) and refuses two different 
 
 Two solution schemes give the same answer:
 
-* ``"monolithic"`` (default): (C, μ, u) in one Newton (:class:`MonolithicProblem`, a
-  :class:`~femdiff.diffusion.DiffusionProblem` whose mixed space adds the displacement;
-  σ_h is the UFL expression of (u, C), so Newton sees the full Jacobian). The linear
+* ``"monolithic"`` (default): (C, μ, u) in one Newton. A :class:`MechanicsField` is
+  attached to the diffusion problem, whatever its class (traps included): its mixed
+  space gains the displacement, and σ_h is the UFL expression of (u, C), so Newton sees
+  the full Jacobian. The linear
   solver is FGMRES with a multiplicative fieldsplit: GAMG with the rigid-body
   near-nullspace on the displacement block, LU on the diffusion block (C, μ).
 * ``"staggered"``: per time step a fixed-point iteration. The mechanics is solved with
@@ -61,6 +62,7 @@ import ufl
 from dolfinx import fem
 
 from femdiff import solvers
+from femdiff.component import Component
 from femdiff.diffusion import DiffusionProblem
 from femdiff.fem_utils import owned
 from femdiff.mechanics import Displacement, Elasticity, Fixed
@@ -72,7 +74,7 @@ log = logging.getLogger(__name__)
 
 Scheme = Literal["monolithic", "staggered"]
 
-__all__ = ["Coupled", "MonolithicProblem", "coupled_options", "free_rigid_modes"]
+__all__ = ["Coupled", "MechanicsField", "coupled_options", "free_rigid_modes"]
 
 
 def coupled_options() -> dict[str, Any]:
@@ -144,97 +146,97 @@ def free_rigid_modes(V: fem.FunctionSpace, bcs: list[fem.DirichletBC]) -> int:
     return int(np.sum(eig <= 1e-10 * scale))
 
 
-# --- the monolithic problem ----------------------------------------------------------------
+# --- the displacement as a field of any mixed problem ---------------------------------------
 
 
-class MonolithicProblem(DiffusionProblem):
-    """(C, μ, u) in one mixed space and one Newton: the monolithic Larché–Cahn problem.
+class MechanicsField(Component):
+    """The displacement and its equilibrium, composed into a mixed problem's Newton.
 
-    Built by :class:`Coupled` from a :class:`DiffusionProblem` (its model, boundary
-    conditions, time control) and an :class:`Elasticity` (material, loads, Dirichlet
-    conditions, other eigenstrains). The StressCoupling term's σ_h is replaced by the UFL
-    σ_h(u, C), and the residual gains the equilibrium ∫ σ(u, C) : ε(v) dx − loads. The
-    displacement is stored scaled, û = u/L (L the domain size), and its equation is
-    divided by E L^(d−1), so both blocks of the residual are O(h^d/L^d).
+    Attached by :class:`Coupled` to the diffusion problem it is given, whatever its terms
+    (traps, materials, temperature): the mixed space gains the displacement, the
+    StressCoupling term's σ_h becomes the UFL σ_h(u, C) (so Newton sees the full
+    Jacobian: the monolithic Larché–Cahn problem), and the residual gains the
+    equilibrium ∫ σ(u, C) : ε(v) dx − loads. The displacement is stored scaled,
+    û = u/L (L the domain size), and its equation is divided by E L^(d−1), so every block
+    of the residual is O(h^d/L^d).
     """
 
-    def __init__(self, diffusion: DiffusionProblem, mechanics: Elasticity,
-                 C_mech: fem.Function, petsc_options: dict[str, Any] | None,
-                 two_way: bool, sigma_h: fem.Function | None = None) -> None:
-        d = diffusion
-        options = solvers.merge(coupled_options(), d.user_petsc_options)
-        options = solvers.merge(options, petsc_options)
-        super().__init__(d.domain, d.potential, d.mobility, initial=d.initial, time=d.time,
-                         bcs=d.bcs, degree=d.degree, petsc_options=None,
-                         concentration_scale=d._concentration_scale, lumped=d.lumped,
-                         energy_stable=d.energy_stable, adaptive=d.adaptive,
-                         source=d.source, fitted_mobility=d.fitted_mobility,
-                         formulation="mixed", name="coupled", solver=d.solver_choice)
-        self.petsc_options = options
-        self.user_petsc_options = dict(petsc_options or {})
+    def __init__(self, mechanics: Elasticity, C_mech: fem.Function, two_way: bool,
+                 sigma_h: fem.Function | None = None) -> None:
         self.mechanics = mechanics
         self.C_mech = C_mech
         self.two_way = two_way
         self.sigma_h_function = sigma_h
-        self._original_terms = list(d.potential.terms)
 
-    # -- hooks ---------------------------------------------------------------------------
+    def check(self, problem: Any) -> None:
+        """Monolithic mechanics needs the mixed form, continuous C and a plain solve."""
+        name = type(problem).__name__
+        if getattr(problem, "formulation", "mixed") == "activity":
+            raise ValueError(f"monolithic mechanics needs {name}(formulation='mixed' or "
+                             "'auto'); the activity formulation has no displacement field")
+        if getattr(problem, "formulation", None) == "auto":
+            problem.formulation = "mixed"  # σ_h(u, C) enters μ: the mixed Newton
+        if getattr(problem, "broken", False):
+            raise ValueError(f"monolithic mechanics with {name} whose C jumps at material "
+                             "interfaces (materials with different solubilities) is not "
+                             "supported; use scheme='staggered'")
+        if getattr(problem, "condense_traps", False):
+            raise ValueError(f"monolithic mechanics with {name}(condense_traps=True) is not "
+                             "supported (both need their own fieldsplit); drop "
+                             "condense_traps")
 
-    def _create_function_spaces(self) -> None:
-        mesh = self.domain.mesh
-        self._create_measures()
-        P = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree)
-        U = basix.ufl.element("Lagrange", mesh.basix_cell(), self.mechanics.degree,
-                              shape=(self.domain.gdim,))
-        self._create_states(fem.functionspace(mesh, basix.ufl.mixed_element([P, P, U])))
-        self.V_c, self.dofs_c = self.W.sub(0).collapse()
-        self.V_mu, self.dofs_mu = self.W.sub(1).collapse()
-        self.V_u, dofs_u = self.W.sub(2).collapse()
+    def elements(self, problem: Any) -> list[Any]:
+        """A vector Lagrange element of the mechanics' degree."""
+        mesh = problem.domain.mesh
+        return [basix.ufl.element("Lagrange", mesh.basix_cell(), self.mechanics.degree,
+                                  shape=(problem.domain.gdim,))]
+
+    def bind(self, problem: Any, index: int) -> None:
+        """The displacement space, its dofs and scales; σ_h of the mixed state as UFL."""
+        self.index = index
+        self.V_u, dofs_u = problem.W.sub(index).collapse()
         self.dofs_u = np.asarray(dofs_u).ravel()  # unrolled: node * gdim + component
-        self.C = fem.Function(self.V_c, name="C")
-        self.mu = fem.Function(self.V_mu, name="mu")
         self.displacement = fem.Function(self.V_u, name="displacement")
-        self.u_scale = self.domain.characteristic_length()
+        self.u_scale = problem.domain.characteristic_length()
         mech = self.mechanics
         self.e_scale = float(mech._parameter("E")) if mech.fields is None else 1.0e9
-        # σ_h of the mixed state, as UFL: the mechanics' own expression with its
-        # displacement and its concentration Function replaced by the unknowns
-        c, _, u_hat = ufl.split(self.u)
-        self._u_phys = self.u_scale * u_hat
-        self._c_hat = c
+        parts = ufl.split(problem.u)
+        self._u_phys = self.u_scale * parts[index]
+        self._c_hat = parts[0]
 
     def _sigma_h_ufl(self, C: Any) -> Any:
         mech = self.mechanics
         return ufl.replace(mech.trace_sigma(mech.u) / 3,
                            {mech.u: self._u_phys, self.C_mech: C})
 
-    def _create_initial_state(self) -> None:
-        super()._create_initial_state()  # C, scales, a first μ (with u = 0)
-        C = self.c_scale * self._c_hat
+    def initial_state(self, problem: Any) -> None:
+        """Equilibrium with ε*(C₀), then μ(t₀) consistent with its σ_h."""
+        C = problem.c_scale * self._c_hat
         self.sigma_h_ufl = self._sigma_h_ufl(C)
+        self._original_terms = list(problem.potential.terms)
         if self.two_way:
             terms = [dataclasses.replace(t, sigma_h=self.sigma_h_ufl)
-                     if isinstance(t, StressCoupling) else t for t in self.potential.terms]
-            self.potential = ChemicalPotential(terms, self.potential.energy_scale)
-        # mechanical equilibrium with ε*(C₀), then μ(t₀) consistent with its σ_h
-        self.C_mech.interpolate(self.C)
+                     if isinstance(t, StressCoupling) else t for t in problem.potential.terms]
+            problem.potential = ChemicalPotential(terms, problem.potential.energy_scale)
+        self.C_mech.interpolate(problem.C)
         self.mechanics.solve()
         self.displacement.interpolate(self.mechanics.u)
-        self.u.x.array[self.dofs_u] = self.displacement.x.array / self.u_scale
-        self._project_initial_potential()
-        self._start_from_current()
+        problem.u.x.array[self.dofs_u] = self.displacement.x.array / self.u_scale
+        problem._project_initial_potential()
+        problem._start_from_current()
 
-    def _create_dirichlet_bcs(self) -> None:
-        super()._create_dirichlet_bcs()
-        fdim = self.domain.tdim - 1
-        sub = self.W.sub(2)
+    def dirichlet_bcs(self, problem: Any) -> list[fem.DirichletBC]:
+        """The mechanics' Fixed and Displacement conditions on û."""
+        out = []
+        fdim = problem.domain.tdim - 1
+        sub = problem.W.sub(self.index)
         for bc in self.mechanics.bcs:
-            facets = (self.domain.facets(bc.boundary)
+            facets = (problem.domain.facets(bc.boundary)
                       if isinstance(bc, Fixed | Displacement) else None)
             if isinstance(bc, Fixed):
                 g = fem.Function(self.V_u)
                 dofs = fem.locate_dofs_topological((sub, self.V_u), fdim, facets)
-                self.dirichlet.append(fem.dirichletbc(g, dofs, sub))
+                out.append(fem.dirichletbc(g, dofs, sub))
             elif isinstance(bc, Displacement):
                 for comp, value in bc.components.items():
                     Vi, _ = sub.sub(comp).collapse()
@@ -245,25 +247,28 @@ class MonolithicProblem(DiffusionProblem):
                         g.x.array[:] = float(value)
                     g.x.array[:] /= self.u_scale
                     dofs = fem.locate_dofs_topological((sub.sub(comp), Vi), fdim, facets)
-                    self.dirichlet.append(fem.dirichletbc(g, dofs, sub.sub(comp)))
+                    out.append(fem.dirichletbc(g, dofs, sub.sub(comp)))
+        return out
 
-    def _create_formulation(self) -> None:
-        super()._create_formulation()
+    def residual(self, problem: Any) -> Any:
+        """The mechanics' equilibrium, divided by E L^(d−1).
+
+        Its bilinear form at u and its loads, the eigenstress C : ε*(C) included.
+        """
         mech = self.mechanics
-        v = ufl.TestFunctions(self.W)[2]
+        v = ufl.TestFunctions(problem.W)[self.index]
         a_args = mech.a.arguments()
         test = next(a for a in a_args if a.number() == 0)
         trial = next(a for a in a_args if a.number() == 1)
-        C = self.c_scale * self._c_hat
-        # the equilibrium of the mechanics (its bilinear form at u, its loads incl. the
-        # eigenstress C : ε*(C)), divided by E L^(d−1)
-        w = v / (self.e_scale * self.length ** (self.domain.tdim - 1))
+        C = problem.c_scale * self._c_hat
+        w = v / (self.e_scale * problem.length ** (problem.domain.tdim - 1))
         F_u = (ufl.replace(mech.a, {trial: self._u_phys, test: w})
                - ufl.replace(mech.L, {test: w, self.C_mech: C}))
-        self.residual += self._plain_cells(F_u)
+        return self._plain_cells(F_u, problem.dx)
 
-    def _plain_cells(self, form: ufl.Form) -> ufl.Form:
-        """The form with its whole-domain cell integrals over the diffusion's ``dx``.
+    @staticmethod
+    def _plain_cells(form: ufl.Form, dx: ufl.Measure) -> ufl.Form:
+        """The form with its whole-domain cell integrals over the problem's ``dx``.
 
         UFL forms may not mix measures with different subdomain data; the mechanics
         integrates over the tagged ``domain.dx()``, the diffusion over a plain one.
@@ -274,78 +279,74 @@ class MonolithicProblem(DiffusionProblem):
                 if itg.subdomain_id() not in ("everywhere", "otherwise"):
                     raise NotImplementedError("monolithic coupling: the mechanics has cell "
                                               "integrals over subdomains")
-                part = itg.integrand() * self.dx(metadata=itg.metadata())
+                part = itg.integrand() * dx(metadata=itg.metadata())
             else:
                 part = ufl.Form([itg])
             out = part if out is None else out + part
         return out
 
-    def _create_solver(self) -> None:
-        super()._create_solver()
-        if self.petsc_options.get("pc_type") == "fieldsplit" and self._split_sets:
-            name, is_u = self._split_sets[0]
-            if name == "u":  # PCFieldSplit attaches a near-nullspace composed on its IS
-                self._nullspace = self._near_nullspace(is_u)
+    def solver_created(self, problem: Any) -> None:
+        """PCFieldSplit attaches a near-nullspace composed on the u block's IS."""
+        if problem.petsc_options.get("pc_type") == "fieldsplit" and problem._split_sets:
+            name, is_u = problem._split_sets[0]
+            if name == "u":
+                self._nullspace = self._near_nullspace(problem, is_u)
                 is_u.compose("nearnullspace", self._nullspace)
 
-    def _near_nullspace(self, is_u: PETSc.IS) -> PETSc.NullSpace:
+    def _near_nullspace(self, problem: Any, is_u: PETSc.IS) -> PETSc.NullSpace:
         """The rigid-body modes in the ordering of the u block of the fieldsplit."""
-        n_owned = self.W.dofmap.index_map.size_local
+        n_owned = problem.W.dofmap.index_map.size_local
         dofs_u = np.asarray(self.dofs_u)
         bs = self.V_u.dofmap.index_map_bs
         k = np.arange(len(dofs_u))
-        owned = dofs_u < n_owned
-        order = np.argsort(dofs_u[owned])  # the IS holds the owned W dofs sorted
-        k = k[owned][order]
+        owned_ = dofs_u < n_owned
+        order = np.argsort(dofs_u[owned_])  # the IS holds the owned W dofs sorted
+        k = k[owned_][order]
         x = self.V_u.tabulate_dof_coordinates()[k // bs]
-        modes = _rigid_modes(x, k % bs, self.domain.gdim)
+        modes = _rigid_modes(x, k % bs, problem.domain.gdim)
         vecs = []
         for j in range(modes.shape[1]):
-            vec = PETSc.Vec().createMPI((len(k), PETSc.DETERMINE), comm=self.domain.comm)
+            vec = PETSc.Vec().createMPI((len(k), PETSc.DETERMINE), comm=problem.domain.comm)
             vec.array[:] = modes[:, j]
             vecs.append(vec)
         for i, vi in enumerate(vecs):  # modified Gram–Schmidt
             for vj in vecs[:i]:
                 vi.axpy(-vi.dot(vj), vj)
             vi.normalize()
-        return PETSc.NullSpace().create(vectors=vecs, comm=self.domain.comm)
+        return PETSc.NullSpace().create(vectors=vecs, comm=problem.domain.comm)
 
-    def field_blocks(self) -> list[tuple[str, Any]]:
-        """The displacement and diffusion (C, μ) blocks: ``fieldsplit_{u,diffusion}_*``."""
-        return [("u", self.dofs_u),
-                ("diffusion", np.concatenate([np.asarray(self.dofs_c).ravel(),
-                                              np.asarray(self.dofs_mu).ravel()]))]
+    def blocks(self, problem: Any) -> list[tuple[str, Any]]:
+        """The displacement block ``u`` (``fieldsplit_u_*``)."""
+        return [("u", self.dofs_u)]
 
-    def scaled_blocks(self) -> list[tuple[str, float, Any]]:
-        """ĉ, μ̂ and û = u/L."""
-        return [*super().scaled_blocks(), ("u_scale", self.u_scale, self.dofs_u)]
+    def scaled_blocks(self, problem: Any) -> list[tuple[str, float, Any]]:
+        """û = u/L."""
+        return [("u_scale", self.u_scale, self.dofs_u)]
 
-    def _sync_outputs(self) -> None:
-        super()._sync_outputs()
-        self.displacement.x.array[:] = self.u.x.array[self.dofs_u] * self.u_scale
-        # keep the mechanics' own fields (stress, von Mises, σ_h) on the current state
+    def sync(self, problem: Any) -> None:
+        """The displacement, and the mechanics' own fields on the current state."""
+        self.displacement.x.array[:] = problem.u.x.array[self.dofs_u] * self.u_scale
         self.mechanics.u.interpolate(self.displacement)
-        self.C_mech.interpolate(self.C)
+        self.C_mech.interpolate(problem.C)
         if self.sigma_h_function is not None:  # the StressCoupling's Function, for output
             mech, V = self.mechanics, self.sigma_h_function.function_space
             self.sigma_h_function.interpolate(fem.Expression(
                 mech.trace_sigma(mech.u) / 3, V.element.interpolation_points))
 
-    def elastic_energy(self) -> float:
+    def elastic_energy(self, problem: Any) -> float:
         """∫ ½ σ : (ε(u) − ε*) dx [J] of the current state."""
         mech = self.mechanics
         eig = mech.eigenstrain()
         eps = mech.epsilon(mech.u)
-        return self.integrate(0.5 * ufl.inner(mech.sigma(mech.u),
-                                              eps - eig if eig is not None else eps) * self.dx)
+        return problem.integrate(0.5 * ufl.inner(mech.sigma(mech.u),
+                                                 eps - eig if eig is not None else eps)
+                                 * problem.dx)
 
-    def free_energy(self) -> float:
-        """F = ∫ Ψ(C) + G(∇C) dx + the elastic energy (Ψ: the terms but StressCoupling)."""
-        self.initialise()
-        terms = [t for t in self._original_terms if not isinstance(t, StressCoupling)]
-        pot = ChemicalPotential(terms, self.potential.energy_scale)
-        return (self.integrate(pot.energy_density(self.C) * self.domain.dx())
-                + self.elastic_energy())
+    def free_energy(self, problem: Any, potential: Any) -> tuple[Any, float]:
+        """The elastic energy; the StressCoupling term is its derivative, not an energy."""
+        terms = [t for t in potential.terms if not isinstance(t, StressCoupling)]
+        return (ChemicalPotential(terms, potential.energy_scale),
+                self.elastic_energy(problem))
 
 
 # --- the user-facing coupling ---------------------------------------------------------------
@@ -391,8 +392,7 @@ class Coupled:
                              "(femdiff.mechanics.Elasticity); got None")
         if not isinstance(mechanics, Elasticity):
             raise TypeError("mechanics must be a femdiff.mechanics.Elasticity")
-        if not isinstance(diffusion, DiffusionProblem) or isinstance(diffusion,
-                                                                      MonolithicProblem):
+        if not isinstance(diffusion, DiffusionProblem) or diffusion.components:
             raise TypeError("diffusion must be a femdiff.diffusion.DiffusionProblem")
         if scheme not in ("monolithic", "staggered"):
             raise ValueError(f"scheme must be 'monolithic' or 'staggered', got {scheme!r}")
@@ -479,8 +479,17 @@ class Coupled:
                 "condition removes them): the coupled system would be singular. Fix a "
                 "boundary, or use symmetry planes (Displacement(boundary, {axis: 0}))")
         if self.scheme == "monolithic":
-            self.problem = MonolithicProblem(diff, mech, self.C_mech, self.petsc_options,
-                                             self.two_way, self.sigma_h_function)
+            self.field = MechanicsField(mech, self.C_mech, self.two_way,
+                                        self.sigma_h_function)
+            diff.attach(self.field)
+            # the fieldsplit (GAMG on u, LU on the rest) under the diffusion's and these
+            # options; a trap problem keeps its full-step-first line search
+            options = solvers.merge(coupled_options(), diff.user_petsc_options)
+            diff.petsc_options = solvers.merge(options, self.petsc_options)
+            if getattr(diff, "_fallback_linesearch", False):
+                diff.petsc_options["snes_linesearch_type"] = "basic"
+            diff.user_petsc_options = dict(self.petsc_options)
+            self.problem = diff
             self.problem.initialise()
             self._mech_stale = False
         else:

@@ -345,7 +345,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         # broken: C discontinuous (jumps at interfaces), μ the continuous unknown
         Pc = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree,
                                discontinuous=True) if self.broken else P
-        self._create_states(fem.functionspace(mesh, basix.ufl.mixed_element([Pc, P])))
+        self._create_mixed_space([Pc, P])
         self.V_c, self.dofs_c = self.W.sub(0).collapse()
         self.V_mu, self.dofs_mu = self.W.sub(1).collapse()
         self.C = fem.Function(self.V_c, name="C")
@@ -691,8 +691,12 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         ∫ μ°_m dC of each material's free-energy density (0 without materials).
         """
         self.initialise()
-        density = self.potential.energy_density(self.C)
+        potential, extra = self.potential, 0.0
+        for component in self.components:  # e.g. the elastic energy of MechanicsField
+            potential, energy = component.free_energy(self, potential)
+            extra += energy
+        density = potential.energy_density(self.C)
         if self.law is not None and self.law.has_reference:
             density = density + self.law.reference_potential(self.temperature_field) * self.C
-        return self.integrate(density * self.domain.dx())
+        return self.integrate(density * self.domain.dx()) + extra
 

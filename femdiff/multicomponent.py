@@ -286,8 +286,7 @@ class MulticomponentProblem(MixedProblem):
         Px = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree,
                                discontinuous=True) if self.broken else P
         m = self.m
-        self._create_states(fem.functionspace(
-            mesh, basix.ufl.mixed_element([Px] * m + [P] * m)))
+        self._create_mixed_space([Px] * m + [P] * m)
         subs = [self.W.sub(k).collapse() for k in range(2 * m)]
         self.V = subs[0][0]
         self.V_mu = subs[m][0]

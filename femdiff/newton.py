@@ -7,7 +7,7 @@ fieldsplit blocks, Newton on a reused factorisation, and Newton's stopping test 
 the time-error tolerance (:class:`ErrorControlledStop`). It lives apart from the time
 stepping and the diagnostics so that each module reads on its own; it uses only the
 attributes the problem sets up (``W``, ``u``, ``residual``, ``dirichlet``, ``prefix``,
-``petsc_options``, ``adaptive``, ``field_blocks()``, ``concentration_dofs``).
+``petsc_options``, ``adaptive``, ``solver_blocks()``, ``concentration_dofs``).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class SolverMixin:
             custom = f"user PETSc options ({', '.join(user)})"
         elif self.petsc_options.get("pc_type") != "lu":
             custom = f"{type(self).__name__}'s own {self.petsc_options.get('pc_type')} options"
-        has_mu = any(name == "mu" for name, _ in self.field_blocks())
+        has_mu = any(name == "mu" for name, _ in self.solver_blocks())
         return solvers.choose_linear_solver(
             self.solver_choice, tdim=self.domain.tdim,
             n_dofs=self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs,
@@ -161,15 +161,16 @@ class SolverMixin:
         log.info("%s: linear solver %s", self.prefix, self.linear_solver_reason)
         if kind == "iterative":
             kept = {k: v for k, v in opts.items() if not k.startswith(("ksp_", "pc_"))}
-            n_local = sum(1 for name, _ in self.field_blocks() if name != "mu")
+            n_local = sum(1 for name, _ in self.solver_blocks() if name != "mu")
             split = opts.get("femdiff_split")  # blocks chosen in petsc_options
             opts = solvers.merge({**solvers.mixed_iterative_options(n_local, split=split),
                                   **kept}, self.user_petsc_options)
-        # the iterative split runs plain Newton: the reduced-space VI solver restricts
-        # the split's index sets to the inactive rows, which breaks the node-wise local
-        # blocks (a step whose state leaves the domain of ln C is retried smaller)
+        # an index-set fieldsplit (the iterative split, a component's split) runs plain
+        # Newton: the reduced-space VI solver cannot restrict the split's index sets to
+        # the inactive rows (PETSc error 77 once a bound is active), so a step whose
+        # state leaves the domain of ln C is retried smaller instead
         if self.bounded and "snes_type" not in self.user_petsc_options \
-                and kind != "iterative":
+                and kind != "iterative" and opts.get("pc_type") != "fieldsplit":
             opts["snes_type"] = "vinewtonrsls"
         # options go to the database under this problem's prefix and stay there: the
         # fieldsplit sub-solvers read theirs only at the first PC set-up
@@ -226,7 +227,7 @@ class SolverMixin:
         index_map = self.W.dofmap.index_map
         n_owned = index_map.size_local
         sets = []
-        blocks = self.field_blocks()
+        blocks = self.solver_blocks()
         split = getattr(self, "_split", None)
         if split == "mutraps_c":
             # μ and every trap field eliminated first (their lumped blocks are diagonal

@@ -19,6 +19,7 @@ from typing import Any
 from mpi4py import MPI
 from petsc4py import PETSc
 
+import basix.ufl
 import numpy as np
 import ufl
 import ufl.algorithms
@@ -26,6 +27,7 @@ from dolfinx import fem
 
 from femdiff import solvers
 from femdiff.boundary import Value
+from femdiff.component import Component
 from femdiff.fem_utils import (
     global_min_max,
     interpolate_into,
@@ -159,7 +161,23 @@ class MixedProblem(SolverMixin):
         self.prefix = solvers.unique_prefix(name)
         self.schur_context: Any = None
         self._split_sets: list[tuple[str, PETSc.IS]] = []
+        #: fields with their own terms composed into this problem (:meth:`attach`)
+        self.components: list[Component] = []
         self._initialised = False
+
+    def attach(self, component: Component) -> None:
+        """Compose a field with its terms into this problem (before :meth:`initialise`).
+
+        The component's unknowns join the mixed space after the problem's own, its
+        residual is added to the problem's, and its blocks, scales and outputs follow the
+        problem's (see :class:`Component`). ``component.check(problem)`` refuses a
+        combination it cannot pose, with one line naming both parts.
+        """
+        if self._initialised:
+            raise RuntimeError(f"attach {type(component).__name__} before the problem is "
+                               "initialised: its unknowns join the mixed space")
+        component.check(self)
+        self.components.append(component)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -169,16 +187,24 @@ class MixedProblem(SolverMixin):
             return
         self._create_function_spaces()
         self._create_initial_state()
+        for c in self.components:
+            c.initial_state(self)
         self._check_model()
         self._create_dirichlet_bcs()
+        for c in self.components:
+            self.dirichlet += c.dirichlet_bcs(self)
         # start Newton from a state that satisfies the Dirichlet data
         for bc in self.dirichlet:
             bc.set(self.u.x.array)
         self.u_n.x.array[:] = self.u.x.array
         self.u_nn.x.array[:] = self.u.x.array
-        self._sync_outputs()  # the outputs, amount() at t0: the state Newton starts from
+        self._sync()  # the outputs, amount() at t0: the state Newton starts from
         self._create_formulation()
+        for c in self.components:
+            self.residual = self.residual + c.residual(self)
         self._create_solver()
+        for c in self.components:
+            c.solver_created(self)
         self._create_reaction_flux()
         self._initialised = True
 
@@ -254,6 +280,40 @@ class MixedProblem(SolverMixin):
         self.dx_mu = (ufl.Measure("dx", domain=mesh, metadata={
             "quadrature_rule": "vertex", "quadrature_degree": 1}) if self.lumped else self.dx)
 
+    def _create_mixed_space(self, elements: list[Any]) -> None:
+        """W from the problem's own sub-elements followed by its components' ones."""
+        own = list(elements)
+        offsets = []
+        for c in self.components:
+            offsets.append(len(own))
+            own += c.elements(self)
+        self._create_states(fem.functionspace(self.domain.mesh, basix.ufl.mixed_element(own)))
+        for c, index in zip(self.components, offsets, strict=True):
+            c.bind(self, index)
+
+    def solver_blocks(self) -> list[tuple[str, Any]]:
+        """The fieldsplit blocks of the whole mixed space.
+
+        Without components: :meth:`field_blocks`. With them: theirs first, then the
+        problem's own fields as one block named ``diffusion``.
+        """
+        blocks = self.field_blocks()
+        if not self.components:
+            return blocks
+        own = np.concatenate([np.asarray(d).ravel() for _, d in blocks])
+        return [b for c in self.components for b in c.blocks(self)] + [("diffusion", own)]
+
+    def all_scaled_blocks(self) -> list[tuple[str, float, Any]]:
+        """:meth:`scaled_blocks` of the problem and of its components."""
+        return self.scaled_blocks() + [b for c in self.components
+                                       for b in c.scaled_blocks(self)]
+
+    def _sync(self) -> None:
+        """Refresh the output Functions of the problem and of its components."""
+        self._sync_outputs()
+        for c in self.components:
+            c.sync(self)
+
     def _create_states(self, W: fem.FunctionSpace) -> None:
         self.W = W
         self.u = fem.Function(W, name="state")
@@ -265,7 +325,7 @@ class MixedProblem(SolverMixin):
         self.u.x.scatter_forward()
         self.u_n.x.array[:] = self.u.x.array
         self.u_nn.x.array[:] = self.u.x.array
-        self._sync_outputs()
+        self._sync()
 
     def _create_time_constants(self) -> None:
         mesh = self.domain.mesh
@@ -341,7 +401,7 @@ class MixedProblem(SolverMixin):
                 self._t_accepted = self.current_time + dt
                 self._error_prev = error if self.adaptive is not None else None
                 self._remember(self._t_accepted)
-                self._sync_outputs()
+                self._sync()
                 return StepInfo(self._t_accepted, dt, newton, krylov, attempt, error, dt_next)
             self.u.x.array[:] = self.u_n.x.array
             self.t.value = self.current_time
@@ -508,7 +568,7 @@ class MixedProblem(SolverMixin):
                    "dt_prev": -1.0 if self._dt_prev is None else float(self._dt_prev),
                    "error_prev": -1.0 if self._error_prev is None else float(self._error_prev),
                    "history": float(len(self._history)), **self._state_scalars()}
-        for key, scale, _ in self.scaled_blocks():
+        for key, scale, _ in self.all_scaled_blocks():
             scalars[key] = float(scale)
         for i, (t, u) in enumerate(self._history):
             arrays[f"history_{i}"] = u.copy()
@@ -530,7 +590,7 @@ class MixedProblem(SolverMixin):
 
         def rescaled(a: np.ndarray) -> np.ndarray:
             a = np.array(a, dtype=float)
-            for key, scale, dofs in self.scaled_blocks():
+            for key, scale, dofs in self.all_scaled_blocks():
                 stored = float(scalars.get(key, scale))
                 if stored != scale:
                     a[dofs] *= stored / scale
@@ -548,7 +608,7 @@ class MixedProblem(SolverMixin):
             self.dt.value = self._dt_prev
         self._history = [(float(scalars[f"history_t_{i}"]), rescaled(arrays[f"history_{i}"]))
                          for i in range(int(scalars.get("history", 0)))]
-        self._sync_outputs()
+        self._sync()
 
     # -- diagnostics ---------------------------------------------------------------------
 

@@ -174,6 +174,11 @@ class TrappingProblem(DiffusionProblem):
             raise TypeError("pass the temperature once, as temperature=")
         super().__init__(domain, potential, mobility, name=name,
                          temperature=None if ramp else temperature, **kwargs)
+        if self.broken:
+            # the trap exchange is written in the rows of C, which a broken C gives to the
+            # constitutive law: the total would not be conserved
+            raise ValueError("TrappingProblem with two or more materials (C broken at the "
+                             "interfaces) is not supported yet; give one material")
         self.condense_traps = bool(condense_traps)
         if self.condense_traps:
             if self.degree != 1 or not self.lumped:
@@ -249,7 +254,7 @@ class TrappingProblem(DiffusionProblem):
         self._create_measures()
         P = basix.ufl.element("Lagrange", mesh.basix_cell(), self.degree)
         n_kin = len(self.kinetic)
-        self._create_states(fem.functionspace(mesh, basix.ufl.mixed_element([P] * (2 + n_kin))))
+        self._create_mixed_space([P] * (2 + n_kin))
         self.V_c, self.dofs_c = self.W.sub(0).collapse()
         self.V_mu, self.dofs_mu = self.W.sub(1).collapse()
         self.C = fem.Function(self.V_c, name="C")

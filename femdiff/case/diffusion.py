@@ -311,6 +311,14 @@ class DiffusionModel:
                                 "in physics.terms (it gives Ω once, for both directions)")
         data["traps"], traps = validate_traps(raw.get("traps"), data["materials"]["units"],
                                               ctx)
+        several = len(data.get("material_list") or []) > 1  # C broken at the interfaces
+        if traps and several:
+            raise ctx.error("traps", "[[traps]] with two or more [[materials]] (C jumps at "
+                            "the interfaces) are not supported yet; give one material")
+        if several and data["mechanics"] is not None and data["mechanics"]["two_way"]:
+            raise ctx.error("mechanics.two_way", "two-way coupling with two or more "
+                            "[[materials]] (C jumps at the interfaces) is not supported yet; "
+                            "give one material or use one-way mechanics")
         if traps and mat["T"] is None:
             raise ctx.error("materials.T", "missing required value: [[traps]] need the "
                             "temperature [K] of their rate laws")
