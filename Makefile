@@ -26,7 +26,9 @@ demo-mechanics: venv
 
 test: test-serial test-mpi
 
+# the import contracts in pyproject.toml ([tool.importlinter]) first: the layering is a test
 test-serial: venv
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_FLAGS) tests
 
 # -m mpi4py: an exception on one rank aborts all ranks instead of deadlocking. A failed

@@ -15,7 +15,7 @@ C = C₀ held on ``right``). One configuration per process, since the peak resid
 ``--n`` 18, 23, 29, 37 give about 125k, 250k, 500k and 1.07M dofs (5 per node: C, μ
 and three displacement components). Printed per run: dofs (diffusion, mechanics,
 total), the solver and why it was chosen (``solver="auto"`` picks the iterative split
-from :data:`femdiff.solvers.ITERATIVE_MIN_DOFS_3D` dofs on), the CG iterations of the
+from :data:`femdiff.numerics.solvers.ITERATIVE_MIN_DOFS_3D` dofs on), the CG iterations of the
 mechanics, Newton iterations per step and Krylov iterations per Newton iteration of the
 diffusion, seconds per step and per dof (μs), and the peak memory per rank (MB and
 kB per dof). A warm-up step (JIT, first GAMG set-up or factorisation) is not timed.
@@ -46,11 +46,12 @@ import time
 from mpi4py import MPI
 
 import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-from femdiff import mechanics, mesh
-from femdiff.boundary import FixedConcentration
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility, StressCoupling
-from femdiff.timestepping import TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import ChemicalPotential, Ideal, Mobility, StressCoupling
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics import mechanics
+from femdiff.physics.boundary import FixedConcentration
+from femdiff.problems.diffusion import DiffusionProblem
 
 # steel and hydrogen: E = 200 GPa, ν = 0.3, Ω = V_H = 2e-6 m³/mol, D = 1e-9 m²/s, 300 K
 E, NU, OMEGA, D, T, L, C0 = 200e9, 0.3, 2.0e-6, 1.0e-9, 300.0, 1.0e-3, 1.0

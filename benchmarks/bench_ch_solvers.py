@@ -34,10 +34,16 @@ def single(n, solver, dim, energy_stable, steps=3):
     from mpi4py import MPI
 
     import femdiff  # noqa: F401
-    from femdiff import mesh, solvers
-    from femdiff.diffusion import DiffusionProblem
-    from femdiff.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
-    from femdiff.timestepping import TimeControl
+    from femdiff.geometry import mesh
+    from femdiff.models.thermodynamics import (
+        ChemicalPotential,
+        DoubleWell,
+        GradientEnergy,
+        Mobility,
+    )
+    from femdiff.numerics import solvers
+    from femdiff.numerics.timestepping import TimeControl
+    from femdiff.problems.diffusion import DiffusionProblem
 
     d = (mesh.rectangle(n, n, 100.0, 100.0) if dim == 2
          else mesh.box(n, n, n, 24.0, 24.0, 24.0))

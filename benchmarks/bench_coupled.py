@@ -40,11 +40,12 @@ from mpi4py import MPI
 from dolfinx import fem
 
 import femdiff  # noqa: F401
-from femdiff import geometry, mechanics
-from femdiff.coupled import Coupled
-from femdiff.diffusion import DiffusionProblem, Flux
-from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility, StressCoupling
-from femdiff.timestepping import TimeControl
+from femdiff import geometry
+from femdiff.models.thermodynamics import ChemicalPotential, Ideal, Mobility, StressCoupling
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics import mechanics
+from femdiff.problems.coupled import Coupled
+from femdiff.problems.diffusion import DiffusionProblem, Flux
 
 R, E, NU, OMEGA, D, T = 5e-6, 50e9, 0.3, 3.497e-6, 7.08e-15, 300.0
 J = 2.0 / 96485.33212

@@ -22,10 +22,11 @@ from dolfinx import fem
 from dolfinx.fem.petsc import NonlinearProblem
 
 import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-from femdiff import mesh, solvers
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
-from femdiff.timestepping import TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
+from femdiff.numerics import solvers
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 T, D, L, C0, OMEGA, S0 = 300.0, 1e-9, 1e-3, 1000.0, 2e-6, 1e9
 RT = R_GAS * T

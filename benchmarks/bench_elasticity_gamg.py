@@ -24,8 +24,9 @@ from dolfinx import fem
 from dolfinx.fem.petsc import LinearProblem
 
 import femdiff  # noqa: F401
-from femdiff import mesh, solvers
-from femdiff.mechanics import Elasticity, ElasticMaterial, Fixed, Pressure, rigid_body_modes
+from femdiff.geometry import mesh
+from femdiff.numerics import solvers
+from femdiff.physics.mechanics import Elasticity, ElasticMaterial, Fixed, Pressure, rigid_body_modes
 
 E, NU = 210e9, 0.3
 

@@ -10,7 +10,7 @@ eq. 4.24a differentiated; per unit area)
 
 Side by side, in one process, on the same mesh:
 
-* femdiff's :class:`~femdiff.diffusion.DiffusionProblem` (mixed μ–C form, lumped P1,
+* femdiff's :class:`~femdiff.problems.diffusion.DiffusionProblem` (mixed μ–C form, lumped P1,
   fitted mobility, Newton, MUMPS), exit flux from :meth:`flux_through` (the reaction
   flux of the discrete conservation law);
 * the plain concentration form FESTIM solves (linear, P1, consistent mass, matrix and
@@ -42,10 +42,11 @@ import ufl
 from dolfinx import fem
 from dolfinx.fem.petsc import LinearProblem
 
-from femdiff import mesh, solvers
-from femdiff.diffusion import DiffusionProblem, FixedConcentration
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
-from femdiff.timestepping import TimeControl, bdf_coefficients
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
+from femdiff.numerics import solvers
+from femdiff.numerics.timestepping import TimeControl, bdf_coefficients
+from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration
 
 L, W = 1.0, 0.25
 C_IN, C_OUT, C0, D = 1.0, 1e-3, 1e-3, 1.0

@@ -34,10 +34,11 @@ from dolfinx import fem
 from dolfinx.fem.petsc import NonlinearProblem
 
 import femdiff  # noqa: F401
-from femdiff import mesh, solvers
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
+from femdiff.numerics import solvers
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 A, B, RHO, KAPPA, M = 0.3, 0.7, 5.0, 2.0, 5.0
 T_LATE = 5000.0

@@ -26,10 +26,10 @@ from petsc4py import PETSc
 
 from dolfinx.fem.petsc import assemble_matrix, assemble_vector
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_pfhub_plain import KAPPA, RHO, A, B, M, c0  # noqa: E402

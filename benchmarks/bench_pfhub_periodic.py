@@ -95,11 +95,11 @@ from petsc4py import PETSc
 import numpy as np
 
 import femdiff  # noqa: F401
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem
-from femdiff.periodic import wrap_coordinates
-from femdiff.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.geometry import mesh
+from femdiff.geometry.periodic import wrap_coordinates
+from femdiff.models.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 sys.path.insert(0, str(Path(__file__).parent))
 import pfhub_uploads  # noqa: E402

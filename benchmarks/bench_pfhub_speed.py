@@ -2,7 +2,7 @@
 
 femdiff: consistent law (``lumped=False``: the lumped law costs ~2 % in F(100)),
 adaptive BDF2 (error-controlled, no Δt cap; tol 2e-3 as in the demo and cases) and the
-Cahn–Hilliard solver default (:func:`femdiff.solvers.cahn_hilliard_options`:
+Cahn–Hilliard solver default (:func:`femdiff.numerics.solvers.cahn_hilliard_options`:
 Newton–FGMRES to rtol 3e-2 on a reused MUMPS LU, Newton started from the quadratic
 extrapolation and stopped once its error is ≤ 0.05 × tol). ``--mesh`` lists the femdiff
 runs as ELEMENT:CELLS; the default runs Q1 quadrilaterals on 130² cells (h ≈ 1.54, the
@@ -82,10 +82,11 @@ from mpi4py import MPI
 from dolfinx.mesh import CellType
 
 import femdiff  # noqa: F401
-from femdiff import mesh, solvers
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
+from femdiff.numerics import solvers
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_pfhub_plain import KAPPA, RHO, A, B, M, c0, run_plain  # noqa: E402

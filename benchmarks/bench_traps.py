@@ -1,7 +1,7 @@
 """Time per step of hydrogen transport with two McNabb–Foster traps against none.
 
 The same 3D box (x ∈ [0, L]³, C = C₀ on the left face, C ≈ 0 on the right one, ideal
-lattice hydrogen) is stepped with :class:`~femdiff.traps.TrappingProblem` with no traps
+lattice hydrogen) is stepped with :class:`~femdiff.problems.trapping.TrappingProblem` with no traps
 and with two McNabb–Foster traps (four fields instead of two: C_L, μ, C_T1, C_T2).
 With lumped P1 the trap block of the Jacobian is diagonal, so the cost per step should
 grow well below the (1 + number of fields) of a dense coupling. Reports dofs, seconds
@@ -10,11 +10,11 @@ per step, Newton iterations per step, and the peak resident memory per rank.
     python benchmarks/bench_traps.py [--n 16] [--steps 10]
     mpirun -n 2 python benchmarks/bench_traps.py --n 40       # ~275k dofs with traps
 
-Solver: LU (femdiff.solvers.newton_options: MUMPS or SuperLU_DIST), so the cost of a
+Solver: LU (femdiff.numerics.solvers.newton_options: MUMPS or SuperLU_DIST), so the cost of a
 step grows with the fill of the factorisation, faster than the dof count. The iterative
 solver (an exact Schur fieldsplit: point-block Jacobi on the node-wise local fields C_L,
 C_T, GAMG on μ; ``solver="iterative"``, and ``"auto"`` in 3D from
-femdiff.solvers.ITERATIVE_MIN_DOFS_3D dofs) is benchmarked in bench_traps_3d.py.
+femdiff.numerics.solvers.ITERATIVE_MIN_DOFS_3D dofs) is benchmarked in bench_traps_3d.py.
 """
 
 import argparse
@@ -24,12 +24,12 @@ import time
 from mpi4py import MPI
 
 import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-from femdiff import mesh
-from femdiff.boundary import FixedConcentration
-from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
-from femdiff.timestepping import TimeControl
-from femdiff.trapping import McNabbFoster
-from femdiff.traps import TrappingProblem
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import ChemicalPotential, Ideal, Mobility
+from femdiff.models.trap_laws import McNabbFoster
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics.boundary import FixedConcentration
+from femdiff.problems.trapping import TrappingProblem
 
 T, D, L, C0 = 300.0, 1.0e-9, 1.0e-3, 1.0
 

@@ -4,7 +4,7 @@ The box of ``benchmarks/bench_traps.py`` (x ∈ [0, L]³, n³ hexahedra split in
 tetrahedra, C = C₀ on ``left``, C ≈ 0 on ``right``, ideal lattice hydrogen), stepped in
 one process first without traps, then with ``--traps`` McNabb–Foster traps (2 + traps
 fields: C_L, μ, C_T,i), both with the same linear solver (default ``iterative``:
-:func:`femdiff.solvers.mixed_iterative_options`; μ and the C_T have diagonal lumped
+:func:`femdiff.numerics.solvers.mixed_iterative_options`; μ and the C_T have diagonal lumped
 blocks, eliminated exactly by Jacobi, so the Schur complement on C_L is exact and
 GAMG solves it). Printed: dofs, seconds per step, Newton iterations per step, Krylov
 iterations per Newton iteration, the time-per-step ratio (traps / none, to compare with
@@ -56,7 +56,7 @@ from mpi4py import MPI
 from bench_traps import run  # the same box and timing loop (benchmarks/ is on sys.path)
 
 import femdiff  # noqa: F401  (MPI before PETSc for the wheel stack)
-from femdiff.trapping import McNabbFoster
+from femdiff.models.trap_laws import McNabbFoster
 
 TRAPS = [McNabbFoster(10.0, k0=1.0, E_k=0.0, p0=1.0e2, E_p=10.0e3),
          McNabbFoster(1.0, k0=1.0, E_k=0.0, p0=1.0e3, E_p=30.0e3),

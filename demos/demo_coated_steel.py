@@ -24,7 +24,7 @@
 # solubility ratio** S_coating/S_steel. femdiff gets this without any interface
 # condition: μ is the continuous unknown, C lives in a space broken at the material
 # interface (discontinuous P1), and the constitutive law C = S_m exp(μ/RT) holds node by
-# node in every cell (:mod:`femdiff.material_diffusion`).
+# node in every cell (:mod:`femdiff.models.material_law`).
 #
 # At steady state the two layers are resistances in series for φ = C/S = √p:
 #
@@ -47,10 +47,10 @@ import ufl
 import femdiff  # noqa: F401  (loads MPI before PETSc for the wheel stack)
 from femdiff import geometry
 from femdiff import io as fio
-from femdiff.diffusion import DiffusionProblem, FixedConcentration
-from femdiff.materials import Material
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal
-from femdiff.timestepping import TimeControl
+from femdiff.models.materials import Material
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration
 
 comm = MPI.COMM_WORLD
 args, out, say = fio.demo_setup(__file__, "coated-steel permeation demo", comm)

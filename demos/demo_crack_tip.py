@@ -28,7 +28,7 @@
 #    \qquad M = \frac{D_L C_L (1-\theta_L)}{RT}. $$
 #
 # The stress is the mode-I boundary layer: a disc with a slit, the plane-strain K_I
-# displacement field on its outer circle (femdiff.fracture.KField), linear elastic.
+# displacement field on its outer circle (femdiff.physics.fracture.KField), linear elastic.
 #
 #     mpirun -n 2 python demos/demo_crack_tip.py
 
@@ -44,19 +44,19 @@ import numpy as np
 
 from femdiff import geometry
 from femdiff import io as fio
-from femdiff.boundary import FixedPotential
-from femdiff.fracture import KField
-from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial
-from femdiff.thermodynamics import (
+from femdiff.models.thermodynamics import (
     R_GAS,
     ChemicalPotential,
     LatticeSaturation,
     Mobility,
     StressCoupling,
 )
-from femdiff.timestepping import TimeControl
-from femdiff.trapping import AVOGADRO, Oriani
-from femdiff.traps import TrappingProblem
+from femdiff.models.trap_laws import AVOGADRO, Oriani
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics.boundary import FixedPotential
+from femdiff.physics.fracture import KField
+from femdiff.physics.mechanics import Displacement, Elasticity, ElasticMaterial
+from femdiff.problems.trapping import TrappingProblem
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))

@@ -24,7 +24,7 @@
 #                  + \varepsilon_{CSi}X_{Si}\bigr) + \dots $$
 #
 # with Wagner's interaction parameter ε_CSi > 0 (the "…" is the second-order term that
-# keeps Gibbs–Duhem exact; see `femdiff.multicomponent.WagnerDilute`).
+# keeps Gibbs–Duhem exact; see `femdiff.problems.multicomponent.WagnerDilute`).
 #
 #     mpirun -n 2 python demos/demo_darken_couple.py
 
@@ -39,9 +39,9 @@ import numpy as np
 
 import femdiff  # noqa: F401
 from femdiff import io as fio
-from femdiff import mesh
-from femdiff.multicomponent import Mixture, MulticomponentProblem, Onsager, WagnerDilute
-from femdiff.timestepping import TimeControl
+from femdiff.geometry import mesh
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.multicomponent import Mixture, MulticomponentProblem, Onsager, WagnerDilute
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))

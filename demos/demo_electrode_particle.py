@@ -28,7 +28,7 @@
 # In a free sphere σ_h = 2ΩE/(9(1−ν)) (C̄ − C): the lithium-poor core is in tension and
 # pulls lithium in, so the stress *speeds up* the diffusion, by the factor 1 + θC with
 # θ = 2Ω²E/(9(1−ν)RT). This demo charges the same particle twice, one-way (the stress
-# follows C but does not act on it) and two-way (`femdiff.coupled.Coupled`, one Newton
+# follows C but does not act on it) and two-way (`femdiff.problems.coupled.Coupled`, one Newton
 # for (C, μ, u)), and compares the concentration and hoop-stress histories at the centre
 # and the surface. Run it with
 #
@@ -46,12 +46,13 @@ import ufl
 from dolfinx import fem
 
 import femdiff  # noqa: F401  (loads MPI before PETSc for the wheel stack)
-from femdiff import geometry, mechanics
+from femdiff import geometry
 from femdiff import io as fio
-from femdiff.coupled import Coupled
-from femdiff.diffusion import DiffusionProblem, Flux
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
-from femdiff.timestepping import TimeControl
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics import mechanics
+from femdiff.problems.coupled import Coupled
+from femdiff.problems.diffusion import DiffusionProblem, Flux
 
 comm = MPI.COMM_WORLD
 args, out, say = fio.demo_setup(__file__, "electrode-particle demo", comm)

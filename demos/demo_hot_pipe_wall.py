@@ -23,7 +23,7 @@
 # $$ J = -M\Big(\nabla_T\mu + Q^*\frac{\nabla T}{T}\Big), \qquad
 #    \mu = \mu^\circ(T) + RT\ln C - \Omega\sigma_h, \qquad M = \frac{DC}{RT}, $$
 #
-# with ∇_T μ the isothermal gradient (:mod:`femdiff.material_diffusion`). Two forces
+# with ∇_T μ the isothermal gradient (:mod:`femdiff.models.material_law`). Two forces
 # drive hydrogen to the cold outer side: the tensile stress there (Ω > 0), and the
 # Soret effect with a heat of transport Q* > 0. Zero flux gives the closed form
 #
@@ -43,13 +43,14 @@ from mpi4py import MPI
 import numpy as np
 
 import femdiff  # noqa: F401  (loads MPI before PETSc for the wheel stack)
-from femdiff import geometry, mechanics
+from femdiff import geometry
 from femdiff import io as fio
-from femdiff.diffusion import DiffusionProblem
-from femdiff.materials import Material
-from femdiff.thermal import FixedTemperature, HeatConduction
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, StressCoupling
-from femdiff.timestepping import TimeControl
+from femdiff.models.materials import Material
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, StressCoupling
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics import mechanics
+from femdiff.physics.heat import FixedTemperature, HeatConduction
+from femdiff.problems.diffusion import DiffusionProblem
 
 comm = MPI.COMM_WORLD
 args, out, say = fio.demo_setup(__file__, "hot pipe wall demo", comm)

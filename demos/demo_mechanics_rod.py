@@ -34,8 +34,9 @@ from mpi4py import MPI
 import numpy as np
 
 import femdiff  # noqa: F401
-from femdiff import geometry, mechanics
+from femdiff import geometry
 from femdiff import io as fio
+from femdiff.physics import mechanics
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))

@@ -34,10 +34,10 @@ import ufl
 
 import femdiff  # noqa: F401
 from femdiff import io as fio
-from femdiff import mesh
-from femdiff.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
-from femdiff.thermodynamics import R_GAS
-from femdiff.timestepping import TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import R_GAS
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))

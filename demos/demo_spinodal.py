@@ -37,12 +37,13 @@ from mpi4py import MPI
 import numpy as np
 
 import femdiff  # noqa: F401
-from femdiff import geometry, mesh
+from femdiff import geometry
 from femdiff import io as fio
-from femdiff.diffusion import DiffusionProblem
-from femdiff.periodic import wrap_coordinates
-from femdiff.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.geometry import mesh
+from femdiff.geometry.periodic import wrap_coordinates
+from femdiff.models.thermodynamics import ChemicalPotential, DoubleWell, GradientEnergy, Mobility
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--domain", choices=["square", "periodic", "tshape", "cube"], default="square")
@@ -98,7 +99,7 @@ def c0(x):
 # F(100), F(10³) and F(10⁴) within 1.5e-4 of a 4× tighter run (F(10⁴) = 38.9492 against
 # 38.9493), whereas tol = 1e-2 (1.7× fewer steps) lets a coarsening event come early and
 # F(10⁴) end 4 % low, outside the uploads' spread (`benchmarks/bench_pfhub_speed.py`).
-# The solver is the Cahn–Hilliard default (`femdiff.solvers.cahn_hilliard_options`:
+# The solver is the Cahn–Hilliard default (`femdiff.numerics.solvers.cahn_hilliard_options`:
 # Newton–FGMRES on an LU factorisation reused across Newton iterations and steps, Newton
 # stopped once its error is a twentieth of the time tolerance);
 # `problem.solver_description()` says which ran.

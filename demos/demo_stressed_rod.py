@@ -44,11 +44,12 @@ import ufl
 from dolfinx import fem
 
 import femdiff  # noqa: F401  (loads MPI before PETSc for the wheel stack)
-from femdiff import geometry, mechanics
+from femdiff import geometry
 from femdiff import io as fio
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
-from femdiff.timestepping import TimeControl
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics import mechanics
+from femdiff.problems.diffusion import DiffusionProblem
 
 parser = argparse.ArgumentParser(description="stressed-rod demo")
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))

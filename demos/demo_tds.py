@@ -44,12 +44,12 @@ import numpy as np
 from scipy import optimize
 
 from femdiff import io as fio
-from femdiff import mesh
-from femdiff.boundary import FixedConcentration
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility
-from femdiff.timestepping import TimeControl
-from femdiff.trapping import McNabbFoster
-from femdiff.traps import TrappingProblem
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility
+from femdiff.models.trap_laws import McNabbFoster
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics.boundary import FixedConcentration
+from femdiff.problems.trapping import TrappingProblem
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))

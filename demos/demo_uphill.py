@@ -34,16 +34,16 @@ from dolfinx import fem
 
 import femdiff  # noqa: F401
 from femdiff import io as fio
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import (
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import (
     R_GAS,
     ChemicalPotential,
     GradientEnergy,
     Mobility,
     RegularSolution,
 )
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))

@@ -13,3 +13,7 @@ except ImportError:  # conda/Docker/Spack DOLFINx
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+from femdiff import _moved
+
+_moved.install()  # femdiff 0.1's flat module paths, with a DeprecationWarning

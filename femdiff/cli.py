@@ -82,7 +82,7 @@ def info() -> str:
 def solver_lines(sim: Any) -> list[str]:
     """``solver <name>: <description>`` for every problem of a built case that has one.
 
-    The description (:meth:`femdiff.problem.MixedProblem.solver_description`) names the
+    The description (:meth:`femdiff.problems.base.MixedProblem.solver_description`) names the
     SNES/KSP/PC types, the factorisation package, the factorisation reuse and the rule
     that chose them.
     """
@@ -168,7 +168,7 @@ FAILED_MARKER = "FAILED"
 
 def _replaceable(out: Path) -> bool:
     """Whether ``out`` holds only what a failed run left: its marker and no checkpoint."""
-    from femdiff import checkpoint
+    from femdiff.io import checkpoint
 
     return ((out / FAILED_MARKER).is_file()
             and checkpoint.latest(out / "checkpoints") is None
@@ -266,9 +266,9 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
               progress: bool | None, opened: list[Any]) -> Path:
     from mpi4py import MPI
 
-    from femdiff import checkpoint
     from femdiff import io as fio
-    from femdiff.timestepping import before
+    from femdiff.io import checkpoint
+    from femdiff.numerics.timestepping import before
 
     data = case.data
     outcfg, ckcfg = data["output"], data["checkpoint"]

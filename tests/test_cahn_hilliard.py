@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import ufl
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import (
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import (
     ChemicalPotential,
     DoubleWell,
     GradientEnergy,
     Mobility,
     RegularSolution,
 )
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 A, B, RHO, KAPPA, M = 0.3, 0.7, 5.0, 2.0, 5.0
 
@@ -223,7 +223,7 @@ def test_spinodal_without_gradient_energy_warns(kappa, warned, caplog):
         terms.append(GradientEnergy(kappa * R * T))
     p = DiffusionProblem(mesh.interval(20, 1.0), ChemicalPotential(terms),
                          Mobility.constant(1e-4), initial=0.5, time=TimeControl(dt=1e-3))
-    with caplog.at_level("WARNING", logger="femdiff.diffusion"):
+    with caplog.at_level("WARNING", logger="femdiff.problems.diffusion"):
         p.initialise()
     assert ("spinodal region" in caplog.text) == warned
 
@@ -249,7 +249,7 @@ def test_bad_input(make, message):
 @pytest.mark.mpi
 def test_iterative_fieldsplit_matches_lu():
     """The hypre-free FGMRES + Schur(BKSW) set solves the same Newton systems as LU."""
-    from femdiff import solvers
+    from femdiff.numerics import solvers
 
     def run(options):
         d = mesh.rectangle(24, 24, 48.0, 48.0)
@@ -294,7 +294,7 @@ def test_adaptive_reaches_long_times_accurately():
 def test_milne_estimate_and_pi_controller():
     """Extrapolation weights reproduce polynomials of their degree; the PI controller
     grows Δt when the error is below tol and falling, and shrinks it otherwise."""
-    from femdiff.timestepping import extrapolation_weights
+    from femdiff.numerics.timestepping import extrapolation_weights
 
     times = [3.0, 2.5, 1.0]
     w = extrapolation_weights(times, 4.2)
@@ -328,7 +328,7 @@ def test_reused_factorisation_matches_fresh_lu():
     steps and F(t) agrees to the Newton tolerance (1e-7 relative leaves margin for the
     controller's round-off); the factorisation is rebuilt far less often than Newton
     iterates, and the free energy never rises (F decreases for Cahn–Hilliard)."""
-    from femdiff import solvers
+    from femdiff.numerics import solvers
 
     fresh = _pfhub_small(solvers.newton_options())
     # both converge Newton fully (the early stop is tested on its own below)
@@ -353,7 +353,7 @@ def test_solver_description_names_the_solver_and_the_rule():
     """solver_description() reads the PETSc objects: the Cahn–Hilliard default reports
     GMRES on a reused MUMPS/LU factorisation and why; a model without gradient energy
     keeps a fresh LU per Newton iteration; user options win and are named."""
-    from femdiff import solvers
+    from femdiff.numerics import solvers
 
     text = _pfhub_small().solver_description()
     assert "KSP fgmres" in text and "PC lu" in text and "reused" in text

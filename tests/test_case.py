@@ -8,7 +8,7 @@ from mpi4py import MPI
 import pytest
 
 from femdiff import case
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.numerics.timestepping import Adaptive, TimeControl
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 
@@ -84,7 +84,7 @@ def test_the_simulation_uses_the_validated_objects(name, override):
     ("structured_box", {"nx": 1, "ny": 1, "nz": 1}),
 ])
 def test_structured_names_are_the_built_ones(builder, params, tmp_path):
-    """The names validation knows for femdiff.mesh's structured meshes are the built ones."""
+    """The names validation knows for the structured meshes are the built ones."""
     ctx = case.Context("c.toml")
     g = case.geometry.validate_geometry({"builder": builder, "params": params}, ctx, tmp_path)
     domain = case.build_domain(case.Case(tmp_path / "c.toml", {"geometry": g}, ctx.boundaries,

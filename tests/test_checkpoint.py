@@ -11,11 +11,12 @@ import h5py
 import numpy as np
 import pytest
 
-from femdiff import checkpoint, mesh
-from femdiff.diffusion import DiffusionProblem, FixedConcentration
-from femdiff.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
-from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
-from femdiff.timestepping import Adaptive, TimeControl
+from femdiff.geometry import mesh
+from femdiff.io import checkpoint
+from femdiff.models.thermodynamics import ChemicalPotential, Ideal, Mobility
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration
+from femdiff.problems.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
 
 FEMDIFF = Path(sys.executable).parent / "femdiff"
 MPIRUN = Path(sys.executable).parent / "mpirun"

@@ -29,7 +29,7 @@ def test_mesh_command_writes_loadable_file(tmp_path, capsys):
     path = tmp_path / "rod.msh"
     assert main(["mesh", "rod", "-p", "length=0.01", "-p", "radius=0.001", "-p", "dim=2",
                  "-o", str(path)]) == 0
-    from femdiff import mesh
+    from femdiff.geometry import mesh
 
     assert mesh.read(path).boundary_names == ["left", "right", "surface"]
 
@@ -134,7 +134,7 @@ BAD_INPUT = [
      ["geometry.params.length: must be a positive number (a size), got -0.01"]),
     (ROD, "[mechanics]\n", "[mechanic]\n",
      ["mechanic: unknown section 'mechanic'"]),
-    # femdiff's own PETSc options (femdiff.solvers.FEMDIFF_OPTIONS), checked before meshing
+    # femdiff's own PETSc options (femdiff.numerics.solvers.FEMDIFF_OPTIONS), checked before meshing
     (QUICK, "[checkpoint]", _SOLVER.format("femdiff_newton_kappa = 2"),
      ["solver.petsc_options.femdiff_newton_kappa: must be a number in [0, 1) (0: off), "
       "got 2"]),
@@ -209,7 +209,7 @@ BAD_INPUT = [
      ["physics.thermodynamics.epsilon: 'epsilon' belongs to type 'wagner'"]),
     (DARKEN, "transform = { x =", "transform = { y =",
      ["geometry.transform.y: unknown coordinate 'y'; allowed keys: x"]),
-    # a periodic cell under a mean strain (model "mechanics", femdiff.homogenisation)
+    # a periodic cell under a mean strain (model "mechanics", femdiff.problems.homogenisation)
     (LAMINATE, 'periodic = [["left", "right"], ["bottom", "top"]]', "",
      ["mechanics.mean_strain: needs a periodic cell: the geometry has no periodic pairs"]),
     (LAMINATE, ', ["bottom", "top"]]', "]",
@@ -471,7 +471,7 @@ def test_progress_line_only_on_a_terminal():
     from mpi4py import MPI
 
     from femdiff.cli import Progress
-    from femdiff.diffusion import StepInfo
+    from femdiff.problems.diffusion import StepInfo
 
     class Tty(pyio.StringIO):
         def isatty(self):

@@ -1,4 +1,4 @@
-"""Two-way chemo-mechanics (femdiff.coupled): swelling, sphere under galvanostatic
+"""Two-way chemo-mechanics (femdiff.problems.coupled): swelling, sphere under galvanostatic
 charging (Cheng & Verbrugge 2009), a two-way 1D radial reference, monolithic =
 staggered, free-energy decay, bad input.
 
@@ -15,12 +15,13 @@ import ufl
 from dolfinx import fem
 from dolfinx import geometry as dgeom
 
-from femdiff import geometry, mesh
-from femdiff.coupled import Coupled, free_rigid_modes
-from femdiff.diffusion import DiffusionProblem, Flux
-from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial, Fixed
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
-from femdiff.timestepping import TimeControl
+from femdiff import geometry
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, StressCoupling
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics.mechanics import Displacement, Elasticity, ElasticMaterial, Fixed
+from femdiff.problems.coupled import Coupled, free_rigid_modes
+from femdiff.problems.diffusion import DiffusionProblem, Flux
 
 T = 300.0
 RT = R_GAS * T
@@ -462,8 +463,8 @@ def test_case_file_two_way(tmp_path):
 
 
 def _trapped_coupled(d, bcs, scheme, initial, comm):
-    from femdiff.trapping import McNabbFoster, Oriani
-    from femdiff.traps import TrappingProblem
+    from femdiff.models.trap_laws import McNabbFoster, Oriani
+    from femdiff.problems.trapping import TrappingProblem
 
     # P2 displacements: σ_h(u, C) is exactly the DG1 Function the staggered scheme uses
     mech = Elasticity(d, ElasticMaterial(10e9, NU), bcs, degree=2)

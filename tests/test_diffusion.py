@@ -9,14 +9,8 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import mesh
-from femdiff.diffusion import (
-    DiffusionProblem,
-    FixedConcentration,
-    FixedPotential,
-    Flux,
-)
-from femdiff.thermodynamics import (
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import (
     K_BOLTZMANN,
     R_GAS,
     ChemicalPotential,
@@ -25,7 +19,13 @@ from femdiff.thermodynamics import (
     RegularSolution,
     StressCoupling,
 )
-from femdiff.timestepping import StepFailure, TimeControl
+from femdiff.numerics.timestepping import StepFailure, TimeControl
+from femdiff.problems.diffusion import (
+    DiffusionProblem,
+    FixedConcentration,
+    FixedPotential,
+    Flux,
+)
 
 # Realistic SI values: lengths in mm, D ~ 1e-9 m²/s, Ω = 2e-6 m³/mol, σ up to 1 GPa.
 T = 300.0
@@ -352,7 +352,7 @@ def test_bad_input_messages(make, message):
 def test_equilibrium_with_sigma_h_from_mechanics():
     """One-way coupling: σ_h from a real mechanics solve (pure bending, plane stress,
     P2 so σ_h = k(y − H/2)/3 exactly) drives a closed body to C̄ e^{Ωσ_h/RT}/⟨·⟩."""
-    from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial, Traction
+    from femdiff.physics.mechanics import Displacement, Elasticity, ElasticMaterial, Traction
 
     Lx, H, k, E_, nu = 2 * L, L, 3.0e12, 200e9, 0.3  # k H/2 = 1.5 GPa at the faces
     domain = mesh.rectangle(16, 8, Lx, H)

@@ -1,4 +1,4 @@
-"""Small DOLFINx helpers (femdiff.fem_utils)."""
+"""Small DOLFINx helpers (femdiff.numerics.fem_utils)."""
 
 from mpi4py import MPI
 
@@ -8,7 +8,7 @@ import pytest
 from dolfinx import fem
 from dolfinx import mesh as dmesh
 
-from femdiff.fem_utils import owned
+from femdiff.numerics.fem_utils import owned
 
 
 @pytest.mark.mpi

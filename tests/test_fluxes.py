@@ -1,4 +1,4 @@
-"""Conservative boundary fluxes (femdiff.fluxes): permeation, balances, parallel."""
+"""Conservative boundary fluxes (femdiff.numerics.fluxes): permeation, balances, parallel."""
 
 import math
 
@@ -7,10 +7,8 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem, FixedConcentration, Flux
-from femdiff.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
-from femdiff.thermodynamics import (
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import (
     R_GAS,
     ChemicalPotential,
     DoubleWell,
@@ -18,7 +16,9 @@ from femdiff.thermodynamics import (
     Ideal,
     Mobility,
 )
-from femdiff.timestepping import TimeControl, bdf_coefficients
+from femdiff.numerics.timestepping import TimeControl, bdf_coefficients
+from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration, Flux
+from femdiff.problems.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
 
 T_UNIT = 1.0 / R_GAS  # R T = 1
 C_IN, C_OUT = 1.0, 1e-3
@@ -139,7 +139,7 @@ def test_flux_balance_with_stress(formulation):
     """
     from dolfinx import fem
 
-    from femdiff.thermodynamics import StressCoupling
+    from femdiff.models.thermodynamics import StressCoupling
 
     d = mesh.rectangle(12, 8, 1.0, 1.0)
     sig = fem.Function(fem.functionspace(d.mesh, ("Lagrange", 1)))

@@ -18,8 +18,8 @@ import ufl
 from dolfinx import fem
 
 from femdiff import geometry
-from femdiff.fracture import KField
-from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial
+from femdiff.physics.fracture import KField
+from femdiff.physics.mechanics import Displacement, Elasticity, ElasticMaterial
 
 R = 1.0e-2  # m: a 10 mm boundary layer
 E, NU = 200e9, 0.3

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from dolfinx import fem
 
-from femdiff import geometry, mesh
+from femdiff import geometry
+from femdiff.geometry import mesh
 
 MESHES = Path(__file__).resolve().parent.parent / "meshes"
 PI = math.pi

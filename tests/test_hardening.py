@@ -18,9 +18,12 @@ import numpy as np
 import pytest
 from dolfinx import fem
 
-from femdiff import checkpoint, geometry, mesh, solvers
+from femdiff import geometry
 from femdiff import io as fio
-from femdiff.thermodynamics import ChemicalPotential, Ideal, Interaction, StressCoupling
+from femdiff.geometry import mesh
+from femdiff.io import checkpoint
+from femdiff.models.thermodynamics import ChemicalPotential, Ideal, Interaction, StressCoupling
+from femdiff.numerics import solvers
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
@@ -468,9 +471,9 @@ def test_under_resolved_geometry_warns(caplog):
 
 @pytest.mark.mpi
 def test_stress_from_another_mesh_is_refused_with_advice():
-    from femdiff.diffusion import DiffusionProblem
-    from femdiff.thermodynamics import Mobility
-    from femdiff.timestepping import TimeControl
+    from femdiff.models.thermodynamics import Mobility
+    from femdiff.numerics.timestepping import TimeControl
+    from femdiff.problems.diffusion import DiffusionProblem
 
     def problem(term):
         return DiffusionProblem(domain, ChemicalPotential([Ideal(300.0), term]),
@@ -494,7 +497,7 @@ def test_stress_from_another_mesh_is_refused_with_advice():
     assert np.allclose(moved.x.array, 5.0e6, rtol=1e-12)
     problem(StressCoupling(2e-6, moved)).initialise()
     # the multicomponent stress term is checked the same way
-    from femdiff import multicomponent as mc
+    from femdiff.problems import multicomponent as mc
 
     mix = mc.Mixture([mc.IdealMixing(300.0), mc.StressCoupling({"A": 2e-6}, sigma)])
     p = mc.MulticomponentProblem(domain, ["A", "S"], mix, mc.Onsager.matrix({("A", "A"): 1.0}),

@@ -1,4 +1,4 @@
-"""Periodic cells under a prescribed mean strain (femdiff.homogenisation, issue #16 stretch)."""
+"""Periodic cells under a prescribed mean strain (femdiff.problems.homogenisation)."""
 
 import json
 import math
@@ -9,10 +9,10 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import mesh
-from femdiff.homogenisation import PeriodicElasticity
-from femdiff.materials import Material
-from femdiff.mechanics import ElasticMaterial
+from femdiff.geometry import mesh
+from femdiff.models.materials import Material
+from femdiff.physics.mechanics import ElasticMaterial
+from femdiff.problems.homogenisation import PeriodicElasticity
 
 BOTH = [("left", "right"), ("bottom", "top")]
 

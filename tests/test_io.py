@@ -9,7 +9,7 @@ import pytest
 from dolfinx import fem
 
 from femdiff import io as fio
-from femdiff import mesh
+from femdiff.geometry import mesh
 
 
 @pytest.mark.skip_in_parallel

@@ -14,18 +14,19 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import geometry, mesh
-from femdiff.diffusion import DiffusionProblem, FixedConcentration, FixedPotential
-from femdiff.fracture import KField
-from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial
-from femdiff.thermodynamics import (
+from femdiff import geometry
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import (
     R_GAS,
     ChemicalPotential,
     LatticeSaturation,
     Mobility,
     StressCoupling,
 )
-from femdiff.timestepping import TimeControl
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics.fracture import KField
+from femdiff.physics.mechanics import Displacement, Elasticity, ElasticMaterial
+from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration, FixedPotential
 
 T = 300.0
 RT = R_GAS * T

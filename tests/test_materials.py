@@ -9,10 +9,11 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import geometry, mesh
-from femdiff.materials import Arrhenius, Material, assign, piecewise
-from femdiff.mesh import MeshError
-from femdiff.thermodynamics import R_GAS
+from femdiff import geometry
+from femdiff.geometry import mesh
+from femdiff.geometry.mesh import MeshError
+from femdiff.models.materials import Arrhenius, Material, assign, piecewise
+from femdiff.models.thermodynamics import R_GAS
 
 
 def integrate(d, expr, degree=None):

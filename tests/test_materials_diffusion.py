@@ -2,7 +2,7 @@
 
 Interfaces: μ continuous, C broken (jumps by the solubility ratio); T as a field with
 Arrhenius D(T), S(T) and the Soret flux J = −D∇C − D C Q*∇T/(R T²) of
-:mod:`femdiff.material_diffusion`.
+:mod:`femdiff.models.material_law`.
 """
 
 import math
@@ -16,17 +16,17 @@ from dolfinx import fem
 from dolfinx.mesh import compute_midpoints
 from scipy.linalg import solve_banded
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem, FixedConcentration
-from femdiff.materials import Arrhenius, Material, assign
-from femdiff.thermodynamics import (
+from femdiff.geometry import mesh
+from femdiff.models.materials import Arrhenius, Material, assign
+from femdiff.models.thermodynamics import (
     R_GAS,
     ChemicalPotential,
     GradientEnergy,
     Ideal,
     Mobility,
 )
-from femdiff.timestepping import TimeControl
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration
 
 T0 = 600.0  # K
 RT = R_GAS * T0
@@ -651,7 +651,7 @@ def test_fixed_potential_reservoir_partitions_both_materials():
     (the constitutive law holds per cell node): to 1e-8 after the transient (slowest
     time: the steel's capacity S_s L_s over the coating's conductance D_c S_c/L_c,
     τ ≈ 200 s; Δt grows to 1e6 s)."""
-    from femdiff.diffusion import FixedPotential
+    from femdiff.problems.diffusion import FixedPotential
 
     mu_b = 0.3 * RT
     S = {"coating": 1.0, "steel": 8.0}

@@ -20,7 +20,7 @@ RMSPE = 0.87 % and 0.21 % (RMSPE = 100·RMS error / mean of the analytic values;
 elements, Δt ≤ 1 s).
 
 How femdiff poses it. femdiff's Soret flux is J = −M(∇_T μ + Q* ∇T/T) with M = DC/(RT)
-and μ = RT ln C (:mod:`femdiff.material_diffusion`), i.e. J = −D∇C − D C Q* ∇T/(R T²)
+and μ = RT ln C (:mod:`femdiff.models.material_law`), i.e. J = −D∇C − D C Q* ∇T/(R T²)
 = −D∇C + D C (Q*/R) ∇(1/T). The TMAP8 law is J = −D∇C − D S_T C ∇T with constant
 S_T ∇T, and its T reaches 0 K (where R T ln C is undefined). The two laws are the same
 PDE when 1/T is linear in x with (Q*/R) d(1/T)/dx = −S_T g = 0.5 1/m: we take
@@ -37,11 +37,11 @@ import pytest
 import ufl
 from scipy.special import erfc
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem, FixedConcentration
-from femdiff.materials import Material
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal
-from femdiff.timestepping import TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.materials import Material
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration
 
 # TMAP8 ver-1l parameters (ver-1l.md, table ver-1l_set_up_values)
 LENGTH, D, S_T, GRAD_T = 100.0, 0.1, 50.0, -0.01

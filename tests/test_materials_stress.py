@@ -14,11 +14,11 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem
-from femdiff.materials import Material
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, StressCoupling
-from femdiff.timestepping import TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.materials import Material
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, StressCoupling
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 T0 = 600.0
 RT = R_GAS * T0
@@ -58,7 +58,7 @@ def test_interface_partition_under_uniform_stress(comm, sigma_kind):
 
     Reference: equality of μ = RT ln(C/S_m) − Ω_m σ_h on both sides (local equilibrium;
     the constitutive law holds per cell at each node with the lumped P1 law, see
-    femdiff.material_diffusion). The ratio is nodal, so only the Newton tolerance limits
+    femdiff.models.material_law). The ratio is nodal, so only the Newton tolerance limits
     it: μ is uniform to ~1e-10 RT after the steps, hence 1e-8 relative. Mass: v = 1 is a
     P1 test function, so the amount is conserved to the Newton tolerance (1e-10 asserted).
     """
@@ -148,7 +148,7 @@ def test_bad_omega_input(kw, message):
 
 
 def test_sigma_h_needs_materials():
-    from femdiff.thermodynamics import Mobility
+    from femdiff.models.thermodynamics import Mobility
 
     d = mesh.interval(10, 1.0)
     with pytest.raises(ValueError, match="needs materials="):

@@ -9,9 +9,11 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import geometry, mesh
-from femdiff.materials import Material, assign
-from femdiff.mechanics import (
+from femdiff import geometry
+from femdiff.geometry import mesh
+from femdiff.models.materials import Material, assign
+from femdiff.physics.heat import FixedTemperature, HeatConduction
+from femdiff.physics.mechanics import (
     BodyForce,
     Displacement,
     Elasticity,
@@ -20,7 +22,6 @@ from femdiff.mechanics import (
     Pressure,
     Traction,
 )
-from femdiff.thermal import FixedTemperature, HeatConduction
 
 E, NU = 200e9, 0.3
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from femdiff import mesh
+from femdiff.geometry import mesh
 
 
 @pytest.mark.mpi

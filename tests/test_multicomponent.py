@@ -1,4 +1,4 @@
-"""Verification of multicomponent Onsager diffusion (femdiff.multicomponent)."""
+"""Verification of multicomponent Onsager diffusion (femdiff.problems.multicomponent)."""
 
 import math
 
@@ -10,10 +10,13 @@ import ufl
 from scipy.special import erf as np_erf
 
 from femdiff import io as fio
-from femdiff import mesh
-from femdiff.boundary import FixedConcentration, FixedPotential, NoFlux
-from femdiff.diffusion import DiffusionProblem
-from femdiff.multicomponent import (
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility
+from femdiff.models.thermodynamics import RegularSolution as BinaryRegularSolution
+from femdiff.numerics.timestepping import Adaptive, TimeControl
+from femdiff.physics.boundary import FixedConcentration, FixedPotential, NoFlux
+from femdiff.problems.diffusion import DiffusionProblem
+from femdiff.problems.multicomponent import (
     FreeEnergy,
     IdealMixing,
     Mixture,
@@ -23,9 +26,6 @@ from femdiff.multicomponent import (
     StressCoupling,
     WagnerDilute,
 )
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility
-from femdiff.thermodynamics import RegularSolution as BinaryRegularSolution
-from femdiff.timestepping import Adaptive, TimeControl
 
 T_UNIT = 1.0 / R_GAS  # R T = 1: nondimensional potentials
 
@@ -421,7 +421,7 @@ def test_adaptive_matches_small_fixed_steps():
 
     Both runs share the mesh, so their difference is the adaptive run's time error. The
     controller keeps the local error per step below ``reject·tol`` (Milne estimate, see
-    femdiff.timestepping.Adaptive); BDF2 errors do not grow along this decaying diffusion
+    femdiff.numerics.timestepping.Adaptive); BDF2 errors do not grow along this decaying diffusion
     (a contraction), so the global difference stays of the order of tol: 2 tol is
     asserted (the reference's own time error is ~100× smaller, BDF2 with Δt/10).
     """

@@ -1,6 +1,6 @@
 """Multicomponent diffusion in several materials (issue #12): each μ̃_i continuous, each
 X_i broken at the interfaces, with per-material, per-species solubilities (μ°) and
-diffusivities or Onsager matrices (:class:`femdiff.mixture_materials.MixtureMaterial`)."""
+diffusivities or Onsager matrices (:class:`femdiff.models.mixture_law.MixtureMaterial`)."""
 
 import math
 import re
@@ -11,19 +11,19 @@ import numpy as np
 import pytest
 import ufl
 
-from femdiff import mesh
-from femdiff.boundary import FixedConcentration
-from femdiff.materials import Arrhenius
-from femdiff.mixture_materials import MixtureMaterial
-from femdiff.multicomponent import (
+from femdiff.geometry import mesh
+from femdiff.models.materials import Arrhenius
+from femdiff.models.mixture_law import MixtureMaterial
+from femdiff.models.thermodynamics import R_GAS
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics.boundary import FixedConcentration
+from femdiff.problems.multicomponent import (
     IdealMixing,
     Mixture,
     MulticomponentProblem,
     Onsager,
     RegularSolution,
 )
-from femdiff.thermodynamics import R_GAS
-from femdiff.timestepping import TimeControl
 
 T0 = 600.0  # K
 RT = R_GAS * T0
@@ -453,7 +453,7 @@ def test_fixed_potential_reservoir_fills_both_materials():
     at snes_atol 1e-9 on the scaled residual (as the bilayer tests: tighter is not met
     at round-off), which leaves the amounts off by ~1e-8 (measured 1.5e-8): asserted
     1e-7. T's amount is conserved to 1e-10 (no flux of T through any face)."""
-    from femdiff.boundary import FixedPotential
+    from femdiff.physics.boundary import FixedPotential
 
     d = mesh.with_volumes(mesh.interval(40, 1.0e-3), {"A": lambda x: x[0] < 0.25e-3,
                                                       "B": lambda x: x[0] > 0.25e-3})
@@ -477,12 +477,13 @@ def test_fixed_potential_reservoir_fills_both_materials():
 
 
 def test_materials_reexported_from_multicomponent():
-    """MixtureMaterial and MixtureLaw live in femdiff.mixture_materials; the old import
-    path femdiff.multicomponent still gives the same classes (and lists MixtureMaterial
+    """MixtureMaterial and MixtureLaw live in femdiff.models.mixture_law; the old import
+    path femdiff.problems.multicomponent still gives the same classes (and lists MixtureMaterial
     in its __all__)."""
-    from femdiff import mixture_materials, multicomponent
-    from femdiff.multicomponent import MixtureLaw
-    from femdiff.multicomponent import MixtureMaterial as Old
+    from femdiff.models import mixture_law as mixture_materials
+    from femdiff.problems import multicomponent
+    from femdiff.problems.multicomponent import MixtureLaw
+    from femdiff.problems.multicomponent import MixtureMaterial as Old
 
     assert Old is mixture_materials.MixtureMaterial
     assert MixtureLaw is mixture_materials.MixtureLaw

@@ -9,13 +9,12 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import geometry, io, mesh
-from femdiff.checkpoint import Checkpointer
-from femdiff.diffusion import DiffusionProblem, FixedConcentration
-from femdiff.mesh import MeshError, UnknownNameError
-from femdiff.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
-from femdiff.periodic import gmsh_set_periodic, transfer_to_parent
-from femdiff.thermodynamics import (
+from femdiff import geometry, io
+from femdiff.geometry import mesh
+from femdiff.geometry.mesh import MeshError, UnknownNameError
+from femdiff.geometry.periodic import gmsh_set_periodic, transfer_to_parent
+from femdiff.io.checkpoint import Checkpointer
+from femdiff.models.thermodynamics import (
     R_GAS,
     ChemicalPotential,
     DoubleWell,
@@ -23,7 +22,9 @@ from femdiff.thermodynamics import (
     Ideal,
     Mobility,
 )
-from femdiff.timestepping import TimeControl
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration
+from femdiff.problems.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
 
 T = 300.0
 A, B, RHO, KAPPA, M = 0.3, 0.7, 5.0, 2.0, 5.0  # PFHub benchmark 1 (as test_cahn_hilliard)
@@ -462,7 +463,7 @@ def test_output_on_parent_mesh_has_equal_seam_values(mpi_tmp_path):
     assert io.bp_steps(mpi_tmp_path / "vtx_P1.bp") == 2
     assert io.xdmf_times(mpi_tmp_path / "xdmf.xdmf") == [0.0, 1.0]
     # what the writers receive lives on the parent: 9² nodes, not the periodic 8²
-    from femdiff.periodic import for_output
+    from femdiff.geometry.periodic import for_output
 
     written, _ = for_output([C])
     assert written[0].function_space.mesh is p.domain.parent.mesh
@@ -511,7 +512,7 @@ def test_triply_periodic_interpolation_converges_at_second_order():
 
 
 def test_wrap_coordinates_maps_the_image_sides_to_the_source_sides():
-    from femdiff.periodic import wrap_coordinates
+    from femdiff.geometry.periodic import wrap_coordinates
 
     d = mesh.rectangle(4, 4, 2.0, 1.0, comm=MPI.COMM_SELF)
     p = mesh.periodic(d, BOTH)
@@ -530,7 +531,7 @@ def test_elasticity_simple_shear_of_a_periodic_strip():
     right ends instead, σ_xy ≠ 0 there violates the free-end condition and the solution is
     not simple shear (measured 28 % from it, bound 1 %). Periodic cells under a prescribed
     mean strain (fluctuation field) are tested in test_homogenisation.py."""
-    from femdiff.mechanics import Elasticity, ElasticMaterial, Fixed, Traction
+    from femdiff.physics.mechanics import Elasticity, ElasticMaterial, Fixed, Traction
 
     tau, material = 1.0e6, ElasticMaterial(E=200e9, nu=0.3, model="plane_strain")
 

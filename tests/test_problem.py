@@ -1,4 +1,4 @@
-"""The shared base of the mixed problems (femdiff.problem): run, restart, diagnostics."""
+"""The shared base of the mixed problems (femdiff.problems.base): run, restart, diagnostics."""
 
 import math
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import ufl
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem
-from femdiff.problem import MixedProblem
-from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
-from femdiff.timestepping import TimeControl
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import ChemicalPotential, Ideal, Mobility
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.base import MixedProblem
+from femdiff.problems.diffusion import DiffusionProblem
 
 T, D, L, C0 = 300.0, 1.0e-9, 1.0e-3, 1000.0
 TAU = L**2 / (D * math.pi**2)  # decay time of the cos(πx/L) mode
@@ -112,7 +112,7 @@ def test_rejection_is_reported_as_a_rejection(caplog):
     With tol = 1e-12 every step of a decaying mode is rejected; with dt_min just below
     the first Δt the controller's smaller proposal falls under dt_min at once.
     """
-    from femdiff.timestepping import Adaptive, StepFailure
+    from femdiff.numerics.timestepping import Adaptive, StepFailure
 
     tc = TimeControl(dt=0.1 * TAU, dt_min=0.05 * TAU, scheme="bdf2")
     p = cosine(tc)

@@ -1,8 +1,8 @@
-"""The problem-dependent linear solver of the mixed μ–C problems (femdiff.solvers).
+"""The problem-dependent linear solver of the mixed μ–C problems (femdiff.numerics.solvers).
 
-``solver="auto"`` keeps MUMPS LU below :data:`femdiff.solvers.ITERATIVE_MIN_DOFS_3D`
+``solver="auto"`` keeps MUMPS LU below :data:`femdiff.numerics.solvers.ITERATIVE_MIN_DOFS_3D`
 global dofs (and in 2D); from there on in 3D (lumped P1) it runs the exact-Schur
-fieldsplit with GAMG (:func:`femdiff.solvers.mixed_iterative_options`). The reference
+fieldsplit with GAMG (:func:`femdiff.numerics.solvers.mixed_iterative_options`). The reference
 of every solution check is the same problem solved with LU: both solve the same
 discrete equations, to the Newton tolerance (snes_rtol 1e-10 on the residual) with an
 inner Krylov tolerance of 1e-8, so the iterative solution must agree with LU's to far
@@ -14,14 +14,16 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 
-from femdiff import mechanics, mesh, solvers
-from femdiff.boundary import FixedConcentration, Flux
-from femdiff.coupled import Coupled
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility, StressCoupling
-from femdiff.timestepping import TimeControl
-from femdiff.trapping import McNabbFoster
-from femdiff.traps import TrappingProblem
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import ChemicalPotential, Ideal, Mobility, StressCoupling
+from femdiff.models.trap_laws import McNabbFoster
+from femdiff.numerics import solvers
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.physics import mechanics
+from femdiff.physics.boundary import FixedConcentration, Flux
+from femdiff.problems.coupled import Coupled
+from femdiff.problems.diffusion import DiffusionProblem
+from femdiff.problems.trapping import TrappingProblem
 
 T, D, L, C0 = 300.0, 1.0e-9, 1.0e-3, 1.0
 TAU = L**2 / D
@@ -291,7 +293,7 @@ def test_description_is_what_runs():
     assert not hasattr(act, "problem")  # no Newton, so no mixed NonlinearProblem built
     assert "why: solver='auto'" in text
 
-    from femdiff.thermodynamics import DoubleWell, GradientEnergy
+    from femdiff.models.thermodynamics import DoubleWell, GradientEnergy
 
     ch = ChemicalPotential([DoubleWell(5.0, 0.3, 0.7), GradientEnergy(2.0)])
     sq = mesh.rectangle(8, 8, 16.0, 16.0)

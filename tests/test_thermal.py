@@ -1,4 +1,4 @@
-"""Verification of heat conduction (femdiff.thermal) against analytic solutions.
+"""Verification of heat conduction (femdiff.physics.heat) against analytic solutions.
 
 References: H. S. Carslaw and J. C. Jaeger, *Conduction of Heat in Solids*, 2nd ed.
 (Oxford, 1959): §2.5 (semi-infinite solid with a fixed surface temperature, the erfc
@@ -15,9 +15,9 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import mesh
-from femdiff.materials import Arrhenius, Material
-from femdiff.thermal import Convection, FixedTemperature, HeatConduction, HeatFlux
+from femdiff.geometry import mesh
+from femdiff.models.materials import Arrhenius, Material
+from femdiff.physics.heat import Convection, FixedTemperature, HeatConduction, HeatFlux
 
 
 def owned(f):

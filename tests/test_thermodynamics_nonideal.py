@@ -11,9 +11,8 @@ import pytest
 import ufl
 from dolfinx import fem
 
-from femdiff import mesh
-from femdiff.diffusion import DiffusionProblem
-from femdiff.thermodynamics import (
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import (
     R_GAS,
     Activity,
     ChemicalPotential,
@@ -25,7 +24,8 @@ from femdiff.thermodynamics import (
     RegularSolution,
     StressCoupling,
 )
-from femdiff.timestepping import TimeControl
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.diffusion import DiffusionProblem
 
 T = 800.0
 RT = R_GAS * T
@@ -122,7 +122,7 @@ def test_kappa_zero_runs_outside_the_spinodal_and_warns_inside(caplog):
     p = DiffusionProblem(d, pot, Mobility.constant(1e-2 / RT),
                          initial=lambda x: 0.05 + 0.05 * (x[0] > 0.5),
                          time=TimeControl(dt=0.5, scheme="bdf2"))
-    with caplog.at_level(logging.WARNING, logger="femdiff.diffusion"):
+    with caplog.at_level(logging.WARNING, logger="femdiff.problems.diffusion"):
         p.initialise()
     assert "spinodal" not in caplog.text
     m0 = p.amount()
@@ -133,7 +133,7 @@ def test_kappa_zero_runs_outside_the_spinodal_and_warns_inside(caplog):
     assert p._integrate((p.C - 0.075) ** 2 * ufl.dx) < 0.5 * 0.025**2
     q = DiffusionProblem(d, pot, Mobility.constant(1e-2 / RT), initial=0.5,
                          time=TimeControl(dt=0.5))
-    with caplog.at_level(logging.WARNING, logger="femdiff.diffusion"):
+    with caplog.at_level(logging.WARNING, logger="femdiff.problems.diffusion"):
         q.initialise()
     assert "spinodal" in caplog.text and "kappa" in caplog.text
 

@@ -1,11 +1,11 @@
-"""The Δt policy (femdiff.timestepping): growth rule, milestones, the dt_max trap."""
+"""The Δt policy (femdiff.numerics.timestepping): growth rule, milestones, the dt_max trap."""
 
 import math
 import warnings
 
 import pytest
 
-from femdiff.timestepping import Adaptive, StepInfo, TimeControl, check_policy, next_dt
+from femdiff.numerics.timestepping import Adaptive, StepInfo, TimeControl, check_policy, next_dt
 
 
 def _info(dt, retries=0, newton=2, dt_next=0.0):

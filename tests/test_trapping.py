@@ -15,9 +15,9 @@ import ufl
 from dolfinx import fem
 from scipy import integrate
 
-from femdiff import mesh
-from femdiff.thermodynamics import K_BOLTZMANN, R_GAS
-from femdiff.trapping import (
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import K_BOLTZMANN, R_GAS
+from femdiff.models.trap_laws import (
     AVOGADRO,
     EV,
     Arrhenius,

@@ -1,4 +1,4 @@
-"""Verification of hydrogen transport with traps (femdiff.traps).
+"""Verification of hydrogen transport with traps (femdiff.problems.trapping).
 
 References (analytic forms in tests/hydrogen_reference.py):
 - Crank, The Mathematics of Diffusion (1975) §4.3.2: permeation time lag L²/(6D).
@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from dolfinx import fem
 
-from femdiff import mesh
-from femdiff.diffusion import FixedConcentration
-from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility
-from femdiff.timestepping import TimeControl
-from femdiff.trapping import McNabbFoster, Oriani
-from femdiff.traps import TrappingProblem
+from femdiff.geometry import mesh
+from femdiff.models.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility
+from femdiff.models.trap_laws import McNabbFoster, Oriani
+from femdiff.numerics.timestepping import TimeControl
+from femdiff.problems.diffusion import FixedConcentration
+from femdiff.problems.trapping import TrappingProblem
 
 T = 300.0
 D = 1.0e-9  # m²/s
@@ -160,7 +160,7 @@ def test_strong_trap_breakthrough():
 
 def test_mcnabb_foster_tends_to_oriani():
     """McNabb–Foster with k, p → ∞ at fixed k N_L/p = K approaches Oriani (module doc of
-    femdiff.trapping): the L2 gap between the mobile profiles shrinks monotonically and
+    femdiff.models.trap_laws): the L2 gap between the mobile profiles shrinks monotonically and
     is below 1 % at the fastest rates (it scales like the trapping time 1/(k N_L)
     against the diffusion time)."""
     E_b = R_GAS * T * math.log(3.0e3)
@@ -409,8 +409,8 @@ def test_mms_one_trap_temperature_field(degree, sizes, expected):
     C_T = N_T k(T)C_L/(k(T)C_L + p(T)) (Arrhenius k, p of T(x)), and the mobile balance
     gets the source ∇·J, J = −M ∇_T μ = −D (T(x)/T₀) ∇C_L: μ = R T(x) ln C_L (T(x) is the
     problem's one temperature, the lattice μ sees it too; ∇_T the isothermal gradient of
-    femdiff.diffusion), M = D C_L/(R T₀). One backward-Euler step of Δt = 1e8 L²/D lands on the
-    discrete steady state (the storage terms are 1e-8 of the rest), so only the spatial
+    femdiff.problems.diffusion), M = D C_L/(R T₀). One backward-Euler step of Δt = 1e8 L²/D
+    lands on the discrete steady state (the storage terms are 1e-8 of the rest), so only the spatial
     error remains. L2 errors (degree-8 quadrature) of C_L and C_T converge at h^(k+1): rates
     asserted within 0.15 of 2 (P1, lumped) and 3 (P2) on the finest pair
     (dolfinx-tutorial chapter4/convergence.py; FESTIM system tests).
@@ -427,7 +427,7 @@ def test_mms_one_trap_temperature_field(degree, sizes, expected):
         CT_exact = trap.equilibrium(C_exact, T_x)
 
         def source(xx, t, C_exact=C_exact, T_x=T_x):
-            # J = −M ∇_T μ (isothermal gradient, femdiff.diffusion; no Q*) with
+            # J = −M ∇_T μ (isothermal gradient, femdiff.problems.diffusion; no Q*) with
             # μ = R T(x) ln C and M = D C/(R T₀): J = −D (T(x)/T₀) ∇C
             return -ufl.div(D * T_x / T * ufl.grad(C_exact))
 

@@ -3,7 +3,7 @@
 Validation (:class:`DiffusionModel`) turns [physics], [[species]], [[boundary]] and
 [mechanics] into checked tables and the objects they describe (:class:`DiffusionSetup`:
 the μ terms, the mobility, the elastic material); :class:`DiffusionSimulation` binds them
-to the mesh and σ_h and drives the :class:`~femdiff.diffusion.DiffusionProblem`.
+to the mesh and σ_h and drives the :class:`~femdiff.problems.diffusion.DiffusionProblem`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from femdiff.case.traps import validate_traps
 if TYPE_CHECKING:
     from femdiff.case.loader import Case
 
-#: μ terms: type -> its keys (built into femdiff.thermodynamics terms by validation)
+#: μ terms: type -> its keys (built into femdiff.models.thermodynamics terms by validation)
 TERM_KEYS: dict[str, dict[str, Key]] = {
     "ideal": {"T": Key("positive", doc="temperature [K]; default materials.T"),
               "mu0": Key("number", default=0.0), "c_ref": Key("positive", default=1.0)},
@@ -75,8 +75,8 @@ class DiffusionSetup:
     Attributes:
         terms: the μ terms in [physics] order; a ``stress`` term holds σ_h = 0 and an
             ``interaction`` term its formula until :meth:`on_mesh` binds them.
-        mobility: the :class:`~femdiff.thermodynamics.Mobility`.
-        material: the :class:`~femdiff.mechanics.ElasticMaterial` of [mechanics], or None.
+        mobility: the :class:`~femdiff.models.thermodynamics.Mobility`.
+        material: the :class:`~femdiff.physics.mechanics.ElasticMaterial` of [mechanics], or None.
     """
 
     terms: tuple[Any, ...]
@@ -91,7 +91,7 @@ class DiffusionSetup:
 
     def on_mesh(self, mesh: Any, sigma_h: Any) -> list[Any]:
         """The μ terms bound to the mesh (formulas as UFL) and to the solved σ_h."""
-        from femdiff import thermodynamics as th
+        from femdiff.models import thermodynamics as th
 
         out = []
         for term in self.terms:
@@ -154,7 +154,7 @@ class DiffusionModel:
     def validate(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context
                  ) -> DiffusionSetup:
         """Check [physics], [[species]], [[boundary]], [mechanics]; build the μ terms."""
-        from femdiff import thermodynamics as th
+        from femdiff.models import thermodynamics as th
 
         phys_raw = dict(raw.get("physics", {}))
         terms_raw = array_of_tables(phys_raw.pop("terms", None), "physics.terms", ctx)
@@ -256,7 +256,7 @@ class DiffusionModel:
     def _finish(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context,
                 built: list[Any], mobility: Any) -> DiffusionSetup:
         """Check [[species]], [[boundary]] and [mechanics] (after [physics])."""
-        from femdiff import thermodynamics as th
+        from femdiff.models import thermodynamics as th
 
         mat = data["materials"]
         species = [self._species(s, i, data, ctx)
@@ -301,7 +301,7 @@ class DiffusionModel:
         data["mechanics"], material = validate_mechanics(
             raw.get("mechanics"), mat, ctx, data.get("material_list"), data.get("thermal"))
         if data["mechanics"] is not None and data["mechanics"]["two_way"]:
-            from femdiff import thermodynamics as th
+            from femdiff.models import thermodynamics as th
 
             if MATERIAL_STRESS in built:
                 raise ctx.error("mechanics.two_way", "two-way coupling takes one Ω (a "
@@ -369,9 +369,9 @@ class DiffusionSimulation(ProblemSimulation):
     """A built diffusion case: the DiffusionProblem and what the runner records."""
 
     def __init__(self, case: Case, domain: Any) -> None:
-        from femdiff import boundary as b
-        from femdiff import diffusion as d
-        from femdiff import thermodynamics as th
+        from femdiff.models import thermodynamics as th
+        from femdiff.physics import boundary as b
+        from femdiff.problems import diffusion as d
 
         data, setup, time = case.data, case.setup, case.time
         assert time is not None  # a time-dependent model: validation built it
@@ -406,8 +406,8 @@ class DiffusionSimulation(ProblemSimulation):
             extra["temperature"] = self.T
         if setup.material_stress:  # Ω_m σ_h with each material's Omega
             extra["sigma_h"] = self.sigma_h
-        if setup.traps:  # hydrogen with traps (femdiff.traps)
-            from femdiff.traps import TrappingProblem
+        if setup.traps:  # hydrogen with traps (femdiff.problems.trapping)
+            from femdiff.problems.trapping import TrappingProblem
 
             problem_class = TrappingProblem
             extra.update(traps=traps_on_mesh(data["traps"], list(setup.traps), mesh),
@@ -429,8 +429,9 @@ class DiffusionSimulation(ProblemSimulation):
             concentration_scale=sp["concentration_scale"], lumped=data["physics"]["lumped"],
             energy_stable=data["physics"]["energy_stable"], adaptive=time.adaptive)
         mech = data["mechanics"]
-        if mech is not None and mech["two_way"]:  # (C, μ, u) in one Newton: femdiff.coupled
-            from femdiff.coupled import Coupled
+        # (C, μ, u) in one Newton: femdiff.problems.coupled
+        if mech is not None and mech["two_way"]:
+            from femdiff.problems.coupled import Coupled
 
             self.coupled = Coupled(self.solid, self.problem, c_ref=mech["c_ref"],
                                    petsc_options=data["solver"]["petsc_options"] or None)

@@ -18,7 +18,7 @@ from femdiff.case.schema import CaseError, Context, Key, check_value, table, typ
 if TYPE_CHECKING:
     from femdiff.case.loader import Case
 
-#: Structured DOLFINx meshes (femdiff.mesh), usable as ``builder`` next to the Gmsh ones:
+#: Structured DOLFINx meshes (femdiff.geometry.mesh), usable as ``builder`` next to the Gmsh ones:
 #: their parameters, and their (dimension, boundary names); they have no volume names.
 STRUCTURED: dict[str, tuple[tuple[str, ...], int, list[str]]] = {
     "interval": (("n", "length", "x0"), 1, ["left", "right"]),
@@ -50,8 +50,11 @@ def builder_names(builder: str, params: Mapping[str, Any]
 
 
 def file_names(path: Path) -> tuple[int, list[str], list[str]]:
-    """(dimension, boundary names, volume names) of a .msh or .geo file (see femdiff.mesh)."""
-    from femdiff import mesh
+    """(dimension, boundary names, volume names) of a .msh or .geo file.
+
+    See femdiff.geometry.mesh.
+    """
+    from femdiff.geometry import mesh
 
     return mesh.file_names(path)
 
@@ -118,7 +121,8 @@ def _validate_periodic(value: Any, ctx: Context) -> list[tuple[str, str]]:
 
 
 def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]:
-    from femdiff import geometry, mesh
+    from femdiff import geometry
+    from femdiff.geometry import mesh
 
     g = table(data, GEOMETRY, "geometry", ctx)
     builders = [*geometry.BUILDERS, *STRUCTURED]
@@ -137,7 +141,7 @@ def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]
         if g["h"] is not None and path.suffix == ".msh":
             raise ctx.error("geometry.h", "a .msh file is already meshed: remove h")
         g["path"] = path
-        from femdiff.mesh import MeshError
+        from femdiff.geometry.mesh import MeshError
 
         try:
             dim, bnames, vnames = file_names(path)
@@ -195,7 +199,7 @@ def build_domain(case: Case, comm: Any) -> Any:
         CaseError: a mesh file that cannot be read, or parameters a builder rejects.
         GeometryError: Gmsh failed to build or mesh the geometry.
     """
-    from femdiff import mesh
+    from femdiff.geometry import mesh
 
     g = case.data["geometry"]
     if g["file"] is not None:
@@ -213,7 +217,7 @@ def build_domain(case: Case, comm: Any) -> Any:
         for axis, expr in g["transform"].items():
             x[:, axis] = expr.numpy(points)
     if g["periodic"]:
-        from femdiff.mesh import MeshError
+        from femdiff.geometry.mesh import MeshError
 
         try:
             domain = mesh.periodic(domain, g["periodic"])
@@ -223,7 +227,8 @@ def build_domain(case: Case, comm: Any) -> Any:
 
 
 def _build_builder(case: Case, g: dict[str, Any], comm: Any) -> Any:
-    from femdiff import geometry, mesh
+    from femdiff import geometry
+    from femdiff.geometry import mesh
 
     name, params = g["builder"], dict(g["params"])
     if name == "interval":

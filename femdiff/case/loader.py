@@ -41,7 +41,7 @@ MATERIALS = {
     "omega": Key("number", doc="partial molar volume Ω [m³/mol] (atomic units: m³)"),
 }
 
-#: one entry of the multi-material form ``[[materials]]`` (units as femdiff.materials)
+#: one entry of the multi-material form ``[[materials]]`` (units as femdiff.models.materials)
 MATERIAL_ENTRY = {
     "name": Key("string", required=True),
     "regions": Key("strings", required=True, doc="the Gmsh volume names it fills"),
@@ -89,7 +89,7 @@ ADAPTIVE["guess_degree"] = Key("integer", doc="Newton's start: extrapolation deg
 SOLVER = {"petsc_options": Key("options", default={}),
           "linear": Key("choice", default="auto", choices=("auto", "lu", "iterative"),
                         doc="linear solver of single-species diffusion (and traps): auto "
-                            "(LU, or iterative in 3D from femdiff.solvers."
+                            "(LU, or iterative in 3D from femdiff.numerics.solvers."
                             "ITERATIVE_MIN_DOFS_3D dofs), lu or iterative")}
 
 PROFILE = {
@@ -122,8 +122,8 @@ class TimeSetup:
     """The objects of a [time] section.
 
     Attributes:
-        control: the :class:`~femdiff.timestepping.TimeControl`.
-        adaptive: the :class:`~femdiff.timestepping.Adaptive` error control, or None.
+        control: the :class:`~femdiff.numerics.timestepping.TimeControl`.
+        adaptive: the :class:`~femdiff.numerics.timestepping.Adaptive` error control, or None.
     """
 
     control: Any
@@ -132,7 +132,7 @@ class TimeSetup:
 
 def validate_time(raw: Any, ctx: Context) -> tuple[dict[str, Any], TimeSetup]:
     """Check a [time] section: (the section, its TimeControl and Adaptive)."""
-    from femdiff.timestepping import Adaptive, TimeControl
+    from femdiff.numerics.timestepping import Adaptive, TimeControl
 
     tm = table(raw, TIME, "time", ctx)
     if tm["growth"] < 1:
@@ -341,8 +341,8 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
 
 
 def validate_material_list(raw: list[Any], ctx: Context) -> list[Any]:
-    """Check ``[[materials]]`` and build its :class:`~femdiff.materials.Material` s."""
-    from femdiff.materials import Material
+    """Check ``[[materials]]`` and build its :class:`~femdiff.models.materials.Material` s."""
+    from femdiff.models.materials import Material
 
     built = []
     for i, entry in enumerate(array_of_tables(raw, "materials", ctx)):

@@ -5,7 +5,7 @@ Diffusion models use the same section for their σ_h (:func:`validate_mechanics`
 
 A periodic cell under a prescribed mean strain (``model = "mechanics"`` on a geometry
 periodic in every direction, ``[mechanics] mean_strain = [[exx, exy], [exy, eyy]]``)
-solves :class:`femdiff.homogenisation.PeriodicElasticity` instead
+solves :class:`femdiff.problems.homogenisation.PeriodicElasticity` instead
 (:class:`PeriodicCellSimulation`): the series gets the mean stress, and
 ``homogenisation.json`` the mean strain, the mean stress and, with
 ``effective_stiffness = true``, the effective stiffness in Voigt notation.
@@ -38,7 +38,7 @@ MECHANICS = {
     "sigma_h": Key("choice", default="DG", choices=("DG", "CG")),
     "petsc_options": Key("options", default={}),
     "boundary": Key("table"),  # array, checked below
-    # two-way chemo-mechanics (femdiff.coupled, monolithic): ε* = (Ω/3)(C − c_ref) I
+    # two-way chemo-mechanics (femdiff.problems.coupled, monolithic): ε* = (Ω/3)(C − c_ref) I
     "two_way": Key("bool", default=False),
     "c_ref": Key("number", doc="stress-free concentration; default: the initial one"),
     # with [[materials]] (per-material E, nu, alpha) and a [thermal] temperature
@@ -46,7 +46,7 @@ MECHANICS = {
                          doc="for [[materials]] (default 3d; [materials] has its own)"),
     "T_ref": Key("positive", doc="stress-free temperature [K]: thermal strain "
                  "alpha (T − T_ref) with the [thermal] T and [[materials]] alpha"),
-    # a periodic cell (model "mechanics"): femdiff.homogenisation.PeriodicElasticity
+    # a periodic cell (model "mechanics"): femdiff.problems.homogenisation.PeriodicElasticity
     "mean_strain": Key("table", doc="the cell's mean strain, a symmetric gdim × gdim "
                        "array (tensor strain, ε_xy = γ_xy/2)"),  # array, checked below
     "effective_stiffness": Key("bool", default=False, doc="also compute the effective "
@@ -57,7 +57,7 @@ MECH_BC = {
     "type": Key("choice", required=True, choices=MECH_BC_TYPES),
     "value": Key("table"),  # number / formula / array, checked below
     "components": Key("table", doc="{x = ..., y = ..., z = ...} for 'displacement'"),
-    # 'k_field': the mode-I crack-tip displacements of femdiff.fracture.KField (2D)
+    # 'k_field': the mode-I crack-tip displacements of femdiff.physics.fracture.KField (2D)
     "K_I": Key("number", doc="mode-I stress intensity [Pa·√m], ≥ 0, for 'k_field'"),
     "tip": Key("point", doc="crack-tip position [x, y] for 'k_field' (default [0, 0])"),
 }
@@ -72,7 +72,7 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
     (``materials``: per-material E, nu and, for a thermal strain, alpha). ``cell``: the
     caller (``model = "mechanics"``) accepts a periodic cell's ``mean_strain``.
     """
-    from femdiff import mechanics
+    from femdiff.physics import mechanics
 
     if raw is None:
         return None, None
@@ -157,7 +157,7 @@ def _validate_mean_strain(value: Any, mech: dict[str, Any], ctx: Context, cell: 
                           ) -> list[list[float]] | None:
     """Check ``mean_strain`` (and ``effective_stiffness``): the symmetric Ē, or None.
 
-    Ē selects :class:`femdiff.homogenisation.PeriodicElasticity`: the geometry must be
+    Ē selects :class:`femdiff.problems.homogenisation.PeriodicElasticity`: the geometry must be
     periodic in every direction (``[geometry] periodic``), with no mechanics boundary
     conditions (checked with the boundaries) and, for ``effective_stiffness``, no thermal
     strain (the unit-strain columns would include the thermal stress).
@@ -228,7 +228,7 @@ def _validate_k_field(bc: dict[str, Any], material: Any, where: str, ctx: Contex
     tip = bc["tip"] if bc["tip"] is not None else [0.0, 0.0]
     if len(tip) != 2:
         raise ctx.error(f"{where}.tip", f"expected two coordinates [x, y], got {tip!r}")
-    from femdiff.fracture import KField
+    from femdiff.physics.fracture import KField
 
     bc["k_field"] = construct(where, ctx, KField, bc["K_I"], material, tuple(tip))
 
@@ -262,7 +262,7 @@ def build_mechanics(mech: dict[str, Any], material: Any, domain: Any,
 
     ``temperature``: the [thermal] T, used for the thermal strain when ``T_ref`` is set.
     """
-    from femdiff import mechanics as m
+    from femdiff.physics import mechanics as m
 
     mesh = domain.mesh
     bcs: list[Any] = []
@@ -287,7 +287,7 @@ def build_mechanics(mech: dict[str, Any], material: Any, domain: Any,
     if mech.get("T_ref") is not None:
         thermal = {"temperature": temperature, "T_ref": mech["T_ref"]}
     if mech.get("mean_strain") is not None:  # a periodic cell: no boundary conditions
-        from femdiff.homogenisation import PeriodicElasticity
+        from femdiff.problems.homogenisation import PeriodicElasticity
 
         return PeriodicElasticity(domain, material, mech["mean_strain"], degree=mech["degree"],
                                   solver=mech["solver"],
@@ -304,7 +304,7 @@ def solve_mechanics(mech: dict[str, Any] | None, material: Any, domain: Any,
     if mech is None:
         return None, None
     solid = build_mechanics(mech, material, domain, temperature)
-    if mech.get("two_way"):  # solved with the diffusion by femdiff.coupled.Coupled
+    if mech.get("two_way"):  # solved with the diffusion by femdiff.problems.coupled.Coupled
         from dolfinx import fem
 
         k = max(mech["degree"] - 1, 0)
@@ -392,7 +392,9 @@ class MechanicsSimulation:
 
 
 class PeriodicCellSimulation(MechanicsSimulation):
-    """A periodic cell under a mean strain (:class:`~femdiff.homogenisation.PeriodicElasticity`).
+    """A periodic cell under a mean strain.
+
+    The problem is :class:`~femdiff.problems.homogenisation.PeriodicElasticity`.
 
     The series row gets Ē and σ̄ in Voigt order (``eps_xx, ..., sigma_xx, ...``; tensor
     strains, as given), the fields the total displacement ``u`` = Ē·x + ũ and the periodic
@@ -414,7 +416,7 @@ class PeriodicCellSimulation(MechanicsSimulation):
         self.total.name = "u"
 
     def _voigt(self) -> list[tuple[str, int, int]]:
-        from femdiff.homogenisation import voigt_pairs
+        from femdiff.problems.homogenisation import voigt_pairs
 
         return [("xyz"[i] + "xyz"[j], i, j) for i, j in voigt_pairs(self.domain.gdim)]
 

@@ -2,9 +2,10 @@
 
 Validation (:class:`MulticomponentModel`) checks the species, thermodynamics, transport,
 initial state and boundary conditions and builds the
-:class:`~femdiff.multicomponent.Mixture` and :class:`~femdiff.multicomponent.Onsager`
+:class:`~femdiff.problems.multicomponent.Mixture` and
+:class:`~femdiff.problems.multicomponent.Onsager`
 (:class:`MulticomponentSetup`); :class:`MulticomponentSimulation` binds them to σ_h and
-drives the :class:`~femdiff.multicomponent.MulticomponentProblem`.
+drives the :class:`~femdiff.problems.multicomponent.MulticomponentProblem`.
 """
 
 from __future__ import annotations
@@ -137,11 +138,13 @@ def _entries_by_pair(table: dict[str, Any], where: str, ctx: Context, species: l
 
 
 def _mixture(thermo: dict[str, Any], units: str, sigma_h: Any, ctx: Context) -> Any:
-    """The :class:`~femdiff.multicomponent.Mixture` of a validated [physics.thermodynamics].
+    """The mixture of a validated [physics.thermodynamics].
+
+    A :class:`~femdiff.problems.multicomponent.Mixture`.
 
     Its stress term (``volumes``) holds ``sigma_h`` until :meth:`MulticomponentSetup.on_mesh`.
     """
-    from femdiff import multicomponent as mc
+    from femdiff.problems import multicomponent as mc
 
     where = "physics.thermodynamics"
     common = {"T": thermo["T"], "mu0": thermo["mu0"], "units": units}
@@ -165,8 +168,8 @@ def _mixture(thermo: dict[str, Any], units: str, sigma_h: Any, ctx: Context) -> 
 
 def _onsager(transport: dict[str, Any], units: str, ctx: Context,
              base: str = "physics.transport") -> Any:
-    """The :class:`~femdiff.multicomponent.Onsager` of a validated transport table."""
-    from femdiff import multicomponent as mc
+    """The :class:`~femdiff.problems.multicomponent.Onsager` of a validated transport table."""
+    from femdiff.problems import multicomponent as mc
 
     kind, data = transport["type"], transport["data"]
     where = f"{base}.{_TRANSPORT_DATA[kind]}"
@@ -179,8 +182,8 @@ def _transport(raw: Any, where: str, ctx: Context, species: list[str],
                independent: list[str], why: tuple[str, str], units: str, T: float
                ) -> tuple[dict[str, Any], Any]:
     """Check one transport table (``[physics.transport]`` or a material's) and build it."""
-    from femdiff import multicomponent as mc
-    from femdiff.thermodynamics import gas_constant
+    from femdiff.models.thermodynamics import gas_constant
+    from femdiff.problems import multicomponent as mc
 
     no_dependent, matrix_why = why
     tr = table(raw, TRANSPORT, where, ctx)
@@ -239,13 +242,13 @@ _SINGLE_SPECIES = ("D0", "E_D", "S0", "E_S", "mu0")
 def _materials(raw: dict[str, Any], data: dict[str, Any], ctx: Context, species: list[str],
                independent: list[str], why: tuple[str, str], units: str, T: float,
                R: float, global_transport: bool) -> list[Any]:
-    """The :class:`~femdiff.mixture_materials.MixtureMaterial` s of ``[[materials]]``.
+    """The :class:`~femdiff.models.mixture_law.MixtureMaterial` s of ``[[materials]]``.
 
     Each entry: ``name``, ``regions`` (checked by the loader), ``species.<name>`` tables
     of :data:`SPECIES_MATERIAL` keys, and an optional ``transport`` table (as
     [physics.transport]).
     """
-    from femdiff.mixture_materials import MixtureMaterial
+    from femdiff.models.mixture_law import MixtureMaterial
 
     listed = data.get("material_list")
     if not listed:
@@ -302,10 +305,10 @@ class MulticomponentSetup:
     """What a multicomponent case validates into, before meshing.
 
     Attributes:
-        mixture: the :class:`~femdiff.multicomponent.Mixture`; its stress term, if any,
+        mixture: the :class:`~femdiff.problems.multicomponent.Mixture`; its stress term, if any,
             holds σ_h = 0 until :meth:`on_mesh`.
-        transport: the :class:`~femdiff.multicomponent.Onsager` transport.
-        material: the :class:`~femdiff.mechanics.ElasticMaterial` of [mechanics], or None.
+        transport: the :class:`~femdiff.problems.multicomponent.Onsager` transport.
+        material: the :class:`~femdiff.physics.mechanics.ElasticMaterial` of [mechanics], or None.
     """
 
     mixture: Any
@@ -314,7 +317,7 @@ class MulticomponentSetup:
 
     def on_mesh(self, sigma_h: Any) -> Any:
         """The mixture with its stress term bound to the solved σ_h."""
-        from femdiff import multicomponent as mc
+        from femdiff.problems import multicomponent as mc
 
         if not any(isinstance(t, mc.StressCoupling) for t in self.mixture.terms):
             return self.mixture
@@ -354,7 +357,7 @@ class MulticomponentModel:
     def validate(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context
                  ) -> MulticomponentSetup:
         """Check [physics] (species, thermodynamics, transport), [[species]], [[boundary]]."""
-        from femdiff.thermodynamics import gas_constant
+        from femdiff.models.thermodynamics import gas_constant
 
         phys = table(raw.get("physics", {}), self.PHYSICS, "physics", ctx)
         mat = data["materials"]
@@ -498,8 +501,8 @@ class MulticomponentSimulation(ProblemSimulation):
     """A built multicomponent case: the MulticomponentProblem and what the runner records."""
 
     def __init__(self, case: Case, domain: Any) -> None:
-        from femdiff import boundary as d
-        from femdiff import multicomponent as mc
+        from femdiff.physics import boundary as d
+        from femdiff.problems import multicomponent as mc
 
         data, setup, time = case.data, case.setup, case.time
         assert time is not None  # a time-dependent model: validation built it

@@ -100,7 +100,7 @@ class ProblemSimulation:
         fn = as_numpy(value)
         if not callable(fn) or not hasattr(domain, "pairs"):
             return fn
-        from femdiff.periodic import wrap_coordinates
+        from femdiff.geometry.periodic import wrap_coordinates
 
         return lambda x: fn(wrap_coordinates(domain.mesh, x.T).T)
 

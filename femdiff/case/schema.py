@@ -240,12 +240,12 @@ def check_petsc_options(options: Mapping[str, Any], where: str, ctx: Context, *,
                         femdiff_keys: bool = True) -> None:
     """Check a PETSc option table at ``where`` before anything is built.
 
-    ``*_type`` values against this PETSc's types (:func:`femdiff.solvers.validate_options`)
+    ``*_type`` values against this PETSc's types (:func:`femdiff.numerics.solvers.validate_options`)
     and femdiff's own ``femdiff_*`` keys against their rules
-    (:func:`femdiff.solvers.validate_femdiff_options`, the check the solver makes), or,
+    (:func:`femdiff.numerics.solvers.validate_femdiff_options`, the check the solver makes), or,
     with ``femdiff_keys=False`` (a solve that reads none), refuse them.
     """
-    from femdiff import solvers
+    from femdiff.numerics import solvers
 
     for key, value in options.items():
         path = f"{where}.{key}"

@@ -108,7 +108,7 @@ def validate_thermal(raw: Any, data: dict[str, Any], ctx: Context) -> dict[str, 
         # own T only has to pass validation until then
         data["materials"]["T"] = 300.0
     if th["heat_of_transport"] is not None:
-        from femdiff.materials import check_activation_energy
+        from femdiff.models.materials import check_activation_energy
 
         if data["material_list"] is None:
             raise ctx.error("thermal.heat_of_transport", "needs the multi-material form "
@@ -187,14 +187,14 @@ def temperature_field(th: dict[str, Any] | None, materials: Any, domain: Any
 
     Raises:
         ValueError: a negative temperature found while solving (formula data, checked
-            node by node by :class:`~femdiff.thermal.HeatConduction`).
+            node by node by :class:`~femdiff.physics.heat.HeatConduction`).
     """
     if th is None:
         return None, None
     mesh = domain.mesh
     if th["solve"] is None:
         return None, as_ufl(th["T"], mesh)
-    from femdiff import thermal
+    from femdiff.physics import heat as thermal
 
     bcs: list[Any] = []
     for bc in th["boundary"]:

@@ -1,10 +1,10 @@
 """``[[traps]]`` of a diffusion case: McNabb–Foster and Oriani hydrogen traps.
 
 Each entry has ``type = "mcnabb_foster" | "oriani"``; every key is checked here, and the
-trap laws' own checks (:mod:`femdiff.trapping`: N_T ≥ 0, positive prefactors, plausible
+trap laws' own checks (:mod:`femdiff.models.trap_laws`: N_T ≥ 0, positive prefactors, plausible
 energies for the units, initial C_T in [0, N_T]) become one-line errors at the entry's
 key path. With traps, the diffusion plug-in builds a
-:class:`~femdiff.traps.TrappingProblem` instead of a DiffusionProblem::
+:class:`~femdiff.problems.trapping.TrappingProblem` instead of a DiffusionProblem::
 
     [[traps]]
     type = "oriani"
@@ -57,7 +57,7 @@ TRAP_KEYS: dict[str, dict[str, Key]] = {
 }
 
 
-#: the trap classes' messages (femdiff.trapping) -> the key they are about, first match
+#: the trap classes' messages (femdiff.models.trap_laws) -> the key they are about, first match
 _MESSAGE_KEYS = (
     ("trap density", "density"), ("initial trapped", "initial"),
     ("detrapping rate p0 activation", "E_p"), ("detrapping rate p0 prefactor", "p0"),
@@ -83,7 +83,7 @@ def validate_traps(raw: Any, units: str, ctx: Context) -> tuple[list[dict], list
     A formula density is kept as its Expression (bound to the mesh by :func:`on_mesh`);
     a number is checked now by the trap class.
     """
-    from femdiff import trapping as tr
+    from femdiff.models import trap_laws as tr
 
     tables, traps = [], []
     for i, t in enumerate(array_of_tables(raw, "traps", ctx)):

@@ -2,7 +2,7 @@
 
 Each builder validates its parameters, creates an OpenCASCADE model, names every boundary
 and volume, meshes it and returns ``gmsh.model``. Builders run on one rank; use
-:func:`build` to get a distributed :class:`femdiff.mesh.Domain` (Gmsh runs on rank 0),
+:func:`build` to get a distributed :class:`femdiff.geometry.mesh.Domain` (Gmsh runs on rank 0),
 or :func:`write_msh` to save a ``.msh`` file.
 
 Mesh size: ``h`` is the global target size (a default follows from the dimensions);
@@ -35,13 +35,12 @@ from mpi4py import MPI
 
 import gmsh
 
-from femdiff.geometry import meshsize
+from femdiff.geometry import _core, meshsize
 from femdiff.geometry._core import (
     Names,
     Refine,
     declares,
     initialize,
-    names,
 )
 from femdiff.geometry.builders import (
     beam,
@@ -55,6 +54,7 @@ from femdiff.geometry.builders import (
     t_shape,
 )
 from femdiff.geometry.crack import crack_tip
+from femdiff.geometry.mesh import Domain, from_gmsh_model
 from femdiff.geometry.meshsize import (
     DEFAULT_MAX_CELLS,
     MAX_CELLS_ENV,
@@ -62,7 +62,6 @@ from femdiff.geometry.meshsize import (
     estimate_mesh_size,
     max_cells_limit,
 )
-from femdiff.mesh import Domain, from_gmsh_model
 
 log = logging.getLogger("femdiff")
 
@@ -92,6 +91,17 @@ def _resolve(builder: str | Callable[..., Any]) -> Callable[..., Any]:
     if builder not in BUILDERS:
         raise ValueError(f"unknown geometry {builder!r}; available: {', '.join(BUILDERS)}")
     return BUILDERS[builder]
+
+
+def names(builder: str | Callable[..., Any], **params: Any) -> Names:
+    """The (dimension, boundary names, volume names) ``builder(**params)`` will mesh.
+
+    ``builder``: a name of :data:`BUILDERS` or a builder function.
+
+    Raises:
+        ValueError: an unknown builder, or one that declares no names (:func:`declares`).
+    """
+    return _core.declared(_resolve(builder), **params)
 
 
 def _run_on_root(comm: MPI.Comm, fn: Callable[..., Any], params: dict[str, Any],

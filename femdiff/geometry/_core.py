@@ -299,15 +299,12 @@ def declares(boundaries: NameSpec, volumes: NameSpec) -> Callable[[Callable], Ca
     return attach
 
 
-def names(builder: str | Callable[..., Any], **params: Any) -> Names:
-    """The (dimension, boundary names, volume names) ``builder(**params)`` will mesh.
+def declared(fn: Callable[..., Any], **params: Any) -> Names:
+    """The (dimension, boundary names, volume names) builder ``fn(**params)`` will mesh.
 
     Raises:
-        ValueError: an unknown builder, or one that declares no names (:func:`declares`).
+        ValueError: ``fn`` declares no names (:func:`declares`).
     """
-    from femdiff.geometry import _resolve  # the registry lives in the package
-
-    fn = _resolve(builder)
     declared = getattr(fn, "declared_names", None)
     if declared is None:
         raise ValueError(f"builder {getattr(fn, '__name__', fn)!r} declares no physical "

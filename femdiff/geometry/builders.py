@@ -21,8 +21,8 @@ from femdiff.geometry._core import (
     _positive,
     _refinements,
     _start,
+    declared,
     declares,
-    names,
 )
 
 # --- builders ---------------------------------------------------------------------------
@@ -38,7 +38,7 @@ def rod(length: float = 1.0, radius: float = 0.1, *, dim: int = 3, h: float | No
     """
     _positive(length=length, radius=radius)
     h = _common(h, radius / 2, order, dim)
-    refine = _refinements(refine, names(rod, dim=dim).boundaries)
+    refine = _refinements(refine, declared(rod, dim=dim).boundaries)
     _start(name)
     occ = gmsh.model.occ
     if dim == 3:
@@ -60,7 +60,7 @@ def box(lx: float = 1.0, ly: float = 1.0, lz: float | None = None, *, dim: int =
         name: str = "box") -> Any:
     """The rectangle [0,lx]×[0,ly] or box [0,lx]×[0,ly]×[0,lz] (``lz`` defaults to ``ly``).
 
-    Boundaries as :func:`femdiff.mesh.box`: "left"/"right" (x), "bottom"/"top" (y in 2D,
+    Boundaries as :func:`femdiff.geometry.mesh.box`: "left"/"right" (x), "bottom"/"top" (y in 2D,
     z in 3D), "front"/"back" (y, 3D only); volume "domain". Default ``h``: shortest
     side/10.
     """
@@ -131,7 +131,7 @@ def plate_with_hole(width: float = 1.0, height: float = 1.0, radius: float = 0.1
     h = _common(h, limit / 8, order)
     if refine is None:
         refine = Refine(size=min(h, radius / 8), distance=radius, boundary="hole")
-    refine = _refinements(refine, names(plate_with_hole).boundaries)
+    refine = _refinements(refine, declared(plate_with_hole).boundaries)
     _start(name)
     occ = gmsh.model.occ
     if quarter:
@@ -171,7 +171,7 @@ def notched_bar(length: float = 1.0, height: float = 0.2, notch_depth: float = 0
     h = _common(h, height / 6, order)
     if refine is None:
         refine = Refine(size=min(h, notch_radius / 4), distance=notch_radius, boundary="notch")
-    refine = _refinements(refine, names(notched_bar).boundaries)
+    refine = _refinements(refine, declared(notched_bar).boundaries)
     _start(name)
     occ = gmsh.model.occ
     bar = occ.addRectangle(0, 0, 0, length, height)
@@ -198,7 +198,7 @@ def sphere(radius: float = 1.0, *, dim: int = 3, h: float | None = None, order: 
     """
     _positive(radius=radius)
     h = _common(h, radius / 5, order, dim)
-    refine = _refinements(refine, names(sphere, dim=dim).boundaries)
+    refine = _refinements(refine, declared(sphere, dim=dim).boundaries)
     _start(name)
     occ = gmsh.model.occ
     vol = occ.addSphere(0, 0, 0, radius) if dim == 3 else occ.addDisk(0, 0, 0, radius, radius)
@@ -226,7 +226,7 @@ def diffusion_couple(length: float = 2.0, height: float = 1.0, *, dim: int = 2,
             or not 0 < interface < length):
         raise ValueError(f"interface {interface!r} must lie inside (0, length={length!r})")
     h = _common(h, min(length, height) / 10, order, dim)
-    refine = _refinements(refine, names(diffusion_couple, dim=dim).boundaries)
+    refine = _refinements(refine, declared(diffusion_couple, dim=dim).boundaries)
     _start(name)
     occ = gmsh.model.occ
     if dim == 3:
@@ -276,7 +276,7 @@ def t_shape(stem: tuple[float, float, float, float] = (0.0, 20.0, 0.0, 100.0),
             and bar[2] <= stem[3]):
         raise ValueError(f"stem {stem!r} and bar {bar!r} must overlap or share an edge")
     h = _common(h, min(stem[1] - stem[0], bar[3] - bar[2]) / 20, order)
-    refine = _refinements(refine, names(t_shape).boundaries)
+    refine = _refinements(refine, declared(t_shape).boundaries)
     _start(name)
     occ = gmsh.model.occ
     s = occ.addRectangle(stem[0], stem[2], 0, stem[1] - stem[0], stem[3] - stem[2])
@@ -302,7 +302,7 @@ def sphere_octant(radius: float = 1.0, *, dim: int = 3, h: float | None = None,
         raise ValueError(f"sphere_octant is 3D: dim must be 3, got {dim!r}")
     _positive(radius=radius)
     h = _common(h, radius / 5, order, 3)
-    refine = _refinements(refine, names(sphere_octant).boundaries)
+    refine = _refinements(refine, declared(sphere_octant).boundaries)
     _start(name)
     occ = gmsh.model.occ
     # built with radius 1 and scaled afterwards: OCC pads bounding boxes by ~1e-7, too

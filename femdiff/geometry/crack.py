@@ -1,4 +1,4 @@
-"""The crack-tip boundary-layer geometry (see :mod:`femdiff.fracture` for its K-field)."""
+"""The crack-tip boundary-layer geometry (see :mod:`femdiff.physics.fracture` for its K-field)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def crack_tip(radius: float = 1.0, *, symmetric: bool = True, h: float | None = 
 
     The disc of ``radius`` R is centred on the crack tip at the origin; the crack runs
     along the negative x-axis, from (−R, 0) to the tip. The K-field of
-    :mod:`femdiff.fracture` is prescribed on the outer circle.
+    :mod:`femdiff.physics.fracture` is prescribed on the outer circle.
 
     ``symmetric=True`` (the default; the usual choice for mode I): the upper half disc
     y ≥ 0. Boundaries "outer" (the half circle), "crack_faces" (the upper face, y = 0,

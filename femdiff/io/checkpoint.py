@@ -1,0 +1,445 @@
+"""Crash-safe checkpoints: partition-independent HDF5 snapshots of a problem's state.
+
+A checkpoint holds the Functions of a problem's state and its scalars, as the problem's
+``state_dict()`` gives them and ``load_state()`` takes them back: for a
+:class:`~femdiff.problems.diffusion.DiffusionProblem` the mixed states u, uⁿ, uⁿ⁻¹ and, for adaptive
+runs, the extrapolation history; for a
+:class:`~femdiff.problems.multicomponent.MulticomponentProblem` u, uⁿ, uⁿ⁻¹ and the scales they are
+expressed in; plus time, the next and previous Δt and the runner's step. The next Δt is
+stored once, as the problem's ``dt_request``: a runner that owns the stepping loop passes
+its own (``Checkpointer.save(dt_next=...)``) and reads it back from the same key.
+
+Layout and ordering. Each rank sends its owned degrees of freedom, with their
+coordinates, to rank 0, which sorts them by (sub-space, coordinates) and writes one
+HDF5 file with h5py. Reading matches every local dof to the stored one at the same
+coordinates, so a run can restart on a different number of ranks as long as the mesh is
+the same (it is regenerated from the same case file: Gmsh's mesh, and the structured
+meshes, do not depend on the partition). Rank 0 holds the whole state while writing,
+which suits the small and medium runs femdiff targets (a parallel PETSc HDF5 viewer
+would avoid that, but would tie the file to the partition).
+
+Atomicity. A checkpoint is written to a temporary file, fsynced and renamed to
+``ckpt_<step>.h5``; a file that exists under that name is complete (it also carries
+``complete = 1`` as its last attribute). :func:`latest` returns the newest complete one,
+so a kill during a write leaves the previous checkpoint in charge. Old ones are pruned
+(``keep``).
+
+Test hook: ``FEMDIFF_FAULT=checkpoint:N`` kills the process with SIGKILL half-way
+through writing its N-th checkpoint (after the data, before the rename).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mpi4py import MPI
+
+import numpy as np
+from dolfinx import fem
+
+from femdiff.geometry.periodic import wrap_coordinates
+
+_written = 0
+
+
+def _fault(kind: str, count: int) -> None:
+    """SIGKILL this process if ``FEMDIFF_FAULT`` asks for it at (kind, count)."""
+    spec = os.environ.get("FEMDIFF_FAULT", "")
+    for item in spec.split(","):
+        k, _, n = item.partition(":")
+        if k == kind and n.isdigit() and int(n) == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --- partition-independent keys ------------------------------------------------------------
+
+
+def _subspaces(V: fem.FunctionSpace) -> list[tuple[fem.FunctionSpace, np.ndarray]]:
+    """(space, dof indices into V's arrays, shape (n_local_blocks, bs)) per sub-space."""
+    if V.num_sub_spaces == 0 or V.dofmap.index_map_bs > 1:  # scalar or blocked space
+        imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
+        n = imap.size_local + imap.num_ghosts
+        return [(V, bs * np.arange(n)[:, None] + np.arange(bs))]
+    out = []
+    for i in range(V.num_sub_spaces):
+        Vi, dofs = V.sub(i).collapse()
+        out.append((Vi, np.asarray(dofs).reshape(-1, Vi.dofmap.index_map_bs)))
+    return out
+
+
+def _keys(coords: np.ndarray, lo: np.ndarray, scale: float) -> np.ndarray:
+    """Integer coordinate keys, as a sortable structured array."""
+    q = np.rint((coords - lo) / (scale * 1e-10)).astype(np.int64)
+    keys = np.empty(len(q), dtype=[("x", "<i8"), ("y", "<i8"), ("z", "<i8")])
+    keys["x"], keys["y"], keys["z"] = q[:, 0], q[:, 1], q[:, 2]
+    return keys
+
+
+def _bbox(mesh: Any) -> tuple[np.ndarray, float]:
+    comm = mesh.comm
+    x = mesh.geometry.x
+    lo = np.array([comm.allreduce(float(x[:, i].min()) if len(x) else np.inf, op=MPI.MIN)
+                   for i in range(3)])
+    hi = np.array([comm.allreduce(float(x[:, i].max()) if len(x) else -np.inf, op=MPI.MAX)
+                   for i in range(3)])
+    return lo, float(np.max(hi - lo)) or 1.0
+
+
+def _layout(V: fem.FunctionSpace) -> list[dict[str, Any]]:
+    """Per sub-space: local dofs in V (with ghosts), their keys, and the owned count."""
+    lo, scale = _bbox(V.mesh)
+    out = []
+    for Vi, dofs in _subspaces(V):
+        imap = Vi.dofmap.index_map
+        n_local = imap.size_local + imap.num_ghosts
+        coords = wrap_coordinates(V.mesh, Vi.tabulate_dof_coordinates()[:n_local])
+        out.append({"dofs": dofs[:n_local], "keys": _keys(coords, lo, scale),
+                    "owned": imap.size_local})
+    return out
+
+
+def _gather(comm: MPI.Comm, layout: list[dict], array: np.ndarray
+            ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Rank 0: per sub-space (sorted keys, values); other ranks: None."""
+    parts = [(sub["keys"][: sub["owned"]], array[sub["dofs"][: sub["owned"]]])
+             for sub in layout]
+    gathered = comm.gather(parts, root=0)
+    if comm.rank != 0 or gathered is None:
+        return None
+    out = []
+    for i in range(len(layout)):
+        keys = np.concatenate([g[i][0] for g in gathered])
+        values = np.concatenate([g[i][1] for g in gathered])
+        order = np.argsort(keys, order=("x", "y", "z"))
+        out.append((keys[order], values[order]))
+    return out
+
+
+def _scatter(layout: list[dict], stored: list[tuple[np.ndarray, np.ndarray]],
+             array: np.ndarray, name: str) -> None:
+    for i, sub in enumerate(layout):
+        keys, values = stored[i]
+        pos = np.searchsorted(keys, sub["keys"])
+        pos = np.minimum(pos, len(keys) - 1)
+        if len(keys) == 0 or not np.array_equal(keys[pos], sub["keys"]):
+            raise ValueError(f"checkpoint field {name!r} does not match this mesh (different "
+                             "geometry, mesh size or degree than the checkpointed run?)")
+        array[sub["dofs"]] = values[pos]
+
+
+# --- problem state ---------------------------------------------------------------------------
+
+
+def problem_state(problem: Any) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """(arrays on the problem's mixed space, scalars) that define its state."""
+    if not hasattr(problem, "state_dict"):
+        raise TypeError(f"{type(problem).__name__} cannot be checkpointed: it has no "
+                        "state_dict()/load_state()")
+    return problem.state_dict()
+
+
+def restore_problem(problem: Any, arrays: Mapping[str, np.ndarray],
+                    scalars: Mapping[str, float]) -> None:
+    """Put a state from :func:`problem_state` back (after ``problem.initialise()``)."""
+    problem.load_state(dict(arrays), dict(scalars))
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def write(path: str | Path, V: fem.FunctionSpace, arrays: Mapping[str, np.ndarray],
+          scalars: Mapping[str, float], fingerprint: Mapping[str, Any] | None = None) -> Path:
+    """Write arrays living on V's dofs and scalars to an HDF5 file, atomically.
+
+    Collective. ``arrays`` are local dof arrays of V (``Function.x.array``-shaped).
+    ``fingerprint`` (JSON-serialisable, e.g. the case data that define the physics) is
+    stored as a JSON string attribute; :func:`read_fingerprint` returns it and
+    :func:`fingerprint_differences` compares two.
+
+    Raises:
+        OutputError: on every rank when rank 0 cannot write the file (full disk, no
+            permission); the temporary file is removed and an older checkpoint stays
+            the latest complete one.
+    """
+    from femdiff.io import collective
+
+    global _written
+    comm = V.mesh.comm
+    path = Path(path)
+    layout = _layout(V)
+    gathered = {name: _gather(comm, layout, a) for name, a in arrays.items()}
+    _written += 1
+    text = None if fingerprint is None else json.dumps(fingerprint, sort_keys=True)
+    with collective(comm, path):
+        if comm.rank == 0:
+            _write_file(path, gathered, scalars, text)
+    return path
+
+
+def _write_file(path: Path, gathered: Mapping[str, Any], scalars: Mapping[str, float],
+                fingerprint: str | None) -> None:
+    """Rank 0's part of :func:`write`: temporary file, fsync, rename, directory fsync.
+
+    The HDF5 image is built in memory and written with plain ``os.write``: HDF5 reports
+    a full disk only when its buffers are flushed from destructors (as "Exception ignored"
+    tracebacks, and then a crash), while ``os.write`` raises a clean ``OSError`` naming
+    no half-written file (the temporary one is removed).
+    """
+    import io
+
+    import h5py
+
+    from femdiff.io.collective import _fault_write
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as fh:
+        for name, parts in gathered.items():
+            group = fh.create_group(name)
+            for i, (keys, values) in enumerate(parts or []):
+                group.create_dataset(f"keys_{i}", data=keys)
+                group.create_dataset(f"values_{i}", data=values)
+        for key, value in scalars.items():
+            fh.attrs[key] = value
+        if fingerprint is not None:
+            fh.attrs[FINGERPRINT] = fingerprint
+        fh.attrs["complete"] = 1
+    # a bytes copy, not getbuffer(): a memoryview export that outlives its BytesIO (kept
+    # by an exception's traceback) crashes CPython 3.12.1 when it is finally released
+    data = buffer.getvalue()
+    buffer.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _fault_write(path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                if n == 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+                view = view[n:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fault("checkpoint", _written)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+#: the HDF5 attribute that holds a checkpoint's fingerprint (a JSON string)
+FINGERPRINT = "fingerprint"
+
+
+def read(path: str | Path, V: fem.FunctionSpace
+         ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Read a file from :func:`write` into local dof arrays of V (collective)."""
+    comm = V.mesh.comm
+    payload: Any = None
+    if comm.rank == 0:
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as fh:
+                scalars = {k: float(v) for k, v in fh.attrs.items() if k != FINGERPRINT}
+                stored = {name: [(fh[name][f"keys_{i}"][()], fh[name][f"values_{i}"][()])
+                                 for i in range(len(fh[name]) // 2)] for name in fh}
+            payload = (stored, scalars)
+        except OSError as exc:
+            payload = OSError(f"could not read checkpoint {str(path)!r}: {exc}")
+    payload = comm.bcast(payload, root=0)
+    if isinstance(payload, Exception):
+        raise payload
+    stored, scalars = payload
+    layout = _layout(V)
+    n = len(fem.Function(V).x.array)
+    arrays = {}
+    for name, parts in stored.items():
+        a = np.zeros(n)
+        _scatter(layout, parts, a, name)
+        arrays[name] = a
+    return arrays, scalars
+
+
+def read_fingerprint(path: str | Path, comm: MPI.Comm | None = None) -> dict[str, Any] | None:
+    """The fingerprint stored by :func:`write` (``None`` if the file has none).
+
+    With ``comm``, rank 0 reads and broadcasts (collective); without, the caller reads.
+    """
+    def load() -> Any:
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as fh:
+                text = fh.attrs.get(FINGERPRINT)
+        except OSError as exc:
+            return OSError(f"could not read checkpoint {str(path)!r}: {exc}")
+        if text is None:
+            return None
+        return json.loads(text.decode() if isinstance(text, bytes) else str(text))
+
+    result = load() if comm is None or comm.rank == 0 else None
+    if comm is not None:
+        result = comm.bcast(result, root=0)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def fingerprint_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
+                            ignore: tuple[str, ...] = ()) -> list[str]:
+    """Dotted key paths whose values differ between two fingerprints (sorted).
+
+    Nested tables are compared key by key (``physics.mobility.D``), arrays of tables
+    element by element (``boundary.0.value``), other lists as wholes.
+    A key present in only one of them differs. Keys equal to, or under, an entry of
+    ``ignore`` (dotted, e.g. ``"time.t_end"`` or ``"output"``) are skipped.
+    """
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, key: str) -> None:
+        if key and any(key == i or key.startswith(i + ".") for i in ignore):
+            return
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for k in sorted(set(a) | set(b), key=str):
+                sub = f"{key}.{k}" if key else str(k)
+                if k not in a or k not in b:
+                    if not any(sub == i or sub.startswith(i + ".") for i in ignore):
+                        out.append(sub)
+                else:
+                    walk(a[k], b[k], sub)
+        elif (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+              and any(isinstance(v, Mapping) for v in a)):  # arrays of tables, by index
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{key}.{i}" if key else str(i))
+        elif _normal(a) != _normal(b):
+            out.append(key or "(all)")
+
+    walk(stored, current, "")
+    return out
+
+
+def _normal(value: Any) -> Any:
+    """JSON round trip: a fingerprint read back compares equal to the one written."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def checkpoint_files(folder: str | Path) -> list[Path]:
+    """Complete checkpoints in ``folder``, oldest first."""
+    return sorted(Path(folder).glob("ckpt_*.h5"))
+
+
+def latest(folder: str | Path) -> Path | None:
+    """The newest complete checkpoint in ``folder`` (``None`` if there is none)."""
+    import h5py
+
+    for path in reversed(checkpoint_files(folder)):
+        try:
+            with h5py.File(path, "r") as fh:
+                if int(fh.attrs.get("complete", 0)) == 1:
+                    return path
+        except OSError:
+            continue
+    return None
+
+
+def prune(folder: str | Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints (call on rank 0)."""
+    for path in checkpoint_files(folder)[:-keep]:
+        path.unlink(missing_ok=True)
+
+
+class Checkpointer:
+    """Writes a problem's state every N steps and/or every T wall seconds.
+
+    Args:
+        problem: the problem (its ``W`` space, ``domain``, ``state_dict`` and
+            ``load_state``).
+        folder: where ``ckpt_<step>.h5`` files go.
+        every_steps: checkpoint every N accepted steps (0: never).
+        every_seconds: checkpoint when T wall seconds passed since the last (0: never).
+        keep: how many checkpoints to keep.
+        fingerprint: stored in every checkpoint (see :func:`write`); a restart compares
+            it with :meth:`check_fingerprint`.
+    """
+
+    def __init__(self, problem: Any, folder: str | Path, every_steps: int = 0,
+                 every_seconds: float = 0.0, keep: int = 2,
+                 fingerprint: Mapping[str, Any] | None = None) -> None:
+        self.problem = problem
+        self.fingerprint = fingerprint
+        self.folder = Path(folder)
+        self.every_steps = every_steps
+        self.every_seconds = every_seconds
+        self.keep = keep
+        self._last = MPI.Wtime()
+
+    def due(self, step: int) -> bool:
+        """Whether a checkpoint is due after ``step`` (same answer on every rank)."""
+        due = bool(self.every_steps) and step % self.every_steps == 0
+        if self.every_seconds:
+            elapsed = MPI.Wtime() - self._last
+            elapsed = self.problem.domain.comm.bcast(elapsed, root=0)
+            due = due or elapsed >= self.every_seconds
+        return due
+
+    def save(self, step: int, extra: Mapping[str, float] | None = None,
+             path: Path | None = None, dt_next: float | None = None) -> Path:
+        """Write the state now (as ``ckpt_<step>.h5`` or ``path``).
+
+        ``dt_next``: the Δt the next step will try, when the caller (not the problem's
+        ``run``) chooses it; it is stored as the problem's ``dt_request``.
+        """
+        arrays, scalars = problem_state(self.problem)
+        scalars = {**scalars, "step": float(step), **(extra or {})}
+        if dt_next is not None:
+            scalars["dt_request"] = float(dt_next)
+        target = path or self.folder / f"ckpt_{step:08d}.h5"
+        write(target, self.problem.W, arrays, scalars, fingerprint=self.fingerprint)
+        if path is None:
+            from femdiff.io import on_root
+
+            on_root(self.problem.domain.comm, lambda: prune(self.folder, self.keep),
+                    self.folder)
+        self._last = MPI.Wtime()
+        return target
+
+    def check_fingerprint(self, path: str | Path, ignore: tuple[str, ...] = ()) -> None:
+        """Raise ``ValueError`` (every rank) if ``path``'s fingerprint differs from ours.
+
+        The message lists the differing keys. Nothing is checked when either side has no
+        fingerprint (a checkpoint from an older femdiff, or a checkpointer without one).
+        """
+        if self.fingerprint is None:
+            return
+        stored = read_fingerprint(path, self.problem.domain.comm)
+        if stored is None:
+            return
+        keys = fingerprint_differences(stored, self.fingerprint, ignore)
+        if keys:
+            shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8
+                                           else "")
+            raise ValueError(f"cannot restart from {str(path)!r}: it was written by a run "
+                             f"with different settings ({shown}); use --overwrite for a "
+                             "new run")
+
+    def load(self, path: str | Path) -> dict[str, float]:
+        """Restore the problem from ``path``; return the scalars (t, step, dt_request, ...)."""
+        arrays, scalars = read(path, self.problem.W)
+        if "runner_dt" in scalars:  # written before the next Δt was stored once
+            scalars["dt_request"] = scalars.pop("runner_dt")
+        restore_problem(self.problem, arrays, scalars)
+        return scalars

@@ -1,0 +1,698 @@
+"""Two-way chemo-mechanics (Larché–Cahn): composition changes the stress that drives it.
+
+A solute of partial molar volume Ω swells the lattice. The mechanics then carries the
+compositional eigenstrain
+
+    ε*(C) = (Ω/3) (C − C_ref) I,
+
+and the hydrostatic stress σ_h = tr σ(u, C)/3 of that strain enters the chemical
+potential through :class:`~femdiff.models.thermodynamics.StressCoupling`, μ = ∂f/∂C − Ω σ_h.
+Ω is given once: :class:`Coupled` reads it from the diffusion's StressCoupling term (or
+takes ``omega=`` for a one-way run without that term) and refuses two different values.
+
+Two solution schemes give the same answer:
+
+* ``"monolithic"`` (default): (C, μ, u) in one Newton. A :class:`MechanicsField` is
+  attached to the diffusion problem, whatever its class (traps included): its mixed
+  space gains the displacement, and σ_h is the UFL expression of (u, C), so Newton sees
+  the full Jacobian. The linear
+  solver is FGMRES with a multiplicative fieldsplit: GAMG with the rigid-body
+  near-nullspace on the displacement block, LU on the diffusion block (C, μ).
+* ``"staggered"``: per time step a fixed-point iteration. The mechanics is solved with
+  ε*(C_k), σ_h (the StressCoupling's Function) is updated in place, and the diffusion
+  step is redone from the old state, until max|C̃_{k+1} − C_k| ≤ tol · max|C|, with
+  Aitken's dynamic relaxation (the plain iteration diverges once θC > 1, θ =
+  2Ω²E/(9(1−ν)RT)). The iterations of the last step are :attr:`Coupled.iterations`
+  (all steps: :attr:`Coupled.history_iterations`).
+
+Case files: ``two_way = true`` (and ``c_ref``) in [mechanics] with a ``stress`` term in
+[physics] runs the monolithic scheme (``cases/electrode_particle.toml``).
+
+``two_way=False`` is the one-way limit: the stress follows C but does not act on the
+diffusion (no StressCoupling term; give ``omega=``).
+
+Free energy. With Ψ the chemical free energy (the diffusion's terms without the
+StressCoupling one, which is the derivative of the elastic energy and not an energy of
+its own) the total is
+
+    F = ∫ Ψ(C) + G(∇C) + ½ σ : (ε(u) − ε*) dx,
+
+which never increases for closed particles with fixed or traction-free boundaries.
+
+Displacement degree. σ_h from P1 displacements is piecewise constant; the monolithic
+scheme uses it only inside the constitutive law (never differentiated), so P1 works,
+but P2 displacements (``Elasticity(..., degree=2)``) give a piecewise-linear σ_h and are
+what the tests and the demo use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import basix.ufl
+import numpy as np
+import ufl
+from dolfinx import fem
+
+from femdiff.models.thermodynamics import ChemicalPotential, StressCoupling
+from femdiff.numerics import solvers
+from femdiff.numerics.fem_utils import owned
+from femdiff.numerics.timestepping import StepFailure, StepInfo, before, milestones
+from femdiff.physics.mechanics import Displacement, Elasticity, Fixed
+from femdiff.problems.base import global_min_max, interpolate_into
+from femdiff.problems.component import Component
+from femdiff.problems.diffusion import DiffusionProblem
+
+log = logging.getLogger(__name__)
+
+Scheme = Literal["monolithic", "staggered"]
+
+__all__ = ["Coupled", "MechanicsField", "coupled_options", "free_rigid_modes"]
+
+
+def coupled_options() -> dict[str, Any]:
+    """Newton–Krylov options of the monolithic (C, μ, u) problem.
+
+    FGMRES on the whole Jacobian with a multiplicative fieldsplit: the displacement
+    block by one GAMG V-cycle (the rigid-body near-nullspace is attached by femdiff),
+    the diffusion block (C, μ) by LU, the solver of :class:`DiffusionProblem`.
+    """
+    return {
+        **solvers.newton_snes_options(),
+        "ksp_type": "fgmres",
+        "ksp_rtol": 1.0e-10,
+        "ksp_atol": 1.0e-14,
+        "ksp_max_it": 200,
+        "ksp_gmres_restart": 100,
+        "pc_type": "fieldsplit",
+        "pc_fieldsplit_type": "multiplicative",
+        # one GAMG V-cycle: CG to 1e-4 inside took 2× the time for 3× fewer outer
+        # iterations (benchmarks/bench_coupled.py)
+        "fieldsplit_u_ksp_type": "preonly",
+        "fieldsplit_u_pc_type": "gamg",
+        "fieldsplit_u_pc_gamg_type": "agg",
+        "fieldsplit_u_pc_gamg_coarse_eq_limit": 1000,
+        "fieldsplit_u_mg_levels_ksp_type": "chebyshev",
+        "fieldsplit_u_mg_levels_pc_type": "jacobi",
+        "fieldsplit_diffusion_ksp_type": "preonly",
+        "fieldsplit_diffusion_pc_type": "lu",
+        "fieldsplit_diffusion_pc_factor_mat_solver_type": solvers.direct_solver_package(),
+    }
+
+
+# --- rigid-body modes ------------------------------------------------------------------
+
+
+def _rigid_modes(x: np.ndarray, comp: np.ndarray, gdim: int) -> np.ndarray:
+    """Rigid-body modes at dofs with coordinates x (n × 3) and components ``comp``."""
+    n = len(comp)
+    modes = []
+    for i in range(gdim):  # translations
+        modes.append((comp == i).astype(float))
+    rotations = [(0, 1)] if gdim == 2 else [(0, 1), (0, 2), (1, 2)]
+    for a, b in rotations:  # rotation in the (a, b) plane: u_a = −x_b, u_b = x_a
+        m = np.zeros(n)
+        m[comp == a] = -x[comp == a, b]
+        m[comp == b] = x[comp == b, a]
+        modes.append(m)
+    return np.array(modes).T  # n × n_modes
+
+
+def free_rigid_modes(V: fem.FunctionSpace, bcs: list[fem.DirichletBC]) -> int:
+    """How many rigid-body modes of ``V`` no Dirichlet condition in ``bcs`` removes.
+
+    A rigid mode r is removed when r vanishes nowhere on the constrained dofs; the count
+    is the dimension of the null space of R (rows: constrained dofs, columns: modes).
+    """
+    gdim = V.mesh.geometry.dim
+    bs = V.dofmap.index_map_bs
+    dofs = owned(np.unique(np.concatenate(
+        [bc.dof_indices()[0] for bc in bcs] or [np.zeros(0, dtype=np.int32)])), V)
+    x = V.tabulate_dof_coordinates()
+    R = _rigid_modes(x[dofs // bs], dofs % bs, gdim)
+    L = V.mesh.comm.allreduce(
+        float(np.abs(x).max()) if x.size else 0.0, op=MPI.MAX) or 1.0
+    R[:, gdim:] /= L
+    gram = V.mesh.comm.allreduce(R.T @ R, op=MPI.SUM)
+    eig = np.linalg.eigvalsh(gram)
+    scale = max(float(np.trace(gram)), 1e-300)
+    return int(np.sum(eig <= 1e-10 * scale))
+
+
+# --- the displacement as a field of any mixed problem ---------------------------------------
+
+
+class MechanicsField(Component):
+    """The displacement and its equilibrium, composed into a mixed problem's Newton.
+
+    Attached by :class:`Coupled` to the diffusion problem it is given, whatever its terms
+    (traps, materials, temperature): the mixed space gains the displacement, the
+    StressCoupling term's σ_h becomes the UFL σ_h(u, C) (so Newton sees the full
+    Jacobian: the monolithic Larché–Cahn problem), and the residual gains the
+    equilibrium ∫ σ(u, C) : ε(v) dx − loads. The displacement is stored scaled,
+    û = u/L (L the domain size), and its equation is divided by E L^(d−1), so every block
+    of the residual is O(h^d/L^d).
+    """
+
+    def __init__(self, mechanics: Elasticity, C_mech: fem.Function, two_way: bool,
+                 sigma_h: fem.Function | None = None) -> None:
+        self.mechanics = mechanics
+        self.C_mech = C_mech
+        self.two_way = two_way
+        self.sigma_h_function = sigma_h
+
+    def check(self, problem: Any) -> None:
+        """Monolithic mechanics needs the mixed form, continuous C and a plain solve."""
+        name = type(problem).__name__
+        if getattr(problem, "formulation", "mixed") == "activity":
+            raise ValueError(f"monolithic mechanics needs {name}(formulation='mixed' or "
+                             "'auto'); the activity formulation has no displacement field")
+        if getattr(problem, "formulation", None) == "auto":
+            problem.formulation = "mixed"  # σ_h(u, C) enters μ: the mixed Newton
+        if getattr(problem, "broken", False):
+            raise ValueError(f"monolithic mechanics with {name} whose C jumps at material "
+                             "interfaces (materials with different solubilities) is not "
+                             "supported; use scheme='staggered'")
+        if getattr(problem, "condense_traps", False):
+            raise ValueError(f"monolithic mechanics with {name}(condense_traps=True) is not "
+                             "supported (both need their own fieldsplit); drop "
+                             "condense_traps")
+
+    def elements(self, problem: Any) -> list[Any]:
+        """A vector Lagrange element of the mechanics' degree."""
+        mesh = problem.domain.mesh
+        return [basix.ufl.element("Lagrange", mesh.basix_cell(), self.mechanics.degree,
+                                  shape=(problem.domain.gdim,))]
+
+    def bind(self, problem: Any, index: int) -> None:
+        """The displacement space, its dofs and scales; σ_h of the mixed state as UFL."""
+        self.index = index
+        self.V_u, dofs_u = problem.W.sub(index).collapse()
+        self.dofs_u = np.asarray(dofs_u).ravel()  # unrolled: node * gdim + component
+        self.displacement = fem.Function(self.V_u, name="displacement")
+        self.u_scale = problem.domain.characteristic_length()
+        mech = self.mechanics
+        self.e_scale = float(mech._parameter("E")) if mech.fields is None else 1.0e9
+        parts = ufl.split(problem.u)
+        self._u_phys = self.u_scale * parts[index]
+        self._c_hat = parts[0]
+
+    def _sigma_h_ufl(self, C: Any) -> Any:
+        mech = self.mechanics
+        return ufl.replace(mech.trace_sigma(mech.u) / 3,
+                           {mech.u: self._u_phys, self.C_mech: C})
+
+    def initial_state(self, problem: Any) -> None:
+        """Equilibrium with ε*(C₀), then μ(t₀) consistent with its σ_h."""
+        C = problem.c_scale * self._c_hat
+        self.sigma_h_ufl = self._sigma_h_ufl(C)
+        self._original_terms = list(problem.potential.terms)
+        if self.two_way:
+            terms = [dataclasses.replace(t, sigma_h=self.sigma_h_ufl)
+                     if isinstance(t, StressCoupling) else t for t in problem.potential.terms]
+            problem.potential = ChemicalPotential(terms, problem.potential.energy_scale)
+        self.C_mech.interpolate(problem.C)
+        self.mechanics.solve()
+        self.displacement.interpolate(self.mechanics.u)
+        problem.u.x.array[self.dofs_u] = self.displacement.x.array / self.u_scale
+        problem._project_initial_potential()
+        problem._start_from_current()
+
+    def dirichlet_bcs(self, problem: Any) -> list[fem.DirichletBC]:
+        """The mechanics' Fixed and Displacement conditions on û."""
+        out = []
+        fdim = problem.domain.tdim - 1
+        sub = problem.W.sub(self.index)
+        for bc in self.mechanics.bcs:
+            facets = (problem.domain.facets(bc.boundary)
+                      if isinstance(bc, Fixed | Displacement) else None)
+            if isinstance(bc, Fixed):
+                g = fem.Function(self.V_u)
+                dofs = fem.locate_dofs_topological((sub, self.V_u), fdim, facets)
+                out.append(fem.dirichletbc(g, dofs, sub))
+            elif isinstance(bc, Displacement):
+                for comp, value in bc.components.items():
+                    Vi, _ = sub.sub(comp).collapse()
+                    g = fem.Function(Vi)
+                    if callable(value):
+                        g.interpolate(value)
+                    else:
+                        g.x.array[:] = float(value)
+                    g.x.array[:] /= self.u_scale
+                    dofs = fem.locate_dofs_topological((sub.sub(comp), Vi), fdim, facets)
+                    out.append(fem.dirichletbc(g, dofs, sub.sub(comp)))
+        return out
+
+    def residual(self, problem: Any) -> Any:
+        """The mechanics' equilibrium, divided by E L^(d−1).
+
+        Its bilinear form at u and its loads, the eigenstress C : ε*(C) included.
+        """
+        mech = self.mechanics
+        v = ufl.TestFunctions(problem.W)[self.index]
+        a_args = mech.a.arguments()
+        test = next(a for a in a_args if a.number() == 0)
+        trial = next(a for a in a_args if a.number() == 1)
+        C = problem.c_scale * self._c_hat
+        w = v / (self.e_scale * problem.length ** (problem.domain.tdim - 1))
+        F_u = (ufl.replace(mech.a, {trial: self._u_phys, test: w})
+               - ufl.replace(mech.L, {test: w, self.C_mech: C}))
+        return self._plain_cells(F_u, problem.dx)
+
+    @staticmethod
+    def _plain_cells(form: ufl.Form, dx: ufl.Measure) -> ufl.Form:
+        """The form with its whole-domain cell integrals over the problem's ``dx``.
+
+        UFL forms may not mix measures with different subdomain data; the mechanics
+        integrates over the tagged ``domain.dx()``, the diffusion over a plain one.
+        """
+        out = None
+        for itg in form.integrals():
+            if itg.integral_type() == "cell":
+                if itg.subdomain_id() not in ("everywhere", "otherwise"):
+                    raise NotImplementedError("monolithic coupling: the mechanics has cell "
+                                              "integrals over subdomains")
+                part = itg.integrand() * dx(metadata=itg.metadata())
+            else:
+                part = ufl.Form([itg])
+            out = part if out is None else out + part
+        return out
+
+    def solver_created(self, problem: Any) -> None:
+        """PCFieldSplit attaches a near-nullspace composed on the u block's IS."""
+        if problem.petsc_options.get("pc_type") == "fieldsplit" and problem._split_sets:
+            name, is_u = problem._split_sets[0]
+            if name == "u":
+                self._nullspace = self._near_nullspace(problem, is_u)
+                is_u.compose("nearnullspace", self._nullspace)
+
+    def _near_nullspace(self, problem: Any, is_u: PETSc.IS) -> PETSc.NullSpace:
+        """The rigid-body modes in the ordering of the u block of the fieldsplit."""
+        n_owned = problem.W.dofmap.index_map.size_local
+        dofs_u = np.asarray(self.dofs_u)
+        bs = self.V_u.dofmap.index_map_bs
+        k = np.arange(len(dofs_u))
+        owned_ = dofs_u < n_owned
+        order = np.argsort(dofs_u[owned_])  # the IS holds the owned W dofs sorted
+        k = k[owned_][order]
+        x = self.V_u.tabulate_dof_coordinates()[k // bs]
+        modes = _rigid_modes(x, k % bs, problem.domain.gdim)
+        vecs = []
+        for j in range(modes.shape[1]):
+            vec = PETSc.Vec().createMPI((len(k), PETSc.DETERMINE), comm=problem.domain.comm)
+            vec.array[:] = modes[:, j]
+            vecs.append(vec)
+        for i, vi in enumerate(vecs):  # modified Gram–Schmidt
+            for vj in vecs[:i]:
+                vi.axpy(-vi.dot(vj), vj)
+            vi.normalize()
+        return PETSc.NullSpace().create(vectors=vecs, comm=problem.domain.comm)
+
+    def blocks(self, problem: Any) -> list[tuple[str, Any]]:
+        """The displacement block ``u`` (``fieldsplit_u_*``)."""
+        return [("u", self.dofs_u)]
+
+    def scaled_blocks(self, problem: Any) -> list[tuple[str, float, Any]]:
+        """û = u/L."""
+        return [("u_scale", self.u_scale, self.dofs_u)]
+
+    def sync(self, problem: Any) -> None:
+        """The displacement, and the mechanics' own fields on the current state."""
+        self.displacement.x.array[:] = problem.u.x.array[self.dofs_u] * self.u_scale
+        self.mechanics.u.interpolate(self.displacement)
+        self.C_mech.interpolate(problem.C)
+        if self.sigma_h_function is not None:  # the StressCoupling's Function, for output
+            mech, V = self.mechanics, self.sigma_h_function.function_space
+            self.sigma_h_function.interpolate(fem.Expression(
+                mech.trace_sigma(mech.u) / 3, V.element.interpolation_points))
+
+    def elastic_energy(self, problem: Any) -> float:
+        """∫ ½ σ : (ε(u) − ε*) dx [J] of the current state."""
+        mech = self.mechanics
+        eig = mech.eigenstrain()
+        eps = mech.epsilon(mech.u)
+        return problem.integrate(0.5 * ufl.inner(mech.sigma(mech.u),
+                                                 eps - eig if eig is not None else eps)
+                                 * problem.dx)
+
+    def free_energy(self, problem: Any, potential: Any) -> tuple[Any, float]:
+        """The elastic energy; the StressCoupling term is its derivative, not an energy."""
+        terms = [t for t in potential.terms if not isinstance(t, StressCoupling)]
+        return (ChemicalPotential(terms, potential.energy_scale),
+                self.elastic_energy(problem))
+
+
+# --- the user-facing coupling ---------------------------------------------------------------
+
+
+class Coupled:
+    """Two-way (or one-way) coupling of an :class:`Elasticity` and a diffusion problem.
+
+    Args:
+        mechanics: the elasticity problem (loads, Dirichlet conditions, material); not yet
+            initialised. The compositional eigenstrain is added to it here.
+        diffusion: the :class:`DiffusionProblem` (model, boundary conditions, time
+            control). For ``two_way=True`` its potential has a
+            :class:`~femdiff.models.thermodynamics.StressCoupling` term whose ``sigma_h`` is a
+            ``fem.Function``; that Function is kept up to date with the coupled σ_h.
+        scheme: ``"monolithic"`` (default) or ``"staggered"``.
+        omega: partial molar volume Ω [m³/mol]; read from the StressCoupling term when
+            omitted, and it must equal that term's Ω when both are given.
+        c_ref: the stress-free concentration C_ref of ε* = (Ω/3)(C − C_ref) I (default:
+            the initial concentration, when that is a number).
+        two_way: whether σ_h acts on the diffusion (False: the one-way limit).
+        tol: staggered: relative tolerance of the fixed point, max|ΔC| ≤ tol·max|C|.
+        max_iterations: staggered: at most this many fixed-point iterations per step.
+        relaxation: staggered: the first relaxation factor ω₀ of each step.
+        aitken: staggered: update ω by Aitken's Δ² rule (else keep ω₀; ω₀ = 1 and
+            ``aitken=False`` is the plain fixed point).
+        petsc_options: monolithic: options over :func:`coupled_options` (e.g. LU on the
+            whole system: ``{"pc_type": "lu", "ksp_type": "preonly"}``).
+
+    Public API: :meth:`initialise`, :meth:`step`, :meth:`run`, :attr:`current_time`,
+    :attr:`C`, :attr:`mu`, :attr:`displacement`, :attr:`sigma_h`, :meth:`von_mises`,
+    :meth:`elastic_energy`, :meth:`chemical_energy`, :meth:`free_energy`,
+    :meth:`amount`, :attr:`iterations`, :attr:`problem` (the MixedProblem that steps).
+    """
+
+    def __init__(self, mechanics: Elasticity | None, diffusion: DiffusionProblem, *,
+                 scheme: Scheme = "monolithic", omega: float | None = None,
+                 c_ref: float | None = None, two_way: bool = True, tol: float = 1e-8,
+                 max_iterations: int = 50, relaxation: float = 0.5, aitken: bool = True,
+                 petsc_options: dict[str, Any] | None = None) -> None:
+        if mechanics is None:
+            raise ValueError("chemo-mechanical coupling needs a mechanics problem "
+                             "(femdiff.physics.mechanics.Elasticity); got None")
+        if not isinstance(mechanics, Elasticity):
+            raise TypeError("mechanics must be a femdiff.physics.mechanics.Elasticity")
+        if not isinstance(diffusion, DiffusionProblem) or diffusion.components:
+            raise TypeError("diffusion must be a femdiff.problems.diffusion.DiffusionProblem")
+        if scheme not in ("monolithic", "staggered"):
+            raise ValueError(f"scheme must be 'monolithic' or 'staggered', got {scheme!r}")
+        if not (isinstance(tol, float | int) and 0 < tol < 1):
+            raise ValueError(f"tol must lie in (0, 1), got {tol!r}")
+        if not (isinstance(max_iterations, int) and max_iterations >= 1):
+            raise ValueError(f"max_iterations must be a positive integer, got "
+                             f"{max_iterations!r}")
+        if getattr(diffusion, "_initialised", False) or getattr(mechanics, "_initialised",
+                                                                 False):
+            raise RuntimeError("pass Coupled problems that are not initialised yet (the "
+                               "compositional eigenstrain must enter their forms)")
+        if diffusion.domain.mesh is not mechanics.domain.mesh:
+            raise ValueError("mechanics and diffusion must share one mesh")
+        couplings = [t for t in diffusion.potential.terms if isinstance(t, StressCoupling)]
+        if len(couplings) > 1:
+            raise ValueError("the diffusion potential has several StressCoupling terms; "
+                             "give one")
+        if two_way and not couplings:
+            raise ValueError("two_way=True needs a StressCoupling(omega, sigma_h) term in "
+                             "the diffusion's potential (or use two_way=False)")
+        if couplings:
+            term_omega = float(couplings[0].omega)
+            if omega is not None and not math.isclose(float(omega), term_omega,
+                                                      rel_tol=1e-12):
+                raise ValueError(f"Ω is given twice with different values: omega={omega!r} "
+                                 f"and StressCoupling.omega={term_omega!r}; give it once")
+            omega = term_omega
+            if not two_way:
+                raise ValueError("two_way=False but the diffusion has a StressCoupling term: "
+                                 "drop the term for the one-way limit")
+        if omega is None:
+            raise ValueError("one-way coupling needs omega=Ω (there is no StressCoupling "
+                             "term to read it from)")
+        if not math.isfinite(omega) or omega == 0:
+            raise ValueError(f"omega must be a nonzero finite number, got {omega!r}")
+        if c_ref is None:
+            if not isinstance(diffusion.initial, int | float):
+                raise ValueError("c_ref (the stress-free concentration) is needed when the "
+                                 "initial concentration is not a number")
+            c_ref = float(diffusion.initial)
+        self.sigma_h_function: fem.Function | None = None
+        if couplings:
+            s = couplings[0].sigma_h
+            if not isinstance(s, fem.Function) or s.function_space.value_shape != ():
+                raise TypeError("StressCoupling.sigma_h must be a scalar fem.Function: "
+                                "Coupled updates it in place with the coupled σ_h")
+            self.sigma_h_function = s
+        self.mechanics = mechanics
+        self.diffusion = diffusion
+        self.scheme: Scheme = scheme
+        self.omega = float(omega)
+        self.c_ref = float(c_ref)
+        self.two_way = bool(two_way)
+        self.tol = float(tol)
+        self.max_iterations = max_iterations
+        if not 0 < relaxation <= 1:
+            raise ValueError(f"relaxation must lie in (0, 1], got {relaxation!r}")
+        self.relaxation = float(relaxation)
+        self.aitken = bool(aitken)
+        self.petsc_options = dict(petsc_options or {})
+        self.iterations = 0
+        self.history_iterations: list[int] = []
+        self._initialised = False
+        self._mech_stale = True
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def initialise(self) -> None:
+        """Add ε*(C) to the mechanics, check its supports, build the problem(s)."""
+        if self._initialised:
+            return
+        mech, diff = self.mechanics, self.diffusion
+        mesh = diff.domain.mesh
+        Vc = fem.functionspace(mesh, ("Lagrange", diff.degree))
+        self.C_mech = fem.Function(Vc, name="C_mechanics")
+        interpolate_into(self.C_mech, diff.initial)
+        mech.add_eigenstrain(self.omega / 3 * (self.C_mech - self.c_ref))
+        mech.initialise()
+        free = free_rigid_modes(mech.V, mech.dirichlet)
+        if free:
+            raise ValueError(
+                f"the mechanics leaves {free} rigid-body mode(s) free (no Dirichlet "
+                "condition removes them): the coupled system would be singular. Fix a "
+                "boundary, or use symmetry planes (Displacement(boundary, {axis: 0}))")
+        if self.scheme == "monolithic":
+            self.field = MechanicsField(mech, self.C_mech, self.two_way,
+                                        self.sigma_h_function)
+            diff.attach(self.field)
+            # the fieldsplit (GAMG on u, LU on the rest) under the diffusion's and these
+            # options; a trap problem keeps its full-step-first line search
+            options = solvers.merge(coupled_options(), diff.user_petsc_options)
+            diff.petsc_options = solvers.merge(options, self.petsc_options)
+            if getattr(diff, "_fallback_linesearch", False):
+                diff.petsc_options["snes_linesearch_type"] = "basic"
+            diff.user_petsc_options = dict(self.petsc_options)
+            self.problem = diff
+            self.problem.initialise()
+            self._mech_stale = False
+        else:
+            # σ_h changes at every fixed-point iteration: the mixed (Newton) form, as the
+            # monolithic one, so that both schemes solve the same discrete problem
+            if diff.formulation == "auto":
+                diff.formulation = "mixed"
+            self.problem = diff
+            mech.solve()
+            self._update_sigma_h()
+            diff.initialise()
+            self.C_mech.interpolate(diff.C)
+            self._mech_stale = False
+        self._update_sigma_h()
+        self._initialised = True
+
+    def _update_sigma_h(self) -> None:
+        if self.sigma_h_function is not None:
+            mech = self.mechanics
+            V = self.sigma_h_function.function_space
+            self.sigma_h_function.interpolate(
+                fem.Expression(mech.trace_sigma(mech.u) / 3, V.element.interpolation_points))
+
+    def _ensure_mechanics(self) -> None:
+        """One-way staggered runs solve the mechanics only when a stress is asked for."""
+        self.initialise()
+        if self._mech_stale:
+            self.C_mech.interpolate(self.diffusion.C)
+            self.mechanics.solve()
+            self._update_sigma_h()
+            self._mech_stale = False
+
+    # -- stepping -------------------------------------------------------------------------
+
+    def step(self, dt: float | None = None) -> StepInfo:
+        """One coupled time step (Δt = ``dt`` or the problem's requested one)."""
+        self.initialise()
+        if self.scheme == "monolithic":
+            info = self.problem.step(dt)
+            self.iterations = 1
+        elif not self.two_way:
+            info = self.diffusion.step(dt)
+            self.iterations = 1
+            self._mech_stale = True
+        else:
+            info = self._staggered_step(dt)
+        self.history_iterations.append(self.iterations)
+        return info
+
+    def _staggered_step(self, dt: float | None) -> StepInfo:
+        """Fixed point C_k → mechanics(ε*(C_k)) → σ_h → diffusion step from Cⁿ → C̃_{k+1}.
+
+        The plain iteration contracts only while θC < 1 (θ = 2Ω²E/(9(1−ν)RT) for a free
+        sphere: the frozen-stress update over-corrects by −θC δC); Aitken's dynamic
+        relaxation C_{k+1} = C_k + ω_k (C̃_{k+1} − C_k) (Irons & Tuck 1969; Küttler &
+        Wall 2008) makes it converge beyond that. Stop when max|C̃_{k+1} − C_k| ≤
+        tol · max|C|; the accepted state is the diffusion's C̃_{k+1}.
+        """
+        diff, mech, comm = self.diffusion, self.mechanics, self.diffusion.domain.comm
+        saved = diff.state_dict()
+        dt = diff._dt_request if dt is None else float(dt)
+        if not hasattr(self, "_C_iter"):
+            self._C_iter = fem.Function(diff.V_c)
+        C_it = self._C_iter
+        C_it.x.array[:] = diff.C.x.array
+        n_owned = diff.V_c.dofmap.index_map.size_local
+        newton = krylov = 0
+        r_prev, omega = None, self.relaxation
+        for k in range(1, self.max_iterations + 1):
+            if k > 1:  # (at k = 1 the mechanics is already on Cⁿ)
+                self.C_mech.interpolate(C_it)
+                mech.solve()
+                self._update_sigma_h()
+                diff.load_state(*saved)
+            info = diff.step(dt)
+            newton += info.newton_iterations
+            krylov += info.krylov_iterations + (mech.iterations if k > 1 else 0)
+            if not math.isclose(info.dt, dt, rel_tol=1e-12):
+                raise StepFailure(f"staggered step: the diffusion step shrank from dt={dt:g} "
+                                  f"to {info.dt:g}; use a smaller time step")
+            r = diff.C.x.array - C_it.x.array
+            ro = r[:n_owned]
+            change = comm.allreduce(float(np.abs(ro).max()) if ro.size else 0.0, op=MPI.MAX)
+            _, cmax = global_min_max(comm, np.abs(diff.C.x.array[:n_owned]))
+            if change <= self.tol * max(cmax, 1e-300):
+                break
+            if r_prev is not None and self.aitken:
+                dr = ro - r_prev[:n_owned]
+                num = comm.allreduce(float(r_prev[:n_owned] @ dr), op=MPI.SUM)
+                den = comm.allreduce(float(dr @ dr), op=MPI.SUM)
+                if den > 0:
+                    omega = -omega * num / den
+            C_it.x.array[:] += omega * r
+            r_prev = r
+        else:
+            raise StepFailure(f"staggered iteration did not converge in {self.max_iterations} "
+                              f"iterations at t={diff.current_time:g} (last relative change "
+                              f"{change / max(cmax, 1e-300):.3g} > tol={self.tol:g})")
+        self.iterations = k
+        # leave the mechanics on the accepted C
+        self.C_mech.interpolate(diff.C)
+        mech.solve()
+        self._update_sigma_h()
+        return dataclasses.replace(info, newton_iterations=newton, krylov_iterations=krylov)
+
+    def run(self, t_end: float | None = None, *, times: Iterable[float] | None = None,
+            callback: Callable[[Coupled, StepInfo], None] | None = None) -> list[StepInfo]:
+        """Step to ``t_end`` landing on each time in ``times`` (as MixedProblem.run).
+
+        Monolithic and one-way runs use the problem's own loop (growth, adaptivity,
+        milestones); two-way staggered runs step with the diffusion's requested Δt,
+        shortened only to land on the milestones. ``callback(coupled, info)`` runs after
+        every accepted step.
+        """
+        self.initialise()
+        if self.scheme == "monolithic" or not self.two_way:
+            # the problem's own loop (milestones, growth, adaptivity); σ_h kept in sync
+            def cb(_: Any, info: StepInfo) -> None:
+                if self.scheme != "monolithic":
+                    self._mech_stale = True
+                self.history_iterations.append(1)
+                if callback is not None:
+                    callback(self, info)
+            return self.problem.run(t_end, times=times, callback=cb)
+        out = []
+        dt = self.diffusion._dt_request
+        for target in milestones(t_end, times):
+            while before(self.current_time, target):
+                info = self.step(min(dt, target - self.current_time))
+                out.append(info)
+                if callback is not None:
+                    callback(self, info)
+        return out
+
+    # -- fields and diagnostics ------------------------------------------------------------
+
+    @property
+    def current_time(self) -> float:
+        """Time of the last accepted state."""
+        return (self.problem if self._initialised else self.diffusion).current_time
+
+    @property
+    def C(self) -> fem.Function:
+        """The concentration."""
+        self.initialise()
+        return self.problem.C
+
+    @property
+    def mu(self) -> fem.Function:
+        """The chemical potential."""
+        self.initialise()
+        return self.problem.mu
+
+    @property
+    def displacement(self) -> fem.Function:
+        """The displacement [m] (the mechanics' Function)."""
+        self._ensure_mechanics()
+        return self.mechanics.u
+
+    @property
+    def sigma_h(self) -> fem.Function:
+        """σ_h [Pa] (the StressCoupling's Function; for one-way runs a new DG Function)."""
+        self._ensure_mechanics()
+        if self.sigma_h_function is not None:
+            return self.sigma_h_function
+        return self.mechanics.sigma_h()
+
+    def von_mises(self) -> fem.Function:
+        """Von Mises stress [Pa] of the current state (DG(k−1))."""
+        self._ensure_mechanics()
+        return self.mechanics.von_mises()
+
+    def stress(self) -> fem.Function:
+        """The stress tensor [Pa] of the current state (DG(k−1))."""
+        self._ensure_mechanics()
+        return self.mechanics.stress()
+
+    def _integrate(self, expr: Any) -> float:
+        return self.diffusion.domain.comm.allreduce(
+            fem.assemble_scalar(fem.form(expr)), op=MPI.SUM)
+
+    def elastic_energy(self) -> float:
+        """∫ ½ σ : (ε(u) − ε*) dx [J] (3D; a 2D model: per unit thickness, in-plane)."""
+        self._ensure_mechanics()
+        mech = self.mechanics
+        eps = mech.epsilon(mech.u)
+        eig = mech.eigenstrain()
+        el = eps - eig if eig is not None else eps
+        return self._integrate(0.5 * ufl.inner(mech.sigma(mech.u), el)
+                               * self.diffusion.domain.dx())
+
+    def chemical_energy(self) -> float:
+        """∫ Ψ(C) + G(∇C) dx: the diffusion's free energy without the StressCoupling term."""
+        self.initialise()
+        terms = [t for t in self.diffusion.potential.terms if not isinstance(t, StressCoupling)]
+        pot = ChemicalPotential(terms, self.diffusion.potential.energy_scale)
+        return self._integrate(pot.energy_density(self.problem.C) * self.diffusion.domain.dx())
+
+    def free_energy(self) -> float:
+        """The total F = chemical + elastic energy [J]."""
+        return self.chemical_energy() + self.elastic_energy()
+
+    def amount(self) -> float:
+        """∫ C dx."""
+        self.initialise()
+        return self.problem.amount()
