@@ -92,6 +92,9 @@ def solver_lines(sim: Any) -> list[str]:
         describe = getattr(problem, "solver_description", None)
         if callable(describe):
             lines.append(f"solver ({name}): {describe()}")
+        settings = getattr(problem, "settings", None)
+        if settings is not None:  # the numerics in one object (femdiff.numerics.settings)
+            lines.append(f"settings ({name}): {'; '.join(settings.describe())}")
     return lines
 
 

@@ -13,16 +13,9 @@ import csv
 from mpi4py import MPI
 
 import pytest
-from composition import case_of, pairs, to_toml
+from composition import REFUSED, case_of, pairs, to_toml
 
 from femdiff.cli import main
-
-#: pairs refused by ``femdiff check`` today, with the key its one line names
-REFUSED = {
-    ("mcnabb_foster", "materials"): "traps",
-    ("oriani", "materials"): "traps",
-    ("two_way", "materials"): "mechanics.two_way",
-}
 
 
 def _write(tmp, pair) -> str:

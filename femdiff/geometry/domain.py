@@ -101,20 +101,39 @@ class Domain:
         assert self.cell_tags is not None
         return self.cell_tags.find(tag)
 
-    def ds(self, name: str | None = None) -> ufl.Measure | ufl.measure.Measure:
+    def measure(self, kind: str = "dx", name: str | None = None, *,
+                metadata: dict | None = None, tagged: bool = True) -> ufl.Measure:
+        """The one place where femdiff makes integration measures.
+
+        Every volume and surface integral of femdiff (forms, amounts, flux totals, energies)
+        takes its measure from here, so that a change of coordinates (the r weight of an
+        axisymmetric body) is made once.
+
+        Args:
+            kind: ``"dx"`` (cells), ``"ds"`` (boundary facets) or ``"dS"`` (interior facets).
+            name: a volume (dx) or boundary (ds, dS) name; ``None``: all of them.
+            metadata: quadrature metadata (e.g. vertex quadrature for lumping).
+            tagged: attach the cell or facet tags (``False``: a plain measure, for forms
+                that must not mix subdomain data).
+        """
+        tags = {"dx": self.cell_tags, "ds": self.facet_tags, "dS": self.facet_tags}[kind]
+        measure = ufl.Measure(kind, domain=self.mesh, metadata=metadata,
+                              subdomain_data=tags if tagged else None)
+        if name is None:
+            return measure
+        return measure(self.volume_tag(name) if kind == "dx" else self.boundary_tag(name))
+
+    def ds(self, name: str | None = None) -> ufl.Measure:
         """Surface measure over boundary ``name`` (whole boundary if ``None``)."""
-        measure = ufl.Measure("ds", domain=self.mesh, subdomain_data=self.facet_tags)
-        return measure if name is None else measure(self.boundary_tag(name))
+        return self.measure("ds", name)
 
     def dS(self, name: str) -> ufl.Measure:
         """Interior-facet measure over a named internal surface (e.g. ``"interface"``)."""
-        return ufl.Measure("dS", domain=self.mesh,
-                           subdomain_data=self.facet_tags)(self.boundary_tag(name))
+        return self.measure("dS", name)
 
     def dx(self, name: str | None = None) -> ufl.Measure:
         """Volume measure over volume ``name`` (whole domain if ``None``)."""
-        measure = ufl.Measure("dx", domain=self.mesh, subdomain_data=self.cell_tags)
-        return measure if name is None else measure(self.volume_tag(name))
+        return self.measure("dx", name)
 
     def check_boundaries(self, names: list[str] | tuple[str, ...]) -> None:
         """Raise :class:`UnknownNameError` for the first unknown boundary name."""

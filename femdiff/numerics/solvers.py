@@ -572,3 +572,22 @@ def choose_linear_solver(solver: str, *, tdim: int, n_dofs: int, lumped: bool,
     reason = (f"{tdim}D" if tdim != 3 else f"{n_dofs} dofs < {ITERATIVE_MIN_DOFS_3D}") \
         if usable else "not lumped P1"
     return "lu", f"solver='auto': {reason}: {direct_solver_package()} LU"
+
+
+def cahn_hilliard_choice(choice: str, petsc_options: dict[str, Any] | None
+                         ) -> tuple[dict[str, Any], str]:
+    """(options, why) of a Cahn–Hilliard problem under the solver ``choice``.
+
+    Cahn–Hilliard has its own solvers: the μ-first Schur split of the dilute models would
+    leave GAMG a fourth-order operator. ``"iterative"`` is the BKSW fieldsplit
+    (:func:`cahn_hilliard_iterative_options`), otherwise LU reused across iterations and
+    steps (:func:`cahn_hilliard_options`).
+    """
+    if choice == "iterative":
+        return merge(cahn_hilliard_iterative_options(), petsc_options), (
+            "solver='iterative' with Cahn–Hilliard (a gradient-energy term): "
+            "solvers.cahn_hilliard_iterative_options, the BKSW Schur fieldsplit")
+    return merge(cahn_hilliard_options(), petsc_options), (
+        f"solver={choice!r} with Cahn–Hilliard (a gradient-energy term): "
+        "solvers.cahn_hilliard_options, the LU factorisation dominates the cost of a Newton "
+        "iteration, so it is reused across iterations and steps")

@@ -538,7 +538,8 @@ class Elasticity:
         V = fem.functionspace(self.domain.mesh, ("Lagrange", k))
         s, w = ufl.TrialFunction(V), ufl.TestFunction(V)
         out = fem.Function(V, name="sigma_h")
-        proj = LinearProblem(s * w * ufl.dx, expr * w * ufl.dx, u=out,
+        dx = self.domain.measure("dx", tagged=False)
+        proj = LinearProblem(s * w * dx, expr * w * dx, u=out,
                              petsc_options_prefix=self.prefix + "proj_",
                              petsc_options={"ksp_type": "cg", "pc_type": "jacobi",
                                             "ksp_rtol": 1e-12, "ksp_max_it": 1000})

@@ -273,11 +273,10 @@ class MixedProblem(SolverMixin):
     # -- building blocks for the hooks -------------------------------------------------
 
     def _create_measures(self) -> None:
-        mesh = self.domain.mesh
         # one measure without subdomain data for every volume term: UFL forms may not mix
         # measures whose subdomain data differ
-        self.dx = ufl.Measure("dx", domain=mesh)
-        self.dx_mu = (ufl.Measure("dx", domain=mesh, metadata={
+        self.dx = self.domain.measure("dx", tagged=False)
+        self.dx_mu = (self.domain.measure("dx", tagged=False, metadata={
             "quadrature_rule": "vertex", "quadrature_degree": 1}) if self.lumped else self.dx)
 
     def _create_mixed_space(self, elements: list[Any]) -> None:

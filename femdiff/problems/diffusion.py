@@ -81,6 +81,7 @@ from femdiff.models.thermodynamics import ChemicalPotential, Mobility
 from femdiff.numerics import solvers
 from femdiff.numerics.fem_utils import owned
 from femdiff.numerics.fluxes import ConservedField
+from femdiff.numerics.settings import Settings
 from femdiff.numerics.timestepping import Adaptive, StepInfo, TimeControl
 from femdiff.physics.boundary import (
     BoundaryCondition,
@@ -201,6 +202,9 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             (0 < C, 0 ≤ C_T ≤ N_T) are not enforced, a non-finite state is retried
             with a smaller Δt, and BDF2 may overshoot N_T slightly where LU's bounded
             Newton clips it (backward Euler keeps C_T in [0, N_T] by itself).
+        settings: the numerics in one :class:`~femdiff.numerics.settings.Settings`
+            (degree, lumped, energy_stable, fitted_mobility, formulation, broken,
+            concentration_scale, solver, petsc_options), instead of those keywords.
 
     The lifecycle, stepping, restart and diagnostics are :class:`MixedProblem`'s; this
     class adds the spaces (C, μ), the initial μ, its boundary conditions and the weak
@@ -232,7 +236,18 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         broken: bool | None = None,
         sigma_h: Any = None,
         solver: str = "auto",
+        settings: Settings | None = None,
     ) -> None:
+        # the numerics: one Settings object, or (older API) keyword by keyword
+        self.settings = s = Settings.resolve(
+            settings, degree=degree, lumped=lumped, energy_stable=energy_stable,
+            fitted_mobility=fitted_mobility, formulation=formulation, broken=broken,
+            concentration_scale=concentration_scale, solver=solver, petsc_options=petsc_options)
+        degree, lumped, energy_stable, fitted_mobility = (s.degree, s.lumped, s.energy_stable,
+                                                          s.fitted_mobility)
+        formulation, broken, solver = s.formulation, s.broken, s.solver
+        concentration_scale = s.concentration_scale
+        petsc_options = None if s.petsc_options is None else dict(s.petsc_options)
         if not isinstance(potential, ChemicalPotential):
             raise TypeError("potential must be a femdiff.models.thermodynamics.ChemicalPotential")
         self.law = None if materials is None else DiffusionLaw(domain, materials,
@@ -261,8 +276,6 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                              "potential term with T)")
         check_boundary_types(bcs)
         domain.check_boundaries([bc.boundary for bc in bcs])
-        if concentration_scale is not None and not concentration_scale > 0:
-            raise ValueError(f"concentration_scale must be positive, got {concentration_scale}")
         if not isinstance(time, TimeControl):
             raise TypeError("time must be a femdiff.numerics.timestepping.TimeControl")
         if energy_stable and time.scheme != "backward_euler":
@@ -272,9 +285,6 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             log.info("energy_stable: f is convex (S = 0); nothing to split")
         if source is not None and not callable(source):
             raise TypeError("source must be a callable (x, t) -> UFL expression")
-        if formulation not in ("mixed", "activity", "auto"):
-            raise ValueError("formulation must be 'mixed', 'activity' or 'auto', got "
-                             f"{formulation!r}")
         if formulation == "activity" and (degree != 1 or not lumped or energy_stable
                                           or mobility is None or mobility.kind != "linear"
                                           or materials is not None):
@@ -288,24 +298,10 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             self._with_temperature(potential, temperature), sigma_h)
         user_solver = {"ksp_type", "pc_type"} & set(petsc_options or {})
         if self.cahn_hilliard and not user_solver:
-            # Cahn–Hilliard has its own solvers (the μ-first Schur split of the dilute
-            # models would leave GAMG a fourth-order operator): solver='iterative' is the
-            # BKSW fieldsplit, otherwise LU reused across iterations and steps
+            # Cahn–Hilliard has its own solvers (see solvers.cahn_hilliard_choice)
             self.model_solver = True
-            if self.solver_choice == "iterative":
-                self.petsc_options = solvers.merge(solvers.cahn_hilliard_iterative_options(),
-                                                   petsc_options)
-                self.solver_reason = (
-                    "solver='iterative' with Cahn–Hilliard (a gradient-energy term): "
-                    "solvers.cahn_hilliard_iterative_options, the BKSW Schur fieldsplit")
-            else:
-                self.petsc_options = solvers.merge(solvers.cahn_hilliard_options(),
-                                                   petsc_options)
-                self.solver_reason = (
-                    f"solver={self.solver_choice!r} with Cahn–Hilliard (a gradient-energy "
-                    "term): solvers.cahn_hilliard_options, the LU factorisation dominates "
-                    "the cost of a Newton iteration, so it is reused across iterations and "
-                    "steps")
+            self.petsc_options, self.solver_reason = solvers.cahn_hilliard_choice(
+                self.solver_choice, petsc_options)
         self.mobility = mobility
         self._temperature_given = temperature is not None
         self.initial = initial
@@ -369,7 +365,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             )
         self._warn_if_ill_posed(n_owned)
         if self._concentration_scale is None:
-            mean = self.integrate(abs(self.C) * ufl.dx) / self.domain.volume()
+            mean = self.integrate(abs(self.C) * self.domain.dx()) / self.domain.volume()
             self.c_scale = mean if mean > 0 else max(abs(cmin), abs(cmax), 1.0)
         else:
             self.c_scale = float(self._concentration_scale)
