@@ -365,7 +365,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             )
         self._warn_if_ill_posed(n_owned)
         if self._concentration_scale is None:
-            mean = self.integrate(abs(self.C) * self.domain.dx()) / self.domain.volume()
+            mean = self.integrate(abs(self.C) * self.dx) / self.domain.volume()
             self.c_scale = mean if mean > 0 else max(abs(cmin), abs(cmax), 1.0)
         else:
             self.c_scale = float(self._concentration_scale)

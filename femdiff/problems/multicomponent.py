@@ -351,7 +351,7 @@ class MulticomponentProblem(MixedProblem):
         volume = self.domain.volume()
         self.x_scale = {}
         for s in self.independent:
-            mean = self.integrate(abs(self.X[s]) * self.domain.dx()) / volume
+            mean = self.integrate(abs(self.X[s]) * self.dx) / volume
             self.x_scale[s] = mean if mean > 0 else 1.0
         self.length = self.domain.characteristic_length()
         for k, s in enumerate(self.independent):
@@ -645,7 +645,7 @@ class MulticomponentProblem(MixedProblem):
         if G is not None:
             density = density + self.model.gradient_energy(
                 {s: ufl.grad(self.X[s]) for s in self.independent})
-        return self.integrate(density * self.domain.dx())
+        return self.integrate(density * self.dx)
 
     def amount(self, species: str, volume: str | None = None) -> float:  # type: ignore[override]
         """∫ X_i dx of one species (over a named volume, or everywhere)."""
