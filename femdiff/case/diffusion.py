@@ -311,6 +311,11 @@ class DiffusionModel:
             if not any(isinstance(t, th.StressCoupling) for t in built):
                 raise ctx.error("mechanics.two_way", "two-way coupling needs a 'stress' term "
                                 "in physics.terms (it gives Ω once, for both directions)")
+            if data["mechanics"]["c_ref"] is None \
+                    and not isinstance(species[0]["initial"], float):
+                raise ctx.error("mechanics.c_ref", "missing required value: the stress-free "
+                                "concentration of two-way coupling defaults to the initial "
+                                "one, which here is not a number")
         data["traps"], traps = validate_traps(raw.get("traps"), data["materials"]["units"],
                                               ctx)
         if traps and mat["T"] is None:
@@ -436,7 +441,7 @@ class DiffusionSimulation(ProblemSimulation):
         self.case, self.domain = case, domain
         mesh = domain.mesh
         self.heat, self.T = temperature_field(data.get("thermal"),
-                                              data.get("material_list"), domain)
+                                              data.get("material_list"), domain, case.path)
         self.solid, self.sigma_h = solve_mechanics(data["mechanics"], setup.material, domain,
                                                    self.T)
         bcs: list[Any] = []

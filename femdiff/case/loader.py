@@ -306,6 +306,11 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
         data["material_list"] = validate_material_list(mats_raw, ctx)
         mats_raw = {}
     data["materials"] = table(mats_raw, MATERIALS, "materials", ctx)
+    early = raw.get("physics", {}).get("model", "diffusion") \
+        if isinstance(raw.get("physics"), dict) else None
+    if early in MODELS:  # before [thermal]: a model that reads none of it, or a part
+        _check_sections(raw, early, ctx)
+        _check_thermal_keys(raw.get("thermal"), early, ctx)
     data["thermal"] = validate_thermal(raw.get("thermal"), data, ctx)
 
     physics = raw.get("physics", {})
@@ -380,6 +385,18 @@ def _check_sections(raw: dict[str, Any], model: str, ctx: Context) -> None:
                             + (f": {why}" if why else " (it would be ignored)")
                             + "; its sections: "
                             + ", ".join(s for s in MODEL_SECTIONS if s in sections))
+
+
+def _check_thermal_keys(raw: Any, model: str, ctx: Context) -> None:
+    """Refuse [thermal] keys outside the model's :attr:`thermal_keys` (if it declares)."""
+    allowed = getattr(MODELS[model], "thermal_keys", None)
+    if allowed is None or not isinstance(raw, dict):
+        return
+    for key in raw:
+        if key not in allowed:
+            raise ctx.error(f"thermal.{key}", f"model {model!r} reads only "
+                            f"{', '.join(allowed)} from [thermal] (a uniform temperature "
+                            "[K]); allowed keys: " + ", ".join(allowed))
 
 
 def _check_materials_read(raw: Any, data: dict[str, Any], model: str, ctx: Context) -> None:

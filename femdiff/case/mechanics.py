@@ -103,6 +103,10 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
                              mat["elastic_model"])
     if ctx.gdim == 1:
         raise ctx.error("mechanics", "mechanics needs a 2D or 3D geometry")
+    model = mech["elastic_model"] if materials else mat["elastic_model"]
+    if ctx.gdim == 3 and model in ("plane_strain", "plane_stress"):  # else ignored in 3D
+        raise ctx.error("mechanics.elastic_model" if materials else "materials.elastic_model",
+                        f"{model!r} is a 2D model; the mesh is 3D: use '3d' (the default)")
     bcs = []
     for i, b in enumerate(bcs_raw):
         where = f"mechanics.boundary[{i}]"
@@ -407,7 +411,8 @@ class MechanicsSimulation:
 
         self.domain = domain
         self.heat, self.T = temperature_field(case.data.get("thermal"),
-                                              case.data.get("material_list"), domain)
+                                              case.data.get("material_list"), domain,
+                                              case.path)
         self._solve(case)
         self.von_mises = self.solid.von_mises()
         self.flux_boundaries: list[str] = []

@@ -337,6 +337,7 @@ class MulticomponentModel:
                 "checkpoint")
     refused = {"traps": "traps are not supported by the multicomponent model yet "
                "(McNabb–Foster and Oriani traps are for model = 'diffusion')"}
+    thermal_keys = ("T",)  # one uniform temperature, as materials.T
     PHYSICS = {
         "model": Key("string"),
         "species": Key("strings", required=True,
@@ -493,14 +494,9 @@ class MulticomponentModel:
     @staticmethod
     def _check_thermal(raw: dict[str, Any], th: dict[str, Any], ctx: Context) -> None:
         """[thermal] here is one uniform T, read as materials.T is (and exclusive of it)."""
-        thermal = raw.get("thermal")
+        thermal = raw.get("thermal")  # (its keys: thermal_keys, checked by the loader)
         if thermal is None:
             return
-        for key in thermal:
-            if key != "T":
-                raise ctx.error(f"thermal.{key}", "model 'multicomponent' reads only a "
-                                "uniform temperature from [thermal] (T = number [K]); "
-                                "allowed keys: T")
         if not isinstance(thermal.get("T"), int | float):
             raise ctx.error("thermal.T", "model 'multicomponent' takes one uniform "
                             "temperature: give T as a number [K], not a formula")
