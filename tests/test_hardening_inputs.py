@@ -468,3 +468,202 @@ def test_geometry_estimate_meshes_nothing():
     with pytest.raises(ValueError, match="hole radius 2"):
         geometry.estimate("plate_with_hole", radius=2.0)
     assert math.isfinite(geometry.estimate("rod", length=1.0, radius=0.1, h=0.05))
+
+
+# --- the generic rule, run: every key a model accepts changes the result -------------------
+#
+# For each model and each key of the sections it reads (the schema tables, enumerated, so
+# a new key must be given a sample here), the key is set on a small base case: either
+# `femdiff check` refuses it (at the key or its section: it is unused, or needs other
+# input), or the run changes bit for bit (fields, columns, solver description). A key that
+# is accepted and ignored leaves a deterministic run bit-identical. [time], [output] and
+# [checkpoint] are left out: the same for every time-dependent model, and their keys act on
+# failures (shrink, max_retries), outputs or restarts, not on a short run's result.
+
+
+def _small_bases() -> dict[str, dict]:
+    quick = _raw("quickstart")
+    quick["geometry"]["params"].update(nx=4, ny=2)
+    quick["time"] = {"t_end": 10.0, "dt": 5.0, "scheme": "bdf2"}
+    quick["output"] = {"fields": "none", "png": False}
+    quick.pop("checkpoint")
+    quick["thermal"] = {"T": 300.0}  # so that the other [thermal] keys meet a T
+    mech = {"geometry": {"builder": "rectangle", "params": {"nx": 4, "ny": 2, "lx": 1e-3,
+                                                            "ly": 0.5e-3}},
+            "materials": {"T": 300.0, "E": 2e11, "nu": 0.3, "omega": 2e-6,
+                          "elastic_model": "plane_strain"},
+            "physics": {"terms": [{"type": "ideal"}, {"type": "stress"}],
+                        "mobility": {"type": "einstein", "D": 1e-9}},
+            "species": [{"name": "H", "initial": "1 + 1000*x"}],
+            "mechanics": {"boundary": [{"name": "left", "type": "fixed"},
+                                       {"name": "right", "type": "traction",
+                                        "value": [1e8, 0.0]}]},
+            "time": {"t_end": 10.0, "dt": 5.0},
+            "output": {"fields": "none", "png": False}}
+    solid = {"geometry": mech["geometry"], "physics": {"model": "mechanics"},
+             "materials": {"E": 1.5e11, "nu": 0.28, "elastic_model": "plane_stress"},
+             "mechanics": copy.deepcopy(mech["mechanics"]),
+             "output": {"fields": "none", "png": False}}
+    drag = _drag_small()
+    drag["boundary"] = [{"name": "left", "type": "concentration", "species": "A",
+                         "value": 0.2}]
+    return {"diffusion": quick, "diffusion+mechanics": mech, "multicomponent": drag,
+            "mechanics": solid}
+
+
+#: (section, key) -> a valid value other than the base's ("species"/"boundary": entry 0)
+KEY_SAMPLES = {
+    **{("materials", k): v for k, v in MATERIAL_SAMPLES.items()},
+    ("physics", "terms"): [{"type": "ideal"}, {"type": "interaction",
+                                               "potential": "1000*x/1e-3"}],
+    ("physics", "mobility"): {"type": "einstein", "D": 2e-9},
+    ("physics", "degree"): 2, ("physics", "lumped"): False,
+    ("physics", "energy_stable"): True, ("physics", "n_sites"): 1e5,
+    ("physics", "trap_initial"): "equilibrium",
+    ("physics", "species"): ["A", "B", "V"], ("physics", "lattice"): False,
+    ("physics", "thermodynamics"): {"type": "regular_solution", "omega": {"A-B": 1000.0}},
+    ("physics", "transport"): {"type": "matrix", "L": {"A-A": 2e-5, "B-B": 1e-5}},
+    ("species", "name"): "D", ("species", "initial"): "0.2 + 0.1*x/1e-3",
+    ("species", "concentration_scale"): 3.0,
+    ("boundary", "name"): "top", ("boundary", "type"): "potential",
+    ("boundary", "value"): 3.0, ("boundary", "species"): "H",
+    ("mechanics", "degree"): 2, ("mechanics", "solver"): "lu",
+    ("mechanics", "sigma_h"): "CG",
+    ("mechanics", "petsc_options"): {"ksp_type": "gmres", "pc_type": "jacobi",
+                                     "ksp_rtol": 1e-6},
+    ("mechanics", "boundary"): [{"name": "left", "type": "fixed"},
+                                {"name": "right", "type": "traction", "value": [2e8, 0.0]}],
+    ("mechanics", "two_way"): True, ("mechanics", "c_ref"): 1.0,
+    ("mechanics", "elastic_model"): "plane_strain", ("mechanics", "T_ref"): 400.0,
+    ("mechanics", "mean_strain"): [[1e-3, 0.0], [0.0, 0.0]],
+    ("mechanics", "effective_stiffness"): True,
+    ("thermal", "T"): 350.0, ("thermal", "heat_of_transport"): 5e3,
+    ("thermal", "heating_rate"): 0.1, ("thermal", "solve"): "steady",
+    ("thermal", "boundary"): [{"name": "left", "type": "temperature", "value": 300.0}],
+    ("thermal", "source"): 1.0, ("thermal", "initial"): 300.0, ("thermal", "dt"): 1.0,
+    ("thermal", "t_end"): 10.0, ("thermal", "degree"): 2, ("thermal", "solver"): "lu",
+    ("solver", "linear"): "iterative", ("solver", "petsc_options"): {"snes_rtol": 1e-12},
+}
+
+
+def _schema(model: str) -> dict[str, list[str]]:
+    """The keys of the sections ``model`` reads, from the schema tables."""
+    from femdiff.case import loader, mechanics, thermal
+
+    m = fcase.MODELS[model]
+    out = {"materials": list(loader.MATERIALS),
+           "physics": [k for k in m.PHYSICS if k != "model"]}  # (model: the selector)
+    if "species" in m.sections:
+        out["species"] = list(m.SPECIES)
+    if "boundary" in m.sections:
+        out["boundary"] = list(m.BOUNDARY)
+    if "mechanics" in m.sections:
+        out["mechanics"] = list(mechanics.MECHANICS)
+    if "thermal" in m.sections:
+        out["thermal"] = list(getattr(m, "thermal_keys", None) or thermal.THERMAL)
+    if "solver" in m.sections:
+        out["solver"] = list(loader.SOLVER)
+    return out
+
+
+def _other_state(raw: dict) -> None:  # onsager_drag: A and B start elsewhere
+    raw["species"][0]["initial"] = "0.3 + 0.01*x"
+
+
+def _no_lattice(raw: dict) -> None:  # onsager_drag without a solvent: S independent
+    raw["physics"]["lattice"] = False
+    raw["species"].append({"name": "S", "initial": "1 - (0.3 + 0.2*tanh((x - 5.0)/0.5))"
+                                                    " - 0.5*(1 - (0.3 + 0.2*tanh((x - 5.0)"
+                                                    "/0.5)))/1.5"})
+    raw["physics"]["transport"]["L"]["S-S"] = 1e-5
+
+
+def _energy_stable(raw: dict) -> None:  # convex splitting is for backward Euler
+    raw["physics"]["energy_stable"] = True
+    raw["time"]["scheme"] = "backward_euler"
+
+
+def _two_way(raw: dict) -> None:  # the initial state is a formula: c_ref is needed
+    raw["mechanics"].update(two_way=True, c_ref=1.0)
+
+
+def _thermal_T(raw: dict) -> None:  # one temperature: [thermal] T instead of materials.T
+    del raw["materials"]["T"]
+    raw["thermal"] = {"T": 1500.0}
+
+
+def _bc(key: str, value: object) -> object:
+    def patch(raw: dict) -> None:
+        raw["boundary"][0][key] = value
+    return patch
+
+
+#: (base, section, key) -> a function changing the base where one value is not enough
+PATCHES = {("multicomponent", "species", "initial"): _other_state,
+           ("diffusion+mechanics", "mechanics", "two_way"): _two_way,
+           ("multicomponent", "thermal", "T"): _thermal_T,
+           ("multicomponent", "boundary", "value"): _bc("value", 0.25),
+           ("multicomponent", "boundary", "species"): _bc("species", "B"),
+           ("multicomponent", "boundary", "type"): _bc("type", "flux"),
+           ("multicomponent", "boundary", "name"): _bc("name", "right"),
+           ("multicomponent", "physics", "lattice"): _no_lattice,
+           ("diffusion", "physics", "energy_stable"): _energy_stable}
+
+# [mechanics] keys on the bases that have the section (the diffusion and mechanics
+# models share validate_mechanics; a multicomponent σ_h is the same solve)
+GENERIC = [(base, section, key)
+           for base in ("diffusion", "diffusion+mechanics", "multicomponent", "mechanics")
+           for section, keys in _schema(base.split("+")[0]).items() for key in keys
+           if (section == "mechanics") == (base in ("diffusion+mechanics", "mechanics"))
+           or (base == "mechanics" and section != "mechanics")]
+
+
+def test_every_key_of_every_model_has_a_sample():
+    missing = {(s, k) for _, s, k in GENERIC} - set(KEY_SAMPLES)
+    assert not missing, f"give these keys a sample in KEY_SAMPLES: {sorted(missing)}"
+
+
+def _fingerprint(raw: dict) -> tuple:
+    from femdiff.cli import solver_lines
+
+    case = _validate(raw)
+    sim = case.build(MPI.COMM_WORLD)
+    if sim.time_dependent:
+        sim.problem.run(case.data["time"]["t_end"])
+    sim.refresh()
+    fields = [(f.name, f.x.array.copy()) for f in sim.fields()]
+    return sim.columns(), solver_lines(sim), fields
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and a[1] == b[1] and len(a[2]) == len(b[2]) and all(
+        n == m and x.shape == y.shape and np.array_equal(x, y)
+        for (n, x), (m, y) in zip(a[2], b[2], strict=True))
+
+
+_BASE_PRINTS: dict[str, tuple] = {}
+
+
+@pytest.mark.slow
+@pytest.mark.skip_in_parallel
+@pytest.mark.parametrize("base, section, key", GENERIC,
+                         ids=[f"{b}-{s}.{k}" for b, s, k in GENERIC])
+def test_every_accepted_key_changes_the_run(base, section, key):
+    raw = _small_bases()[base]
+    value = copy.deepcopy(KEY_SAMPLES[(section, key)])
+    if (base, section, key) in PATCHES:
+        PATCHES[(base, section, key)](raw)
+    elif section in ("species", "boundary"):
+        raw.setdefault(section, [{}])[0][key] = value
+    else:
+        raw.setdefault(section, {})[key] = value
+    try:
+        case = _validate(raw)
+    except fcase.CaseError as exc:  # refused: at the key, or at its section (needs more)
+        assert exc.key.split(".")[0].split("[")[0] == section, str(exc)
+        return
+    assert case is not None
+    if base not in _BASE_PRINTS:
+        _BASE_PRINTS[base] = _fingerprint(_small_bases()[base])
+    assert not _same(_fingerprint(raw), _BASE_PRINTS[base]), \
+        f"{section}.{key} = {value!r} is accepted by {base!r} and changes nothing"

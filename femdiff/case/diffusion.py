@@ -282,8 +282,11 @@ class DiffusionModel:
             where = f"boundary[{i}]"
             bc = table(b, self.BOUNDARY, where, ctx)
             ctx.check_boundary(bc["name"], f"{where}.name")
-            if bc["species"] is not None:
+            if bc["species"] is not None:  # one species: the key would change nothing
                 ctx.check_species(bc["species"], f"{where}.species")
+                raise ctx.error(f"{where}.species", "model 'diffusion' has one species: "
+                                "every condition is for it (species is for "
+                                "model = 'multicomponent'); remove it")
             if bc["type"] != "no_flux" and bc["value"] is None:
                 raise ctx.error(f"{where}.value", f"missing required value for a "
                                 f"{bc['type']!r} boundary condition (a number or formula)")
@@ -380,7 +383,11 @@ class DiffusionModel:
                                 "trap sites are a fraction of the sites (N_T ≤ N_L)")
 
     def check_solver(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context) -> None:
-        """What the solver can run: femdiff_schur, and two-way mechanics with 'iterative'."""
+        """What the solver can run (after [time] and [solver]).
+
+        femdiff_schur, two-way mechanics with 'iterative', convex splitting with the time
+        scheme.
+        """
         solver = data["solver"]
         schur = solver["petsc_options"].get("femdiff_schur")
         where = "solver.petsc_options.femdiff_schur"
@@ -397,6 +404,10 @@ class DiffusionModel:
                 raise ctx.error(where, "the BKSW Schur preconditioner is for the (C, μ) "
                                 "system of Cahn–Hilliard alone (no traps, no two-way "
                                 "mechanics)")
+        if data["physics"]["energy_stable"] and data["time"]["scheme"] != "backward_euler":
+            raise ctx.error("physics.energy_stable", "convex splitting is energy stable "
+                            "for backward Euler only: set time.scheme = \"backward_euler\" "
+                            f"(got {data['time']['scheme']!r})")
         mech = data["mechanics"]
         if mech is not None and mech["two_way"] and solver["linear"] == "iterative":
             raise ctx.error("solver.linear", "two-way mechanics solves (C, μ, u) together "

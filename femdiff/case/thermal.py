@@ -87,6 +87,10 @@ def validate_thermal(raw: Any, data: dict[str, Any], ctx: Context) -> dict[str, 
             raise ctx.error("thermal.T", "missing required value: give T (a number or "
                             "formula [K]) or solve = \"steady\" | \"transient\" with "
                             "[[thermal.boundary]] conditions")
+        for key in ("degree", "solver"):  # (they have defaults: given means set here)
+            if isinstance(raw, dict) and key in raw:
+                raise ctx.error(f"thermal.{key}", "is for a conduction solve (solve = "
+                                "\"steady\" | \"transient\"); a given T is not solved for")
         for key in ("initial", "dt", "t_end", "source"):
             if th[key] is not None:
                 raise ctx.error(f"thermal.{key}", "is for a conduction solve (solve = "
