@@ -103,10 +103,12 @@ BAD = [
      "materials.T", "is not used by model 'mechanics'"),
     ("9-materials-omega-multicomponent", "darken_couple", ["materials.omega=1e-6"],
      "materials.omega", "is not used by model 'multicomponent'"),
-    ("9-materials-T-all-given", "tds", ["materials.T=400.0"],
-     # tds: [thermal] T (the ramp) sets materials.T only when it is absent; here the
-     # terms and mobility take materials.T, so it is read: not refused (see below)
-     None, None),
+    ("9-materials-T-all-given", "quickstart",
+     ['physics.terms=[{type = "ideal", T = 350.0}]',
+      'physics.mobility={type = "einstein", D = 1e-9, T = 350.0}'],
+     "materials.T", "no part of it takes materials.T"),
+    ("9-materials-T-read-by-traps", "tds", ["materials.T=400.0"],
+     None, None),  # the rate laws of the traps read it: valid
     ("9-c_ref-without-two_way", "stressed_rod", ["mechanics.c_ref=1.0"],
      "mechanics.c_ref", "without it, it is not used"),
     ("9-c_ref-missing-two_way", "stressed_rod",
@@ -416,8 +418,8 @@ def test_multicomponent_thermal_T_acts_as_materials_T():
 # --- items 15 and 16 on a mesh ---------------------------------------------------------------
 
 
-@pytest.mark.skip_in_parallel
-def test_a_folding_transform_names_the_key(capsys):
+@pytest.mark.mpi
+def test_a_folding_transform_names_the_key():
     raw = _raw("quickstart")
     raw["geometry"]["transform"] = {"x": "0*x"}
     case = _validate(raw)  # not refused before meshing: the map is known on the nodes only

@@ -257,7 +257,8 @@ def _orientation(mesh: Any) -> Any:
     import numpy as np
 
     tdim = mesh.topology.dim
-    cells = mesh.geometry.dofmap
+    owned = mesh.topology.index_map(tdim).size_local  # (ghosts are another rank's)
+    cells = mesh.geometry.dofmap[:owned]
     x = mesh.geometry.x[cells[:, : tdim + 1]][:, :, :tdim]  # (cells, tdim+1, tdim)
     edges = x[:, 1:, :] - x[:, :1, :]
     if mesh.geometry.dim != tdim:  # a manifold: no orientation to keep

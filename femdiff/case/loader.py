@@ -320,7 +320,6 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
     if model not in MODELS:
         raise ctx.error("physics.model", f"unknown model {model!r}; allowed values: "
                         f"{', '.join(MODELS)}")
-    _check_sections(raw, model, ctx)
     if model != "multicomponent" and data["material_list"]:
         for i, entry in enumerate(raw["materials"]):
             for key in _MULTICOMPONENT_ONLY:
@@ -405,13 +404,14 @@ def _check_materials_read(raw: Any, data: dict[str, Any], model: str, ctx: Conte
     if isinstance(raw, dict):
         for key in raw:
             if key in MATERIALS and key not in mats.read:
-                why = {"T": "every temperature is given elsewhere (terms, mobility, "
-                            "thermodynamics or [thermal])",
-                       "E": "elastic constants are for [mechanics]",
-                       "nu": "elastic constants are for [mechanics]",
-                       "elastic_model": "elastic constants are for [mechanics]",
+                why = {"T": "no part of it takes materials.T: it needs no temperature, or "
+                            "every part gives its own",
+                       "E": "elastic constants are for [mechanics] with [materials]",
+                       "nu": "elastic constants are for [mechanics] with [materials]",
+                       "elastic_model": "elastic constants are for [mechanics] with "
+                                        "[materials]",
                        "omega": "Ω is for a diffusion 'stress' term without its own omega",
-                       "units": "the model has no concentration units"}.get(key, "")
+                       "units": "it has no concentrations"}[key]
                 raise ctx.error(f"materials.{key}", f"is not used by model {model!r} in "
                                 f"this case ({why}): remove it")
     data["materials"] = dict(mats)

@@ -44,6 +44,10 @@ class Model(Protocol):
         sections: the sections of :data:`MODEL_SECTIONS` the model reads; the loader
             refuses the others (a section a model ignores is an error, never a no-op).
         refused: section -> why the model takes none (for the message), optional.
+
+    Optional too: ``thermal_keys`` (the [thermal] keys it reads, when not all) and
+    ``check_solver(raw, data, ctx)``, called after [time] and [solver] are checked (what
+    the model's solver can run: e.g. femdiff_schur only for Cahn–Hilliard).
     """
 
     time_dependent: bool
