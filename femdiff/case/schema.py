@@ -99,7 +99,7 @@ def check_value(v: Any, k: Key, where: str, ctx: Context) -> Any:
     if kind in ("expr", "texpr"):
         if number:
             if not math.isfinite(v):
-                raise ctx.error(where, f"must be a finite number or a formula, got {v!r}")
+                raise ctx.error(where, f"must be a finite number, got {v!r}")
             return float(v)
         if not isinstance(v, str):
             raise bad("a number or a formula string")
