@@ -669,3 +669,16 @@ def test_every_accepted_key_changes_the_run(base, section, key):
         _BASE_PRINTS[base] = _fingerprint(_small_bases()[base])
     assert not _same(_fingerprint(raw), _BASE_PRINTS[base]), \
         f"{section}.{key} = {value!r} is accepted by {base!r} and changes nothing"
+
+
+@pytest.mark.skip_in_parallel
+def test_api_mobilities_need_every_species():
+    """Item 8 in the API: a species left out of Onsager.mobilities got M = 0 silently."""
+    from femdiff import mesh
+    from femdiff.multicomponent import IdealMixing, Mixture, MulticomponentProblem, Onsager
+
+    problem = MulticomponentProblem(
+        mesh.interval(4, 1.0), ["A", "S"], Mixture([IdealMixing(1000.0)]),
+        Onsager.mobilities({"A": 1.0}), initial={"A": 0.3}, time=TimeControl(dt=1.0))
+    with pytest.raises(ValueError, match="needs M of every species; missing 'S'"):
+        problem.initialise()
