@@ -258,7 +258,7 @@ def _orientation(mesh: Any) -> Any:
 
     tdim = mesh.topology.dim
     owned = mesh.topology.index_map(tdim).size_local  # (ghosts are another rank's)
-    cells = mesh.geometry.dofmap[:owned]
+    cells = mesh.geometry.dofmaps[0][:owned]
     x = mesh.geometry.x[cells[:, : tdim + 1]][:, :, :tdim]  # (cells, tdim+1, tdim)
     edges = x[:, 1:, :] - x[:, :1, :]
     if mesh.geometry.dim != tdim:  # a manifold: no orientation to keep
