@@ -269,8 +269,12 @@ def test_bad_case_gives_one_clear_message(base, old, new, parts, tmp_path, capsy
 
 @pytest.mark.skip_in_parallel
 def test_good_femdiff_options_pass_check(tmp_path, capsys):
-    """Every femdiff_* key with an allowed value passes (the bad ones fail above)."""
-    good = ('femdiff_refactor_krylov = 3, femdiff_newton_kappa = 0, femdiff_schur = "bksw", '
+    """Every femdiff_* key with an allowed value passes (the bad ones fail above).
+
+    (femdiff_schur is for a Cahn–Hilliard case with the iterative solver only: see
+    tests/test_hardening_inputs.py.)
+    """
+    good = ('femdiff_refactor_krylov = 3, femdiff_newton_kappa = 0, '
             'femdiff_split = "mu_local", ksp_type = "fgmres"')
     code, text = _check(tmp_path, QUICK.replace("[checkpoint]", _SOLVER.format(good), 1),
                         capsys)

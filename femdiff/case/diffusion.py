@@ -128,6 +128,8 @@ class DiffusionModel:
     """``model = "diffusion"``: one species, mixed μ–C, optional mechanics (σ_h)."""
 
     time_dependent = True
+    sections = ("physics", "species", "boundary", "traps", "mechanics", "thermal", "solver",
+                "checkpoint")
     PHYSICS = {
         "model": Key("string"),
         "terms": Key("table"),  # array, checked below
@@ -280,8 +282,11 @@ class DiffusionModel:
             where = f"boundary[{i}]"
             bc = table(b, self.BOUNDARY, where, ctx)
             ctx.check_boundary(bc["name"], f"{where}.name")
-            if bc["species"] is not None:
+            if bc["species"] is not None:  # one species: the key would change nothing
                 ctx.check_species(bc["species"], f"{where}.species")
+                raise ctx.error(f"{where}.species", "model 'diffusion' has one species: "
+                                "every condition is for it (species is for "
+                                "model = 'multicomponent'); remove it")
             if bc["type"] != "no_flux" and bc["value"] is None:
                 raise ctx.error(f"{where}.value", f"missing required value for a "
                                 f"{bc['type']!r} boundary condition (a number or formula)")
@@ -309,6 +314,11 @@ class DiffusionModel:
             if not any(isinstance(t, th.StressCoupling) for t in built):
                 raise ctx.error("mechanics.two_way", "two-way coupling needs a 'stress' term "
                                 "in physics.terms (it gives Ω once, for both directions)")
+            if data["mechanics"]["c_ref"] is None \
+                    and not isinstance(species[0]["initial"], float):
+                raise ctx.error("mechanics.c_ref", "missing required value: the stress-free "
+                                "concentration of two-way coupling defaults to the initial "
+                                "one, which here is not a number")
         data["traps"], traps = validate_traps(raw.get("traps"), data["materials"]["units"],
                                               ctx)
         several = len(data.get("material_list") or []) > 1  # C broken at the interfaces
@@ -328,6 +338,12 @@ class DiffusionModel:
             raise ctx.error("physics.n_sites", "missing required value: Oriani [[traps]] "
                             "need the lattice site density N_L (or a 'lattice_saturation' "
                             "term)")
+        phys_raw = raw.get("physics", {})
+        for key in ("n_sites", "trap_initial"):
+            if key in phys_raw and not traps:
+                raise ctx.error(f"physics.{key}", "is for [[traps]] (Oriani traps' N_L, the "
+                                "traps' initial state); this case has none")
+        self._check_sites(data, built, mobility, ctx)
         n_sites = data["physics"]["n_sites"]
         initial = species[0]["initial"]
         if n_sites is not None and isinstance(initial, float) and initial >= n_sites \
@@ -339,6 +355,72 @@ class DiffusionModel:
             raise ctx.error("thermal.heating_rate", "a temperature ramp drives the rate laws "
                             "of [[traps]] (TDS); this case has none")
         return DiffusionSetup(tuple(built), mobility, material, tuple(traps))
+
+    @staticmethod
+    def _check_sites(data: dict[str, Any], built: list[Any], mobility: Any, ctx: Context
+                     ) -> None:
+        """One lattice site density N_L, and trap densities not above it.
+
+        N_L may be given by a 'lattice_saturation' term, a 'lattice' mobility, physics.n_sites
+        and a per-site McNabb–Foster trap: each must be the same number (they are the
+        same sites), and a number N_T of trap sites cannot exceed it.
+        """
+        phys = data["physics"]
+        given = [(f"physics.terms[{i}].n_sites", t["n_sites"])
+                 for i, t in enumerate(phys["terms"]) if t["type"] == "lattice_saturation"]
+        mob = phys["mobility"]
+        if isinstance(mob, dict) and mob.get("type") == "lattice":
+            given.append(("physics.mobility.n_sites", mob["n_sites"]))
+        if phys["n_sites"] is not None:
+            given.append(("physics.n_sites", phys["n_sites"]))
+        for i, t in enumerate(data["traps"]):
+            if t["type"] == "mcnabb_foster" and t.get("n_sites") is not None:
+                given.append((f"traps[{i}].n_sites", t["n_sites"]))
+        for key, value in given[1:]:
+            first, ref = given[0]
+            if not math.isclose(value, ref, rel_tol=1e-12):
+                raise ctx.error(key, f"lattice site density {value:g} differs from {first} = "
+                                f"{ref:g}: both are N_L of the same lattice; give one value")
+        if not given:
+            return
+        key_NL, N_L = given[0]
+        for i, t in enumerate(data["traps"]):
+            if isinstance(t["density"], float) and t["density"] > N_L:
+                raise ctx.error(f"traps[{i}].density", f"trap density {t['density']:g} is "
+                                f"above the lattice site density N_L = {N_L:g} ({key_NL}): "
+                                "trap sites are a fraction of the sites (N_T ≤ N_L)")
+
+    def check_solver(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context) -> None:
+        """What the solver can run (after [time] and [solver]).
+
+        femdiff_schur, two-way mechanics with 'iterative', convex splitting with the time
+        scheme.
+        """
+        solver = data["solver"]
+        schur = solver["petsc_options"].get("femdiff_schur")
+        where = "solver.petsc_options.femdiff_schur"
+        if schur is not None:
+            if not any(t["type"] == "gradient_energy" for t in data["physics"]["terms"]):
+                raise ctx.error(where, "the BKSW Schur preconditioner is for Cahn–Hilliard "
+                                "(a 'gradient_energy' term in physics.terms); this case has "
+                                "none: remove it")
+            if solver["linear"] != "iterative":
+                raise ctx.error(where, "the BKSW Schur preconditioner needs the iterative "
+                                "fieldsplit solver: set solver.linear = \"iterative\" (it "
+                                "is the default there)")
+            if data["traps"] or (data["mechanics"] or {}).get("two_way"):
+                raise ctx.error(where, "the BKSW Schur preconditioner is for the (C, μ) "
+                                "system of Cahn–Hilliard alone (no traps, no two-way "
+                                "mechanics)")
+        if data["physics"]["energy_stable"] and data["time"]["scheme"] != "backward_euler":
+            raise ctx.error("physics.energy_stable", "convex splitting is energy stable "
+                            "for backward Euler only: set time.scheme = \"backward_euler\" "
+                            f"(got {data['time']['scheme']!r})")
+        mech = data["mechanics"]
+        if mech is not None and mech["two_way"] and solver["linear"] == "iterative":
+            raise ctx.error("solver.linear", "two-way mechanics solves (C, μ, u) together "
+                            "with LU only (the iterative fieldsplit has no block for u): "
+                            "use \"auto\" or \"lu\"")
 
     def _species(self, raw: Any, i: int, data: dict[str, Any], ctx: Context
                  ) -> dict[str, Any]:
@@ -378,7 +460,7 @@ class DiffusionSimulation(ProblemSimulation):
         self.case, self.domain = case, domain
         mesh = domain.mesh
         self.heat, self.T = temperature_field(data.get("thermal"),
-                                              data.get("material_list"), domain)
+                                              data.get("material_list"), domain, case.path)
         self.solid, self.sigma_h = solve_mechanics(data["mechanics"], setup.material, domain,
                                                    self.T)
         bcs: list[Any] = []

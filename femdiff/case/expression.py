@@ -85,6 +85,32 @@ class Expression:
                 used.add(node.slice.value)  # type: ignore[attr-defined]
         return used
 
+    def check_finite(self) -> None:
+        """Raise ValueError for a formula that is not a finite real number anywhere.
+
+        Evaluated (NumPy) at sample points of several length scales, with t at several
+        times: a formula such as ``"sqrt(-1)"``, ``"1/0"`` or ``"1e400*x"`` fails at every
+        point (a formula singular only somewhere, e.g. ``"1/x"``, passes: the points of
+        its domain are unknown before meshing). UFL would take ``sqrt(-1)`` as complex.
+        """
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Constant) and not math.isfinite(node.value):
+                text = ast.get_source_segment(self.text.strip(), node)
+                raise ValueError(f"the number {text} in {self.text!r} is not finite (it "
+                                 "overflows a double)")
+        axis = np.array([0.0, 1e-6, -1e-3, 0.37, -0.61, 1.0, 3.3, -2e3, 1e6])
+        grid = np.stack([axis, np.roll(axis, 3), np.roll(axis, 5)])
+        values = None
+        with np.errstate(all="ignore"):
+            try:
+                values = [self.numpy(grid, t) for t in (0.0, 1.0, 1e3)]
+            except (ZeroDivisionError, OverflowError):
+                pass
+        if values is None or not any(np.isfinite(v).any() for v in values):
+            raise ValueError(f"{self.text!r} is not a finite real number at any point (a "
+                             "division by zero, a square root or logarithm of a negative "
+                             "number, an overflow?)")
+
     @property
     def uses_time(self) -> bool:
         """Whether the formula contains ``t``."""

@@ -185,7 +185,35 @@ def _validate_mesh_source(data: Any, ctx: Context, base: Path) -> dict[str, Any]
                             "numbers of cells in params instead of h")
     ctx.gdim, ctx.boundaries, ctx.volumes = builder_names(name, params)
     ctx.geometry_label = f"the geometry {name!r}"
+    if name not in STRUCTURED:
+        _dry_run(name, g, ctx)
     return g
+
+
+def _dry_run(name: str, g: dict[str, Any], ctx: Context) -> None:
+    """The builder's own checks before meshing: its parameters and the cell estimate.
+
+    (:func:`femdiff.geometry.estimate`: the OCC model is built, not meshed; milliseconds.)
+    """
+    from femdiff import geometry
+
+    params = dict(g["params"])
+    if g["h"] is not None:
+        params["h"] = g["h"]
+    try:
+        geometry.estimate(name, **params)
+    except ValueError as exc:
+        text = str(exc)
+        if "cells" in text and g["h"] is not None:
+            key = "geometry.h"
+        else:  # the parameter the builder names first (its messages start with it)
+            words = text.replace("=", " ").split()
+            named = [p for p in g["params"] if p in words]
+            key = f"geometry.params.{named[0]}" if named else "geometry.params"
+        raise ctx.error(key, text) from None
+    except RuntimeError as exc:  # OpenCASCADE could not build the model
+        raise ctx.error("geometry.params", f"Gmsh could not build the geometry {name!r}: "
+                        f"{exc}") from None
 
 
 class GeometryError(RuntimeError):
@@ -214,8 +242,10 @@ def build_domain(case: Case, comm: Any) -> Any:
     if g["transform"]:
         x = domain.mesh.geometry.x
         points = x.T.copy()  # the original coordinates, shape (3, n)
+        before = _orientation(domain.mesh)
         for axis, expr in g["transform"].items():
             x[:, axis] = expr.numpy(points)
+        _check_transform(case, domain.mesh, before)
     if g["periodic"]:
         from femdiff.geometry.mesh import MeshError
 
@@ -224,6 +254,49 @@ def build_domain(case: Case, comm: Any) -> Any:
         except (MeshError, ValueError) as exc:  # not conforming, not a translation, ...
             raise CaseError(case.path, "geometry.periodic", str(exc)) from None
     return domain
+
+
+def _orientation(mesh: Any) -> Any:
+    """Each cell's signed measure from its first tdim + 1 nodes (a corner's Jacobian)."""
+    import numpy as np
+
+    tdim = mesh.topology.dim
+    owned = mesh.topology.index_map(tdim).size_local  # (ghosts are another rank's)
+    cells = mesh.geometry.dofmaps[0][:owned]
+    x = mesh.geometry.x[cells[:, : tdim + 1]][:, :, :tdim]  # (cells, tdim+1, tdim)
+    edges = x[:, 1:, :] - x[:, :1, :]
+    if mesh.geometry.dim != tdim:  # a manifold: no orientation to keep
+        return np.ones(len(cells))
+    return np.linalg.det(edges) if tdim > 1 else edges[:, 0, 0]
+
+
+def _check_transform(case: Case, mesh: Any, before: Any) -> None:
+    """Refuse a transform that folds, collapses or overflows the mesh (every rank).
+
+    Each cell keeps its orientation (or all are mirrored together): a cell whose corner
+    Jacobian changes sign or vanishes is folded or flattened by the map.
+    """
+    from mpi4py import MPI
+
+    import numpy as np
+
+    after = _orientation(mesh)
+    with np.errstate(all="ignore"):
+        ratio = after / before
+    finite = bool(np.isfinite(mesh.geometry.x).all() and np.isfinite(ratio).all())
+    comm = mesh.comm
+    finite = comm.allreduce(finite, op=MPI.LAND)
+    pos = comm.allreduce(int((ratio > 0).sum()) if finite else 0, op=MPI.SUM)
+    neg = comm.allreduce(int((ratio < 0).sum()) if finite else 0, op=MPI.SUM)
+    total = comm.allreduce(len(ratio), op=MPI.SUM)
+    if not finite:
+        raise CaseError(case.path, "geometry.transform", "maps some nodes to non-finite "
+                        "coordinates (inf or nan)")
+    if max(pos, neg) < total:
+        bad = total - max(pos, neg)
+        raise CaseError(case.path, "geometry.transform", f"collapses or folds {bad} of "
+                        f"{total} cells (their Jacobian vanishes or changes sign): the map "
+                        "must be one-to-one, e.g. {x = \"2*x\"}")
 
 
 def _build_builder(case: Case, g: dict[str, Any], comm: Any) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from femdiff.case.geometry import build_domain, validate_geometry
-from femdiff.case.registry import MODELS, Model
+from femdiff.case.registry import MODEL_SECTIONS, MODELS, Model
 from femdiff.case.schema import (
     CaseError,
     Context,
@@ -75,7 +75,7 @@ TIME = {
     "dt_max": Key("positive", default=math.inf),
     "dt_min": Key("positive"),
     "shrink": Key("positive", default=0.5),
-    "max_retries": Key("integer", default=8),
+    "max_retries": Key("integer", default=8, doc="failed attempts allowed per step, ≥ 0"),
     "adaptive": Key("table", doc="error control: tol, safety, max_growth, min_shrink, "
                      "reject, k_I, k_P, guess_degree"),
 }
@@ -137,6 +137,9 @@ def validate_time(raw: Any, ctx: Context) -> tuple[dict[str, Any], TimeSetup]:
     tm = table(raw, TIME, "time", ctx)
     if tm["growth"] < 1:
         raise ctx.error("time.growth", f"must be ≥ 1, got {tm['growth']!r}")
+    if tm["max_retries"] < 0:
+        raise ctx.error("time.max_retries", f"must be an integer ≥ 0 (failed attempts "
+                        f"allowed per step; 0: no retry), got {tm['max_retries']!r}")
     if tm["t_end"] <= tm["t0"]:
         raise ctx.error("time.t_end", f"must be after t0 = {tm['t0']!r}, got "
                         f"{tm['t_end']!r}")
@@ -303,6 +306,11 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
         data["material_list"] = validate_material_list(mats_raw, ctx)
         mats_raw = {}
     data["materials"] = table(mats_raw, MATERIALS, "materials", ctx)
+    early = raw.get("physics", {}).get("model", "diffusion") \
+        if isinstance(raw.get("physics"), dict) else None
+    if early in MODELS:  # before [thermal]: a model that reads none of it, or a part
+        _check_sections(raw, early, ctx)
+        _check_thermal_keys(raw.get("thermal"), early, ctx)
     data["thermal"] = validate_thermal(raw.get("thermal"), data, ctx)
 
     physics = raw.get("physics", {})
@@ -318,8 +326,11 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
                 if key in entry:
                     raise ctx.error(f"materials[{i}].{key}", f"{key!r} belongs to model = "
                                     f"'multicomponent', not {model!r}")
+    # [materials] keys are shared by the models: each must be read by this one
+    data["materials"] = _Reads(data["materials"])
     setup = MODELS[model].validate(raw, data, ctx)
     data["physics"]["model"] = model
+    _check_materials_read(raw.get("materials"), data, model, ctx)
 
     time = None
     if MODELS[model].time_dependent:
@@ -332,12 +343,132 @@ def validate(raw: dict[str, Any], label: str, base: Path, path: Path | None = No
     data["solver"] = table(raw.get("solver", {}), SOLVER, "solver", ctx)
     # unknown SNES/KSP/PC/... types and bad femdiff_* options fail at ``femdiff check``
     check_petsc_options(data["solver"]["petsc_options"], "solver.petsc_options", ctx)
+    check_solver = getattr(MODELS[model], "check_solver", None)
+    if check_solver is not None:  # what the model's solver can run (femdiff_schur, ...)
+        check_solver(raw, data, ctx)
+    if time is not None:
+        _check_run_length(data["time"], time, ctx)
+        _check_ramp(data.get("thermal"), data["time"], ctx)
     data["output"] = _validate_output(raw.get("output", {}), data.get("time"), ctx)
     ck = table(raw.get("checkpoint", {}), CHECKPOINT, "checkpoint", ctx)
     if ck["every_steps"] < 0:
         raise ctx.error("checkpoint.every_steps", f"must be ≥ 0, got {ck['every_steps']}")
     data["checkpoint"] = ck
     return Case(path or Path(label), data, ctx.boundaries, ctx.gdim, setup, time, raw_copy)
+
+
+class _Reads(dict):
+    """A dict that records the keys read (the [materials] keys a model uses)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # noqa: D102
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def _check_sections(raw: dict[str, Any], model: str, ctx: Context) -> None:
+    """Refuse a section the model does not read (:attr:`Model.sections`)."""
+    m = MODELS[model]
+    sections = getattr(m, "sections", MODEL_SECTIONS)  # undeclared: the model checks
+    for key in MODEL_SECTIONS:
+        if key in raw and key not in sections and key != "physics":
+            why = getattr(m, "refused", {}).get(key)
+            raise ctx.error(key, f"model {model!r} takes no [{key}]"
+                            + (f": {why}" if why else " (it would be ignored)")
+                            + "; its sections: "
+                            + ", ".join(s for s in MODEL_SECTIONS if s in sections))
+
+
+def _check_thermal_keys(raw: Any, model: str, ctx: Context) -> None:
+    """Refuse [thermal] keys outside the model's :attr:`thermal_keys` (if it declares)."""
+    allowed = getattr(MODELS[model], "thermal_keys", None)
+    if allowed is None or not isinstance(raw, dict):
+        return
+    for key in raw:
+        if key not in allowed:
+            raise ctx.error(f"thermal.{key}", f"model {model!r} reads only "
+                            f"{', '.join(allowed)} from [thermal] (a uniform temperature "
+                            "[K]); allowed keys: " + ", ".join(allowed))
+
+
+def _check_materials_read(raw: Any, data: dict[str, Any], model: str, ctx: Context) -> None:
+    """Refuse a [materials] key the model's validation never read (it has no effect)."""
+    mats = data["materials"]
+    if isinstance(raw, dict):
+        for key in raw:
+            if key in MATERIALS and key not in mats.read:
+                why = {"T": "no part of it takes materials.T: it needs no temperature, or "
+                            "every part gives its own",
+                       "E": "elastic constants are for [mechanics] with [materials]",
+                       "nu": "elastic constants are for [mechanics] with [materials]",
+                       "elastic_model": "elastic constants are for [mechanics] with "
+                                        "[materials]",
+                       "omega": "Ω is for a diffusion 'stress' term without its own omega",
+                       "units": "it has no concentrations"}[key]
+                raise ctx.error(f"materials.{key}", f"is not used by model {model!r} in "
+                                f"this case ({why}): remove it")
+    data["materials"] = dict(mats)
+
+
+#: a run needing more fixed steps than this is refused (it cannot finish); above
+#: :data:`WARN_STEPS`, warned of
+MAX_STEPS = 10**8
+WARN_STEPS = 10**6
+
+
+def _estimated_steps(tm: dict[str, Any], control: Any) -> float:
+    """Steps from t0 to t_end at Δt = dt growing by ``growth`` up to dt_max (no retries)."""
+    span, dt, g, cap = tm["t_end"] - tm["t0"], tm["dt"], control.growth, control.dt_max
+    if g == 1:
+        return span / min(dt, cap)
+    # the geometric phase up to dt_max, then steps of dt_max
+    k = math.log(cap / dt) / math.log(g) if math.isfinite(cap) and cap > dt else math.inf
+    covered = dt * (g ** min(k, 1e3) - 1) / (g - 1) if math.isfinite(k) else math.inf
+    if span <= covered:
+        return math.log(1 + span * (g - 1) / dt) / math.log(g)
+    return k + (span - covered) / cap
+
+
+def _check_run_length(tm: dict[str, Any], time: TimeSetup, ctx: Context) -> None:
+    """Refuse a run of more than :data:`MAX_STEPS` fixed steps; warn above WARN_STEPS."""
+    if time.adaptive is not None:  # the controller chooses Δt
+        return
+    steps = _estimated_steps(tm, time.control)
+    if steps > MAX_STEPS:
+        raise ctx.error("time.dt", f"dt = {tm['dt']:g} s over t_end − t0 = "
+                        f"{tm['t_end'] - tm['t0']:g} s is about {steps:.2g} steps (growth = "
+                        f"{time.control.growth:g}), more than {MAX_STEPS:.0e}: raise dt, set "
+                        "growth > 1 (with dt_max) or adaptive = {tol = ...}")
+    if steps > WARN_STEPS:
+        ctx.warn("time.dt", f"about {steps:.2g} time steps (dt = {tm['dt']:g} s, growth = "
+                 f"{time.control.growth:g}): a long run; growth > 1 or adaptive steps?")
+
+
+#: the temperature a TDS ramp may reach: above every melting point, refused
+MAX_RAMP_T = 1.0e4
+
+
+def _check_ramp(th: dict[str, Any] | None, tm: dict[str, Any], ctx: Context) -> None:
+    """A ramp T(t) = T₀ + β (t − t0) must stay in (0, :data:`MAX_RAMP_T`] until t_end."""
+    if th is None or th.get("heating_rate") is None or not isinstance(th["T"], float):
+        return
+    T0, beta, span = th["T"], th["heating_rate"], tm["t_end"] - tm["t0"]
+    T_end = T0 + beta * span
+    if T_end <= 0:
+        raise ctx.error("thermal.heating_rate", f"the ramp T = {T0:g} K {beta:+g} K/s · t "
+                        f"reaches 0 K at t − t0 = {T0 / -beta:g} s, before t_end (after "
+                        f"{span:g} s): the temperature must stay positive")
+    if T_end > MAX_RAMP_T:
+        raise ctx.error("thermal.heating_rate", f"the ramp T = {T0:g} K + {beta:g} K/s · t "
+                        f"reaches {T_end:.3g} K at t_end, above {MAX_RAMP_T:g} K (every "
+                        "solid has melted): a heating rate in K/s, or a shorter t_end?")
 
 
 def validate_material_list(raw: list[Any], ctx: Context) -> list[Any]:

@@ -103,6 +103,10 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
                              mat["elastic_model"])
     if ctx.gdim == 1:
         raise ctx.error("mechanics", "mechanics needs a 2D or 3D geometry")
+    model = mech["elastic_model"] if materials else mat["elastic_model"]
+    if ctx.gdim == 3 and model in ("plane_strain", "plane_stress"):  # else ignored in 3D
+        raise ctx.error("mechanics.elastic_model" if materials else "materials.elastic_model",
+                        f"{model!r} is a 2D model; the mesh is 3D: use '3d' (the default)")
     bcs = []
     for i, b in enumerate(bcs_raw):
         where = f"mechanics.boundary[{i}]"
@@ -149,8 +153,46 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
                             f"[[mechanics.boundary]] (here {kind!r}): every boundary is "
                             "glued and the mean strain is its only load")
         bcs.append(bc)
+    _check_duplicates(bcs, ctx)
+    if mech["c_ref"] is not None and not mech["two_way"]:
+        raise ctx.error("mechanics.c_ref", "is the stress-free concentration of two-way "
+                        "coupling (mechanics.two_way = true); without it, it is not used")
     mech["boundary"] = bcs
     return mech, material
+
+
+def _check_duplicates(bcs: list[dict[str, Any]], ctx: Context) -> None:
+    """One condition of a kind per boundary, each displacement component once.
+
+    Two 'pressure' (or 'traction', 'fixed', 'k_field') entries on a boundary would add or
+    override each other silently; a 'fixed' boundary takes no other displacement.
+    """
+    seen: dict[tuple[str, str], int] = {}
+    components: dict[tuple[str, int], int] = {}
+    for i, bc in enumerate(bcs):
+        where = f"mechanics.boundary[{i}]"
+        name, kind = bc["name"], bc["type"]
+        key = (name or "", kind)
+        if kind != "displacement" and key in seen:
+            what = "a body force" if kind == "body_force" else f"a {kind!r} condition"
+            raise ctx.error(where, f"{what} on {name or 'the body'!r} is given twice "
+                            f"(also mechanics.boundary[{seen[key]}]): give one")
+        seen.setdefault(key, i)
+        if kind in ("fixed", "displacement", "k_field"):
+            for other in ("fixed", "displacement", "k_field"):
+                j = seen.get((name, other))
+                if other != kind and j is not None:
+                    raise ctx.error(where, f"boundary {name!r} has a {other!r} condition "
+                                    f"(mechanics.boundary[{j}]) and a {kind!r} one: its "
+                                    "displacement is prescribed twice")
+        if kind == "displacement":
+            for axis in bc["components"]:
+                j = components.get((name, axis))
+                if j is not None:
+                    raise ctx.error(f"{where}.components.{'xyz'[axis]}", f"the {'xyz'[axis]} "
+                                    f"displacement of {name!r} is given twice (also "
+                                    f"mechanics.boundary[{j}])")
+                components[(name, axis)] = i
 
 
 def _validate_mean_strain(value: Any, mech: dict[str, Any], ctx: Context, cell: bool
@@ -319,13 +361,16 @@ class MechanicsModel:
 
     PHYSICS = {"model": Key("string")}
     time_dependent = False
+    sections = ("physics", "mechanics", "thermal")
+    refused = {"species": "diffusion input", "boundary": "diffusion input (the "
+               "mechanics boundary conditions are [[mechanics.boundary]])",
+               "traps": "diffusion input",
+               "solver": "the elasticity solve takes mechanics.petsc_options",
+               "checkpoint": "a stationary solve writes no checkpoints"}
 
     def validate(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context) -> Any:
         """Check [physics] and [mechanics]; no species or diffusion BCs. Returns the material."""
         data["physics"] = table(raw.get("physics", {}), self.PHYSICS, "physics", ctx)
-        for key in ("species", "boundary"):
-            if key in raw:
-                raise ctx.error(key, f"model 'mechanics' takes no [{key}] (diffusion input)")
         if raw.get("mechanics") is None:
             raise ctx.error("mechanics", "missing required section [mechanics]")
         data["mechanics"], material = validate_mechanics(
@@ -334,6 +379,18 @@ class MechanicsModel:
         if data["mechanics"]["two_way"]:
             raise ctx.error("mechanics.two_way", "two-way coupling needs a diffusion model "
                             "(physics.model = 'diffusion' with a 'stress' term)")
+        thermal = data.get("thermal")
+        if thermal is not None and thermal["solve"] is None \
+                and data["mechanics"]["T_ref"] is None:  # (a solved T is an output field)
+            raise ctx.error("thermal.T", "model 'mechanics' reads a given temperature only "
+                            "for a thermal strain (mechanics.T_ref with [[materials]] "
+                            "alpha): without T_ref it would be ignored")
+        if thermal is not None:
+            for key in ("heat_of_transport", "heating_rate"):
+                if thermal[key] is not None:
+                    raise ctx.error(f"thermal.{key}", "is for diffusion (model = "
+                                    "'diffusion'); model 'mechanics' reads only the "
+                                    "temperature")
         return material
 
     def build(self, case: Case, domain: Any) -> MechanicsSimulation:
@@ -354,7 +411,8 @@ class MechanicsSimulation:
 
         self.domain = domain
         self.heat, self.T = temperature_field(case.data.get("thermal"),
-                                              case.data.get("material_list"), domain)
+                                              case.data.get("material_list"), domain,
+                                              case.path)
         self._solve(case)
         self.von_mises = self.solid.von_mises()
         self.flux_boundaries: list[str] = []

@@ -215,6 +215,11 @@ def _transport(raw: Any, where: str, ctx: Context, species: list[str],
     elif kind == "mobilities":
         tr["data"] = _numbers_by_species(tr["M"], f"{where}.M", ctx, species, "",
                                          "nonnegative")
+        missing = [s for s in species if s not in tr["data"]]
+        if missing:  # not 0: the vacancy mechanism needs every species' mobility
+            raise ctx.error(f"{where}.M", f"missing the mobility of "
+                            f"{', '.join(map(repr, missing))}: type 'mobilities' needs "
+                            f"M of every species ({', '.join(species)}; 0 if immobile)")
     else:
         tr["data"] = _numbers_by_species(tr["D"], f"{where}.D", ctx, independent,
                                          no_dependent + " and has no flux of its own"
@@ -331,6 +336,11 @@ class MulticomponentModel:
     """``model = "multicomponent"``: Onsager diffusion of several species (mixed μ̃–X)."""
 
     time_dependent = True
+    sections = ("physics", "species", "boundary", "mechanics", "thermal", "solver",
+                "checkpoint")
+    refused = {"traps": "traps are not supported by the multicomponent model yet "
+               "(McNabb–Foster and Oriani traps are for model = 'diffusion')"}
+    thermal_keys = ("T",)  # one uniform temperature, as materials.T
     PHYSICS = {
         "model": Key("string"),
         "species": Key("strings", required=True,
@@ -388,11 +398,12 @@ class MulticomponentModel:
             if th[key] is not None and th["type"] != only:
                 raise ctx.error(f"{where}.{key}", f"{key!r} belongs to type {only!r}, not "
                                 f"{th['type']!r}")
+        self._check_thermal(raw, th, ctx)
         if th["T"] is None:
             if mat["T"] is None:
                 raise ctx.error(f"{where}.T", "missing required value (temperature [K]); "
                                 "give it here or as materials.T")
-            th["T"] = mat["T"]
+            th["T"] = mat["T"]  # a uniform [thermal] T is there too (validate_thermal)
         th["mu0"] = _numbers_by_species(th["mu0"], f"{where}.mu0", ctx, species, "")
         if th["omega"] is not None:
             th["omega"] = _numbers_by_pair(th["omega"], f"{where}.omega", ctx, species, "")
@@ -482,6 +493,33 @@ class MulticomponentModel:
 
         data["mechanics"], material = validate_mechanics(raw.get("mechanics"), mat, ctx)
         return MulticomponentSetup(mixture, onsager, material)
+
+    @staticmethod
+    def _check_thermal(raw: dict[str, Any], th: dict[str, Any], ctx: Context) -> None:
+        """[thermal] here is one uniform T, read as materials.T is (and exclusive of it)."""
+        thermal = raw.get("thermal")  # (its keys: thermal_keys, checked by the loader)
+        if thermal is None:
+            return
+        if not isinstance(thermal.get("T"), int | float):
+            raise ctx.error("thermal.T", "model 'multicomponent' takes one uniform "
+                            "temperature: give T as a number [K], not a formula")
+        mats = raw.get("materials")
+        if isinstance(mats, dict) and "T" in mats:
+            raise ctx.error("thermal.T", "the temperature is given twice (materials.T and "
+                            "thermal.T): give one of them")
+        if th["T"] is not None:
+            raise ctx.error("thermal.T", "not used: physics.thermodynamics.T sets the "
+                            "temperature; give one of them")
+
+    def check_solver(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context) -> None:
+        """Refuse the [solver] keys the multicomponent problem does not read."""
+        if "linear" in (raw.get("solver") or {}):
+            raise ctx.error("solver.linear", "is read by model 'diffusion' only; the "
+                            "multicomponent solver is chosen by solver.petsc_options")
+        if "femdiff_schur" in data["solver"]["petsc_options"]:
+            raise ctx.error("solver.petsc_options.femdiff_schur", "the BKSW Schur "
+                            "preconditioner is for Cahn–Hilliard (model 'diffusion' with a "
+                            "'gradient_energy' term), not model 'multicomponent'")
 
     @staticmethod
     def _check_fraction(value: float, where: str, ctx: Context, lattice: bool,

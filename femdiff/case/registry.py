@@ -41,9 +41,17 @@ class Model(Protocol):
     Attributes:
         time_dependent: whether its cases need a [time] section (stationary models forbid
             one).
+        sections: the sections of :data:`MODEL_SECTIONS` the model reads; the loader
+            refuses the others (a section a model ignores is an error, never a no-op).
+        refused: section -> why the model takes none (for the message), optional.
+
+    Optional too: ``thermal_keys`` (the [thermal] keys it reads, when not all) and
+    ``check_solver(raw, data, ctx)``, called after [time] and [solver] are checked (what
+    the model's solver can run: e.g. femdiff_schur only for Cahn–Hilliard).
     """
 
     time_dependent: bool
+    sections: tuple[str, ...]
 
     def validate(self, raw: dict[str, Any], data: dict[str, Any], ctx: Context) -> Any:
         """Check the model's sections of ``raw`` into ``data``; return the objects built.
@@ -54,6 +62,12 @@ class Model(Protocol):
         ...
 
     def build(self, case: Case, domain: Any) -> Simulation: ...  # noqa: D102
+
+
+#: the sections whose use depends on the model (the others are read by every model, or by
+#: every time-dependent one: [time])
+MODEL_SECTIONS = ("physics", "species", "boundary", "traps", "mechanics", "thermal",
+                  "solver", "checkpoint")
 
 
 #: model name -> Model

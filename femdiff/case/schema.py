@@ -98,12 +98,15 @@ def check_value(v: Any, k: Key, where: str, ctx: Context) -> Any:
         return v
     if kind in ("expr", "texpr"):
         if number:
+            if not math.isfinite(v):
+                raise ctx.error(where, f"must be a finite number, got {v!r}")
             return float(v)
         if not isinstance(v, str):
             raise bad("a number or a formula string")
         names = ("x", "y", "z", "t") if kind == "texpr" else ("x", "y", "z")
         try:
             expr = Expression(v, names)
+            expr.check_finite()
         except ValueError as exc:
             raise ctx.error(where, str(exc)) from None
         if ctx.gdim is not None and expr.dims and max(expr.dims) >= ctx.gdim:
@@ -114,6 +117,8 @@ def check_value(v: Any, k: Key, where: str, ctx: Context) -> Any:
         if not isinstance(v, list) or not all(
                 isinstance(a, int | float) and not isinstance(a, bool) for a in v):
             raise bad("an array of numbers")
+        if not all(math.isfinite(a) for a in v):
+            raise ctx.error(where, f"must be finite numbers, got {v!r}")
         if kind == "point" and len(v) not in (1, 2, 3):
             raise ctx.error(where, f"expected 1 to 3 coordinates, got {v!r}")
         return [float(a) for a in v]
@@ -193,6 +198,12 @@ class Context:
     def error(self, key: str, message: str) -> CaseError:
         """A :class:`CaseError` for ``key``."""
         return CaseError(self.file, key, message)
+
+    def warn(self, key: str, message: str) -> None:
+        """Log a warning ``<file>: <key>: <message>`` (input that may be meant)."""
+        import logging
+
+        logging.getLogger("femdiff").warning("%s: %s: %s", self.file, key, message)
 
     def check_boundary(self, name: str, where: str) -> None:
         """Raise for a boundary name the geometry does not have."""

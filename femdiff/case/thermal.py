@@ -87,6 +87,10 @@ def validate_thermal(raw: Any, data: dict[str, Any], ctx: Context) -> dict[str, 
             raise ctx.error("thermal.T", "missing required value: give T (a number or "
                             "formula [K]) or solve = \"steady\" | \"transient\" with "
                             "[[thermal.boundary]] conditions")
+        for key in ("degree", "solver"):  # (they have defaults: given means set here)
+            if isinstance(raw, dict) and key in raw:
+                raise ctx.error(f"thermal.{key}", "is for a conduction solve (solve = "
+                                "\"steady\" | \"transient\"); a given T is not solved for")
         for key in ("initial", "dt", "t_end", "source"):
             if th[key] is not None:
                 raise ctx.error(f"thermal.{key}", "is for a conduction solve (solve = "
@@ -178,17 +182,33 @@ def _validate_solve(th: dict[str, Any], bcs_raw: list[dict], data: dict[str, Any
     th["boundary"] = bcs
 
 
-def temperature_field(th: dict[str, Any] | None, materials: Any, domain: Any
-                      ) -> tuple[Any, Any]:
+def temperature_field(th: dict[str, Any] | None, materials: Any, domain: Any,
+                      label: str = "") -> tuple[Any, Any]:
     """(the HeatConduction or None, T) for a validated [thermal] section.
 
     T is a number, a UFL formula or the solved P_k Function; ``(None, None)`` without
     [thermal].
 
     Raises:
-        ValueError: a negative temperature found while solving (formula data, checked
-            node by node by :class:`~femdiff.physics.heat.HeatConduction`).
+        CaseError: a negative temperature found while solving (formula data, checked
+            node by node by :class:`~femdiff.physics.heat.HeatConduction`), at the key of the
+            data (``thermal.boundary[i].value``, ``thermal.initial``) of the case ``label``.
     """
+    try:
+        return _temperature_field(th, materials, domain)
+    except ValueError as exc:
+        from femdiff.case.schema import CaseError
+
+        text = str(exc)
+        key = "thermal.initial" if "initial temperature" in text else "thermal"
+        for i, bc in enumerate(th["boundary"] if th else []):
+            if text.startswith(f"FixedTemperature on {bc['name']!r}"):
+                key = f"thermal.boundary[{i}].value"
+        raise CaseError(label, key, text) from None
+
+
+def _temperature_field(th: dict[str, Any] | None, materials: Any, domain: Any
+                       ) -> tuple[Any, Any]:
     if th is None:
         return None, None
     mesh = domain.mesh

@@ -67,9 +67,9 @@ log = logging.getLogger("femdiff")
 
 __all__ = ["BUILDERS", "DEFAULT_MAX_CELLS", "MAX_CELLS_ENV", "Names", "Refine", "beam", "box",
            "build", "check_mesh_size", "crack_tip", "declares", "diffusion_couple",
-           "estimate_mesh_size", "initialize", "max_cells_limit", "meshsize", "names",
-           "notched_bar", "plate_with_hole", "rod", "sphere", "sphere_octant", "t_shape",
-           "write_msh"]
+           "estimate", "estimate_mesh_size", "initialize", "max_cells_limit", "meshsize",
+           "names", "notched_bar", "plate_with_hole", "rod", "sphere", "sphere_octant",
+           "t_shape", "write_msh"]
 
 BUILDERS: dict[str, Callable[..., Any]] = {
     "rod": rod,
@@ -161,6 +161,31 @@ def build(builder: str | Callable[..., Any], comm: MPI.Comm = MPI.COMM_WORLD,
     finally:
         if comm.rank == 0:
             _release(started)
+
+
+def estimate(builder: str | Callable[..., Any], max_cells: int | None = None,
+             **params: Any) -> float:
+    """Run a builder's checks without meshing; return the estimated cell count.
+
+    Its parameter checks, the OCC model and the cell estimate against the limit run in
+    this process only (no communicator, no mesh).
+
+    Raises:
+        ValueError: a bad parameter or too many cells, as :func:`build` would.
+        RuntimeError: Gmsh (OpenCASCADE) could not build the model.
+    """
+    fn = _resolve(builder)
+    started = not gmsh.isInitialized()
+    meshsize._max_cells, meshsize._dry_run = max_cells, True
+    try:
+        fn(**params)
+    except meshsize.DryRun as done:
+        return done.cells
+    finally:
+        meshsize._max_cells, meshsize._dry_run = None, False
+        _release(started)
+    raise RuntimeError(f"builder {getattr(fn, '__name__', fn)!r} meshed without a size "
+                       "check")
 
 
 def write_msh(builder: str | Callable[..., Any], path: str | Path,

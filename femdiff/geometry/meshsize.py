@@ -23,6 +23,15 @@ DEFAULT_MAX_CELLS = 5_000_000
 #: environment variable that overrides :data:`DEFAULT_MAX_CELLS` (0: no limit)
 MAX_CELLS_ENV = "FEMDIFF_MAX_CELLS"
 _max_cells: int | None = None  # set by build() / write_msh() while a builder runs
+_dry_run = False  # set by estimate(): check_mesh_size stops the builder (DryRun)
+
+
+class DryRun(Exception):  # noqa: N818 - not an error: the end of a dry run
+    """Raised by :func:`check_mesh_size` in a dry run: the builder's checks passed."""
+
+    def __init__(self, cells: float) -> None:
+        super().__init__(cells)
+        self.cells = cells
 
 
 def max_cells_limit(max_cells: int | None = None) -> int:
@@ -113,6 +122,8 @@ def check_mesh_size(dim: int, h: float, refine: Sequence[Refine] = (),
             f"{measure:.3g}), more than the limit of {limit:,}: choose a larger h, or "
             f"raise the limit (max_cells=..., or the environment variable {MAX_CELLS_ENV}; "
             "0: none)")
+    if _dry_run:  # estimate(): the checks are done, Gmsh must not mesh
+        raise DryRun(cells)
     h_min = min([h] + [r.size for r in refine])
     if feature < 2 * h_min:
         log.warning("mesh size h = %g gives fewer than 2 cells across the smallest feature "

@@ -66,7 +66,9 @@ def _fault_write(path: str | Path | None) -> None:
 
 def describe_write_error(exc: BaseException, path: str | Path | None = None) -> str:
     """One line for a failed write: the file, the reason, and what to do about it."""
-    target = getattr(exc, "filename", None) or path
+    # a rename (atomic_write's temporary file -> the file) names the file it could not
+    # replace second: that is the user's file
+    target = (getattr(exc, "filename2", None) or getattr(exc, "filename", None) or path)
     where = f"could not write {str(target)!r}" if target is not None else "a write failed"
     if isinstance(exc, OSError) and exc.errno is not None:
         reason = exc.strerror or os.strerror(exc.errno)
@@ -76,7 +78,8 @@ def describe_write_error(exc: BaseException, path: str | Path | None = None) -> 
                 errno.EACCES: " (no permission: choose another output folder with -o)",
                 errno.EPERM: " (not permitted: choose another output folder with -o)",
                 errno.EROFS: " (read-only file system: choose another output folder with -o)",
-                errno.ENOTDIR: " (a part of the path is a file, not a folder)"}.get(
+                errno.ENOTDIR: " (a part of the path is a file, not a folder)",
+                errno.EISDIR: " (a folder has the file's name: remove or rename it)"}.get(
                     exc.errno, "")
         return f"{where}: {reason}{hint}"
     text = str(exc).strip().splitlines()

@@ -450,7 +450,11 @@ class Onsager:
             kT = gas_constant(self.units) * float(self.T)  # type: ignore[arg-type]
             rate = {s: float(self.data.get(s, 0.0)) / kT for s in independent}
         else:
-            rate = {s: float(self.data.get(s, 0.0)) for s in X}
+            missing = [s for s in X if s not in self.data]
+            if missing:  # not 0: the vacancy mechanism needs every species' mobility
+                raise ValueError(f"Onsager.mobilities needs M of every species; missing "
+                                 f"{', '.join(map(repr, missing))} (0.0 if immobile)")
+            rate = {s: float(self.data[s]) for s in X}
         diag = [[(rate[a] * X[a] if a == b else 0.0) for b in independent]
                 for a in independent]
         if self.kind == "mobilities" and lattice:

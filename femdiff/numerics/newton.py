@@ -182,6 +182,14 @@ class SolverMixin:
             # sub-solves of the bound-constrained Newton change it)
             opts.pop("femdiff_refactor_krylov", None)
         schur = opts.pop("femdiff_schur", None)
+        if schur is not None and (opts.get("pc_type") != "fieldsplit"
+                                  or not getattr(self, "cahn_hilliard", False)):
+            # the Schur block it replaces exists only in the Cahn–Hilliard fieldsplit
+            raise solvers.OptionError("femdiff_schur", "is the BKSW preconditioner of the "
+                                      "Cahn–Hilliard fieldsplit: it needs a gradient-energy "
+                                      "model and solver='iterative' (pc_type fieldsplit), "
+                                      f"got {type(self).__name__} with pc_type "
+                                      f"{opts.get('pc_type')!r}")
         refactor = opts.pop("femdiff_refactor_krylov", None)
         self._refactor_krylov: int | None = refactor
         self._refactor_next = True

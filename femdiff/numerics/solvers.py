@@ -6,6 +6,8 @@ Direct solves pick MUMPS, else SuperLU_DIST, else PETSc's own LU (serial only).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -276,6 +278,7 @@ def validate_options(options: Mapping[str, Any]) -> None:
             this PETSc; valid: newtonls, newtontr, ...``.
     """
     for key, value in options.items():
+        check_option_value(key, value)
         if not isinstance(value, str):
             continue
         for suffix, kind in _TYPED_OPTIONS:
@@ -284,6 +287,64 @@ def validate_options(options: Mapping[str, Any]) -> None:
                     raise ValueError(f"PETSc option {key} = {value!r} is not a {kind} type of "
                                      f"this PETSc; valid: {', '.join(valid_types(kind))}")
                 break
+
+
+def _as_number(v: Any, integer: bool) -> float | None:
+    """``v`` as PETSc would read a number (a TOML number or a numeric string), or None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return None if integer and isinstance(v, float) and not v.is_integer() else v
+    if isinstance(v, str):
+        try:
+            return int(v) if integer else float(v)
+        except ValueError:
+            return None
+    return None
+
+
+# option-name pattern -> (integer?, the smallest value (None: any), what it is); checked by
+# :func:`check_option_value`: PETSc itself only says "error code 63" (or, for a MUMPS
+# control, nothing) without the key
+_NUMERIC_OPTIONS: tuple[tuple[re.Pattern[str], bool, float | None, str], ...] = tuple(
+    (re.compile(pattern), integer, low, what) for pattern, integer, low, what in (
+        (r"(^|_)(rtol|atol|stol|abstol|divtol|dtol)$", False, 0.0, "a tolerance ≥ 0"),
+        (r"(^|_)max_(it|funcs|fail|linear_solve_fail|levels)$", True, 0.0,
+         "an integer ≥ 0"),
+        (r"(^|_)(gmres_restart|restart|levels|mg_levels)$", True, 1.0, "an integer ≥ 1"),
+        (r"(^|_)lag_(jacobian|preconditioner)$", True, -2.0, "an integer ≥ -2"),
+        (r"(^|_)gamg_threshold$", False, None, "a number"),
+        (r"(^|_)(factor_shift_amount|damping|chebyshev_esteig_steps)$", False, 0.0,
+         "a number ≥ 0"),
+        (r"^(.*_)?mat_mumps_icntl_\d+$", True, None, "an integer (a MUMPS ICNTL value)"),
+        (r"^(.*_)?mat_mumps_cntl_\d+$", False, None, "a number (a MUMPS CNTL value)"),
+        (r"^(.*_)?mat_superlu_dist_(maxsup|nrhs)$", True, 1.0, "an integer ≥ 1"),
+    ))
+
+
+def check_option_value(key: str, value: Any) -> None:
+    """Check the value of one PETSc option where PETSc needs a number or a name.
+
+    Numbers (tolerances, iteration limits, MUMPS controls: :data:`_NUMERIC_OPTIONS`)
+    must be numbers (or numeric strings) in range; ``*_type`` options must be names.
+
+    Raises:
+        ValueError: naming the option and what it must be.
+    """
+    if value is None:
+        return
+    if key == "type" or key.endswith("_type"):
+        if not isinstance(value, str):
+            raise ValueError(f"PETSc option {key} must be a type name (a string), got "
+                             f"{value!r}")
+        return
+    for pattern, integer, low, what in _NUMERIC_OPTIONS:
+        if pattern.search(key):
+            number = _as_number(value, integer)
+            if number is None or not math.isfinite(number) or (low is not None
+                                                               and number < low):
+                raise ValueError(f"PETSc option {key} must be {what}, got {value!r}")
+            return
 
 
 def _positive_integer(v: Any) -> bool:

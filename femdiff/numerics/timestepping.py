@@ -118,6 +118,10 @@ class TimeControl:
         if not (isinstance(self.growth, int | float) and math.isfinite(self.growth)
                 and self.growth >= 1):
             raise ValueError(f"growth must be a finite number ≥ 1, got {self.growth!r}")
+        if not (isinstance(self.max_retries, int) and not isinstance(self.max_retries, bool)
+                and self.max_retries >= 0):
+            raise ValueError(f"max_retries must be an integer ≥ 0 (0: no retry), got "
+                             f"{self.max_retries!r}")
         if self.growth_newton_max is not None and not self.growth_newton_max >= 0:
             raise ValueError(f"growth_newton_max must be ≥ 0 or None, got "
                              f"{self.growth_newton_max!r}")
