@@ -54,3 +54,32 @@ def test_pair_conserves_or_is_refused(pair, mpi_tmp_path, capsys):
     first, last = float(rows[0][column]), float(rows[-1][column])
     assert len(rows) == 5
     assert abs(last - first) <= 1e-10 * abs(first), (column, first, last)
+
+
+@pytest.mark.mpi
+def test_multicomponent_materials_and_temperature(mpi_tmp_path):
+    """Multicomponent + two materials + a [thermal] temperature: each species' amount is
+    conserved (closed couple, 1e-10 as above) and the run equals the one with the same T
+    given to the thermodynamics (bit for bit: one temperature reaches the same terms)."""
+    from test_multicomponent_materials import MC_CASE
+
+    from femdiff.case import load
+
+    results = []
+    for physics, thermal in (("", "\n[thermal]\nT = 600.0\n"), ("", "")):
+        text = MC_CASE.format(extra="", physics=physics) + thermal
+        if thermal:  # T from [thermal] instead of the thermodynamics table
+            text = text.replace('thermodynamics = { type = "ideal", T = 600.0 }',
+                                'thermodynamics = { type = "ideal" }')
+            assert "T = 600.0 }" not in text
+        path = mpi_tmp_path / f"mc{len(results)}.toml"
+        if MPI.COMM_WORLD.rank == 0:
+            path.write_text(text)
+        MPI.COMM_WORLD.Barrier()
+        p = load(path).build(MPI.COMM_WORLD).problem
+        amounts = {s: p.amount(s) for s in ("H", "T")}
+        p.run(2.0)
+        for s in ("H", "T"):
+            assert p.amount(s) == pytest.approx(amounts[s], rel=1e-10)
+        results.append(p.u.x.array.copy())
+    assert (results[0] == results[1]).all()
