@@ -266,6 +266,8 @@ def test_failed_run_folder_is_replaced_and_said_so(tmp_path):
     out.mkdir()
     (out / "case.toml").write_text("")
     (out / cli.FAILED_MARKER).write_text("RuntimeError: x\n")
+    assert not cli._replaceable(out)  # not femdiff's: no marker
+    (out / cli.OUTPUT_MARKER).write_text("")
     assert cli._replaceable(out)
     cli._prepare_folder(MPI.COMM_WORLD, out, restart=False, overwrite=False)
     assert list(out.iterdir()) == []
