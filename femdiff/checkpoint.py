@@ -290,8 +290,8 @@ def _write_file(path: Path, gathered: Mapping[str, Any], scalars: Mapping[str, f
 FINGERPRINT = "fingerprint"
 #: the HDF5 attribute that holds the SHA-256 of a checkpoint's data (:func:`_checksum`)
 CHECKSUM = "sha256"
-#: attributes that are not scalars of the state
-_NOT_SCALARS = (FINGERPRINT, CHECKSUM, "complete")
+#: attributes that are not scalars of the state ("complete" is one, for older readers)
+_NOT_SCALARS = (FINGERPRINT, CHECKSUM)
 
 
 def _checksum(stored: Mapping[str, list[tuple[np.ndarray, np.ndarray]]],
@@ -343,7 +343,8 @@ def _load(path: str | Path) -> tuple[dict[str, list], dict[str, float], str | No
         raise OSError(f"could not read checkpoint {str(path)!r}: {detail}") from None
     if checksum is not None:  # (files from before the checksum have none)
         checksum = checksum.decode() if isinstance(checksum, bytes) else str(checksum)
-        if _checksum(stored, scalars, fingerprint) != checksum:
+        written = {k: v for k, v in scalars.items() if k != "complete"}  # (set after it)
+        if _checksum(stored, written, fingerprint) != checksum:
             raise OSError(f"could not read checkpoint {str(path)!r}: its data do not match "
                           "its checksum (the file was changed or damaged)")
     return stored, scalars, fingerprint
