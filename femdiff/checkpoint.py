@@ -495,7 +495,7 @@ def latest(folder: str | Path) -> Path | None:
             with h5py.File(path, "r") as fh:
                 if int(fh.attrs.get("complete", 0)) == 1:
                     return path
-        except OSError:
+        except Exception:  # noqa: BLE001 - a damaged file raises KeyError, RuntimeError...
             continue
     return None
 
