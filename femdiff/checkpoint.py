@@ -5,9 +5,13 @@ A checkpoint holds the Functions of a problem's state and its scalars, as the pr
 :class:`~femdiff.diffusion.DiffusionProblem` the mixed states u, uⁿ, uⁿ⁻¹ and, for adaptive
 runs, the extrapolation history; for a
 :class:`~femdiff.multicomponent.MulticomponentProblem` u, uⁿ, uⁿ⁻¹ and the scales they are
-expressed in; plus time, the next and previous Δt and the runner's step. The next Δt is
-stored once, as the problem's ``dt_request``: a runner that owns the stepping loop passes
-its own (``Checkpointer.save(dt_next=...)``) and reads it back from the same key.
+expressed in; plus time, the next and previous Δt and the runner's step, and Newton's
+memory across steps (:meth:`~femdiff.newton.SolverMixin.solver_state`: the contraction
+rate of the error-controlled stop). A reused LU factorisation cannot be stored: after
+each checkpoint the run rebuilds it, as a restart does, so both take the same steps.
+The next Δt is stored once, as the problem's ``dt_request``: a runner that owns the
+stepping loop passes its own (``Checkpointer.save(dt_next=...)``) and reads it back from
+the same key.
 
 Layout and ordering. Each rank sends its owned degrees of freedom, with their
 coordinates, to rank 0, which sorts them by (sub-space, coordinates) and writes one
