@@ -121,7 +121,7 @@ def _cell_keys(Vi: fem.FunctionSpace, n_local: int, lo: np.ndarray, scale: float
     mid = _keys(compute_midpoints(msh, msh.topology.dim, cells), lo, scale)
     out = np.empty(n_local, dtype=keys.dtype.descr + [("cx", "<i8"), ("cy", "<i8"),
                                                        ("cz", "<i8")])
-    for name in keys.dtype.names:
+    for name in ("x", "y", "z"):
         out[name] = keys[name]
     out["cx"], out["cy"], out["cz"] = mid["x"], mid["y"], mid["z"]
     return out
@@ -164,9 +164,16 @@ def _scatter(layout: list[dict], stored: list[tuple[np.ndarray, np.ndarray]],
     for i, sub in enumerate(layout):
         keys, values = stored[i]
         mine = sub["keys"]
-        if keys.dtype.names != mine.dtype.names and set(keys.dtype.names or ()) <= set(
-                mine.dtype.names):  # a discontinuous space keyed by coordinates only
-            mine = np.array(mine[list(keys.dtype.names)], dtype=keys.dtype)  # (older files)
+        names = keys.dtype.names or ()
+        if names != mine.dtype.names and set(names) <= set(mine.dtype.names or ()):
+            # a discontinuous space keyed by coordinates only (older files): exact only
+            # if no two of its dofs share a node (DG0), else a broken C loses its jumps
+            if len(keys) > 1 and np.any(keys[1:] == keys[:-1]):
+                raise ValueError(f"checkpoint field {name!r} was written by an older femdiff "
+                                 "that stored a discontinuous field (a broken C) by node, "
+                                 "losing its jumps between materials; it cannot be "
+                                 "restored exactly: start a new run (--overwrite)")
+            mine = np.array(mine[list(names)], dtype=keys.dtype)
         pos = np.searchsorted(keys, mine)
         pos = np.minimum(pos, len(keys) - 1)
         if len(keys) == 0 or keys.dtype != mine.dtype or not np.array_equal(keys[pos], mine):

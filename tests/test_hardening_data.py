@@ -170,6 +170,26 @@ def test_two_material_restart_is_exact(mpi_tmp_path):
     assert hi / lo > 5
 
 
+@pytest.mark.skip_in_parallel
+def test_older_broken_c_checkpoint_is_refused(tmp_path):
+    """A file from before (a broken C keyed by node only: one value for both sides of an
+    interface) cannot be restored exactly: refused, not silently smoothed."""
+    a = _two_materials()
+    a.step()
+    path = checkpoint.write(tmp_path / "old.h5", a.W, {"u": a.u.x.array}, {"t": 1.0})
+    with h5py.File(path, "r+") as fh:  # rewrite it as the older femdiff did
+        del fh.attrs[checkpoint.CHECKSUM]
+        keys, values = fh["u"]["keys_0"][()], fh["u"]["values_0"][()]
+        old = np.empty(len(keys), dtype=[("x", "<i8"), ("y", "<i8"), ("z", "<i8")])
+        for name in "xyz":
+            old[name] = keys[name]
+        order = np.argsort(old, order=("x", "y", "z"), kind="stable")
+        del fh["u"]["keys_0"], fh["u"]["values_0"]
+        fh["u"]["keys_0"], fh["u"]["values_0"] = old[order], values[order]
+    with pytest.raises(ValueError, match="older femdiff .* cannot be restored exactly"):
+        checkpoint.read(path, a.W)
+
+
 # --- 4. damaged checkpoints -------------------------------------------------------------------
 
 
