@@ -17,7 +17,10 @@ permission: one line naming the file, raised on every rank together, so an MPI r
 hangs on it). A failed run leaves a ``FAILED`` file (with the error) in its folder, and
 the CSV rows and checkpoints it completed; a folder with a ``FAILED`` file and no
 checkpoint is replaced by the next run, one with checkpoints needs --overwrite or
---restart.
+--restart. --overwrite replaces only a folder femdiff wrote (it has a
+``.femdiff-output`` file), never one holding the case file or its mesh file. A restart
+that is refused (no readable checkpoint, other settings, an earlier end time) touches
+nothing in the folder; a damaged checkpoint is named and the one before it used.
 
 Environment: ``FEMDIFF_MAX_CELLS`` (the Gmsh builders refuse meshes estimated above it;
 default 5,000,000, 0: no limit; ``femdiff mesh ... -p max_cells=N`` for one mesh).
@@ -167,22 +170,49 @@ def _setup_logging(level: int, comm: Any) -> None:
 
 #: written into an output folder when its run fails; such a folder may be replaced
 FAILED_MARKER = "FAILED"
+#: written into every output folder femdiff creates: only such a folder is ever replaced
+OUTPUT_MARKER = ".femdiff-output"
 
 
 def _replaceable(out: Path) -> bool:
     """Whether ``out`` holds only what a failed run left: its marker and no checkpoint."""
     from femdiff.io import checkpoint
 
-    return ((out / FAILED_MARKER).is_file()
+    return ((out / OUTPUT_MARKER).is_file() and (out / FAILED_MARKER).is_file()
             and checkpoint.latest(out / "checkpoints") is None
             and not (out / "state_final.h5").exists())
 
 
-def _prepare_folder(comm: Any, out: Path, restart: bool, overwrite: bool) -> None:
+def _case_inputs(case: Any) -> list[Path]:
+    """The files a case reads: the case file and its mesh file (never deleted)."""
+    paths = [getattr(case, "path", None), case.data.get("geometry", {}).get("path")]
+    return [Path(p) for p in paths if p is not None]
+
+
+def _replace_refused(out: Path, protect: Any) -> str | None:
+    """Why the existing folder ``out`` may not be replaced (``None``: it may)."""
+    if not (out / OUTPUT_MARKER).is_file():
+        return (f"--overwrite refused: {str(out)!r} was not written by femdiff (it has no "
+                f"{OUTPUT_MARKER} file); remove it yourself or choose another -o")
+    root = out.resolve()
+    for path in protect:
+        if path.resolve().is_relative_to(root):
+            return (f"--overwrite refused: the output folder {str(out)!r} holds "
+                    f"{str(path)!r}, which this case reads; move it out or choose "
+                    "another -o")
+    return None
+
+
+def _prepare_folder(comm: Any, out: Path, restart: bool, overwrite: bool,
+                    protect: Any = ()) -> None:
     """Check and create the output folder on rank 0; every rank raises on a problem.
 
     An existing folder needs ``--overwrite`` or ``--restart``, unless it is empty or holds
     a failed run without checkpoints (it has a ``FAILED`` file): that one is replaced.
+    Only a folder femdiff wrote (it has the :data:`OUTPUT_MARKER` file) is replaced, and
+    never one that holds a file of ``protect`` (the case file, its mesh file). A restart
+    is only checked here: its folder is touched by :func:`_claim_folder`, once the
+    checkpoint has been read and the restart accepted.
     """
     from femdiff import io as fio
 
@@ -191,13 +221,17 @@ def _prepare_folder(comm: Any, out: Path, restart: bool, overwrite: bool) -> Non
             if not (out / "checkpoints").is_dir():
                 return (f"cannot restart: {str(out)!r} has no checkpoints/ folder (was the "
                         "run started with checkpointing enabled in [checkpoint]?)")
-        elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        elif out.exists() and not out.is_dir():
+            return (f"output folder {str(out)!r} is a file, not a folder"
+                    + ("; --overwrite replaces only a folder femdiff wrote" if overwrite
+                       else "") + "; choose another -o")
+        elif out.exists() and any(out.iterdir()):
             if overwrite:
-                return None
-            if out.is_dir() and _replaceable(out):
+                return _replace_refused(out, protect)
+            if _replaceable(out) and not _replace_refused(out, protect):
                 log.info("replacing %s, left by a failed run", out)
                 return None
-            failed = out.is_dir() and (out / FAILED_MARKER).is_file()
+            failed = (out / FAILED_MARKER).is_file()
             return (f"output folder {str(out)!r} already exists"
                     + (" (left by a failed run, see its FAILED file)" if failed else "")
                     + "; use --overwrite to replace it or --restart to continue its run")
@@ -212,11 +246,22 @@ def _prepare_folder(comm: Any, out: Path, restart: bool, overwrite: bool) -> Non
     error = comm.bcast(error, root=0)
     if error:
         raise FileExistsError(error)
+    if not restart:
+        _claim_folder(comm, out, replace=True)
+
+
+def _claim_folder(comm: Any, out: Path, replace: bool = False) -> None:
+    """Create (``replace``: empty) the output folder, mark it as femdiff's, probe it."""
+    from femdiff import io as fio
 
     def create() -> None:
-        if not restart and out.exists() and (not out.is_dir() or any(out.iterdir())):
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        if replace and out.is_dir() and any(out.iterdir()):
+            shutil.rmtree(out)  # checked by _prepare_folder: a folder femdiff wrote
         out.mkdir(parents=True, exist_ok=True)
+        marker = out / OUTPUT_MARKER
+        if not marker.is_file():
+            marker.write_text(f"written by femdiff {femdiff.__version__}; "
+                              "`femdiff run --overwrite` may replace this folder\n")
         (out / FAILED_MARKER).unlink(missing_ok=True)
         for reserve in out.glob(".*.reserve"):  # left by a killed run's FieldWriter
             reserve.unlink(missing_ok=True)
@@ -254,19 +299,23 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
-    _prepare_folder(comm, out, restart, overwrite)
+    _prepare_folder(comm, out, restart, overwrite, protect=_case_inputs(case))
     opened: list[Any] = []  # writers to close if the run fails
+    # a restart refused by its checks leaves the folder untouched (no FAILED file either)
+    started = [not restart]
     try:
-        return _run_case(case, out, comm, restart=restart, progress=progress, opened=opened)
+        return _run_case(case, out, comm, restart=restart, progress=progress, opened=opened,
+                         started=started)
     except BaseException as exc:
         for obj in opened:  # free the space ADIOS2 needs to close its files first
             obj.abort()
-        _mark_failed(comm, out, exc)
+        if started[0]:
+            _mark_failed(comm, out, exc)
         raise
 
 
 def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
-              progress: bool | None, opened: list[Any]) -> Path:
+              progress: bool | None, opened: list[Any], started: list[bool]) -> Path:
     from mpi4py import MPI
 
     from femdiff import io as fio
@@ -297,15 +346,23 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
                                        ckcfg["every_seconds"], ckcfg["keep"],
                                        fingerprint=case.fingerprint())
         if restart:
-            path = checkpoint.latest(out / "checkpoints") if comm.rank == 0 else None
-            path = comm.bcast(path, root=0)
-            if path is None:
-                raise FileNotFoundError(f"cannot restart: no complete checkpoint in "
-                                        f"{str(out / 'checkpoints')!r}")
-            ckpt.check_fingerprint(path)  # another case, or other physics: refused
-            scalars = ckpt.load(path)
+            # every check that can refuse the restart runs before the folder is touched:
+            # the newest checkpoint that reads and verifies (a damaged one is named and
+            # passed over, the same on every rank), its fingerprint (another case, or
+            # other physics: refused), the end time
+            path, scalars, skipped = ckpt.load_newest()
+            for why in skipped:
+                log.warning("%s; using an older checkpoint", why)
             step, t_restart = int(scalars["step"]), float(scalars["t"])
+            t_end = data["time"]["t_end"]
+            if t_end < t_restart and before(t_end, t_restart):
+                raise ValueError(f"cannot restart: the end time time.t_end = {t_end!r} is "
+                                 f"before the checkpoint's time t = {t_restart!r} "
+                                 f"({path.name}); set a later time.t_end")
             log.info("restarting from %s: step %d, t = %g", path.name, step, t_restart)
+    if restart:
+        started[0] = True
+        _claim_folder(comm, out)
     series = fio.TimeSeries(comm, out / "series.csv", sim.columns(), restart_time=t_restart)
     opened.append(series)
     writer = None
@@ -349,7 +406,8 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
             checkpoint._fault("step", step)
 
         # the problem owns Δt (TimeControl/Adaptive): restarts resume its stored request
-        sim.problem.run(t_end, times=targets, callback=record)
+        if before(sim.current_time, t_end):  # (a restart may stand at t_end to round-off)
+            sim.problem.run(t_end, times=targets, callback=record)
         bar.done()
         log.info("%d steps to t = %g (Newton %d, Krylov %d iterations)", step - steps0,
                  sim.current_time, totals["newton"], totals["krylov"])

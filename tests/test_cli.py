@@ -456,9 +456,16 @@ def test_existing_output_folder_is_never_overwritten(tmp_path, capsys):
     assert (out / "precious.txt").read_text() == "keep me"
     assert main(["run", path, "-o", str(out), "--restart"]) == 2
     assert "cannot restart" in capsys.readouterr().err
-    assert main(["-q", "run", path, "-o", str(out), "--overwrite", "--set", "time.t_end=10.0",
-                 "--set", "output.times=[]", "--set", 'output.fields="xdmf"',
-                 "--set", "output.every=1", "--set", "output.png=false"]) == 0
+    # --overwrite replaces only a folder femdiff wrote (tests/test_hardening_data.py)
+    assert main(["run", path, "-o", str(out), "--overwrite"]) == 2
+    assert "was not written by femdiff" in capsys.readouterr().err
+    assert (out / "precious.txt").read_text() == "keep me"
+    out = tmp_path / "new"
+    common = ["--set", "time.t_end=10.0", "--set", "output.times=[]", "--set",
+              'output.fields="xdmf"', "--set", "output.every=1", "--set", "output.png=false"]
+    assert main(["-q", "run", path, "-o", str(out), *common]) == 0
+    (out / "precious.txt").write_text("written into femdiff's folder")
+    assert main(["-q", "run", path, "-o", str(out), "--overwrite", *common]) == 0
     assert not (out / "precious.txt").exists()
     from femdiff import io as fio
 

@@ -269,9 +269,11 @@ def test_failed_run_folder_is_replaced_and_said_so(tmp_path):
     out.mkdir()
     (out / "case.toml").write_text("")
     (out / cli.FAILED_MARKER).write_text("RuntimeError: x\n")
+    assert not cli._replaceable(out)  # not femdiff's: no marker
+    (out / cli.OUTPUT_MARKER).write_text("")
     assert cli._replaceable(out)
     cli._prepare_folder(MPI.COMM_WORLD, out, restart=False, overwrite=False)
-    assert list(out.iterdir()) == []
+    assert list(out.iterdir()) == [out / cli.OUTPUT_MARKER]  # replaced, marked as ours
     # with a checkpoint it is kept, and the message says it failed
     (out / "checkpoints").mkdir()
     checkpoint.write(out / "checkpoints" / "ckpt_00000001.h5",

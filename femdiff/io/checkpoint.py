@@ -5,24 +5,35 @@ A checkpoint holds the Functions of a problem's state and its scalars, as the pr
 :class:`~femdiff.problems.diffusion.DiffusionProblem` the mixed states u, uⁿ, uⁿ⁻¹ and, for adaptive
 runs, the extrapolation history; for a
 :class:`~femdiff.problems.multicomponent.MulticomponentProblem` u, uⁿ, uⁿ⁻¹ and the scales they are
-expressed in; plus time, the next and previous Δt and the runner's step. The next Δt is
-stored once, as the problem's ``dt_request``: a runner that owns the stepping loop passes
-its own (``Checkpointer.save(dt_next=...)``) and reads it back from the same key.
+expressed in; plus time, the next and previous Δt and the runner's step, and Newton's
+memory across steps (:meth:`~femdiff.numerics.newton.SolverMixin.solver_state`: the contraction
+rate of the error-controlled stop). A reused LU factorisation cannot be stored: after
+each checkpoint the run rebuilds it, as a restart does, so both take the same steps.
+The next Δt is stored once, as the problem's ``dt_request``: a runner that owns the
+stepping loop passes its own (``Checkpointer.save(dt_next=...)``) and reads it back from
+the same key.
 
 Layout and ordering. Each rank sends its owned degrees of freedom, with their
 coordinates, to rank 0, which sorts them by (sub-space, coordinates) and writes one
-HDF5 file with h5py. Reading matches every local dof to the stored one at the same
-coordinates, so a run can restart on a different number of ranks as long as the mesh is
-the same (it is regenerated from the same case file: Gmsh's mesh, and the structured
-meshes, do not depend on the partition). Rank 0 holds the whole state while writing,
-which suits the small and medium runs femdiff targets (a parallel PETSc HDF5 viewer
-would avoid that, but would tie the file to the partition).
+HDF5 file with h5py. A discontinuous sub-space (a broken C) has one dof per cell at a
+shared node: its key adds the midpoint of the dof's cell. Reading matches every local
+dof to the stored one with the same key, so a run can restart on a different number of
+ranks as long as the mesh is the same (it is regenerated from the same case file:
+Gmsh's mesh, and the structured meshes, do not depend on the partition). Rank 0 holds
+the whole state while writing, which suits the small and medium runs femdiff targets (a
+parallel PETSc HDF5 viewer would avoid that, but would tie the file to the partition).
 
 Atomicity. A checkpoint is written to a temporary file, fsynced and renamed to
 ``ckpt_<step>.h5``; a file that exists under that name is complete (it also carries
 ``complete = 1`` as its last attribute). :func:`latest` returns the newest complete one,
 so a kill during a write leaves the previous checkpoint in charge. Old ones are pruned
 (``keep``).
+
+Integrity. Each file carries the SHA-256 of its data (``sha256``: datasets, scalars and
+fingerprint, as rank 0 gathered them, so the same on any number of ranks). Rank 0 reads
+and verifies a file and broadcasts the outcome, so every rank agrees; a restart
+(:func:`read_newest`) passes over a file that does not read or verify, naming it, for
+the newest one that does.
 
 Test hook: ``FEMDIFF_FAULT=checkpoint:N`` kills the process with SIGKILL half-way
 through writing its N-th checkpoint (after the data, before the rename).
@@ -91,6 +102,31 @@ def _bbox(mesh: Any) -> tuple[np.ndarray, float]:
     return lo, float(np.max(hi - lo)) or 1.0
 
 
+def _cell_keys(Vi: fem.FunctionSpace, n_local: int, lo: np.ndarray, scale: float,
+               keys: np.ndarray) -> np.ndarray:
+    """Keys of a discontinuous space: the dof's coordinates and its cell's midpoint.
+
+    Every cell has its own dofs at a shared node (a broken C jumps there between two
+    materials), so the coordinates alone do not tell them apart; the midpoint of the one
+    cell a dof belongs to does, and like the coordinates it does not depend on the
+    partition.
+    """
+    from dolfinx.mesh import compute_midpoints
+
+    msh = Vi.mesh
+    cell_dofs = Vi.dofmap.list
+    cells = np.empty(n_local, dtype=np.int32)
+    cells[cell_dofs.ravel()] = np.repeat(np.arange(len(cell_dofs), dtype=np.int32),
+                                         cell_dofs.shape[1])
+    mid = _keys(compute_midpoints(msh, msh.topology.dim, cells), lo, scale)
+    out = np.empty(n_local, dtype=keys.dtype.descr + [("cx", "<i8"), ("cy", "<i8"),
+                                                       ("cz", "<i8")])
+    for name in ("x", "y", "z"):
+        out[name] = keys[name]
+    out["cx"], out["cy"], out["cz"] = mid["x"], mid["y"], mid["z"]
+    return out
+
+
 def _layout(V: fem.FunctionSpace) -> list[dict[str, Any]]:
     """Per sub-space: local dofs in V (with ghosts), their keys, and the owned count."""
     lo, scale = _bbox(V.mesh)
@@ -99,8 +135,10 @@ def _layout(V: fem.FunctionSpace) -> list[dict[str, Any]]:
         imap = Vi.dofmap.index_map
         n_local = imap.size_local + imap.num_ghosts
         coords = wrap_coordinates(V.mesh, Vi.tabulate_dof_coordinates()[:n_local])
-        out.append({"dofs": dofs[:n_local], "keys": _keys(coords, lo, scale),
-                    "owned": imap.size_local})
+        keys = _keys(coords, lo, scale)
+        if Vi.element.basix_element.discontinuous:
+            keys = _cell_keys(Vi, n_local, lo, scale, keys)
+        out.append({"dofs": dofs[:n_local], "keys": keys, "owned": imap.size_local})
     return out
 
 
@@ -116,7 +154,7 @@ def _gather(comm: MPI.Comm, layout: list[dict], array: np.ndarray
     for i in range(len(layout)):
         keys = np.concatenate([g[i][0] for g in gathered])
         values = np.concatenate([g[i][1] for g in gathered])
-        order = np.argsort(keys, order=("x", "y", "z"))
+        order = np.argsort(keys, order=keys.dtype.names)
         out.append((keys[order], values[order]))
     return out
 
@@ -125,9 +163,20 @@ def _scatter(layout: list[dict], stored: list[tuple[np.ndarray, np.ndarray]],
              array: np.ndarray, name: str) -> None:
     for i, sub in enumerate(layout):
         keys, values = stored[i]
-        pos = np.searchsorted(keys, sub["keys"])
+        mine = sub["keys"]
+        names = keys.dtype.names or ()
+        if names != mine.dtype.names and set(names) <= set(mine.dtype.names or ()):
+            # a discontinuous space keyed by coordinates only (older files): exact only
+            # if no two of its dofs share a node (DG0), else a broken C loses its jumps
+            if len(keys) > 1 and np.any(keys[1:] == keys[:-1]):
+                raise ValueError(f"checkpoint field {name!r} was written by an older femdiff "
+                                 "that stored a discontinuous field (a broken C) by node, "
+                                 "losing its jumps between materials; it cannot be "
+                                 "restored exactly: start a new run (--overwrite)")
+            mine = np.array(mine[list(names)], dtype=keys.dtype)
+        pos = np.searchsorted(keys, mine)
         pos = np.minimum(pos, len(keys) - 1)
-        if len(keys) == 0 or not np.array_equal(keys[pos], sub["keys"]):
+        if len(keys) == 0 or keys.dtype != mine.dtype or not np.array_equal(keys[pos], mine):
             raise ValueError(f"checkpoint field {name!r} does not match this mesh (different "
                              "geometry, mesh size or degree than the checkpointed run?)")
         array[sub["dofs"]] = values[pos]
@@ -141,13 +190,19 @@ def problem_state(problem: Any) -> tuple[dict[str, np.ndarray], dict[str, float]
     if not hasattr(problem, "state_dict"):
         raise TypeError(f"{type(problem).__name__} cannot be checkpointed: it has no "
                         "state_dict()/load_state()")
-    return problem.state_dict()
+    arrays, scalars = problem.state_dict()
+    # Newton's memory across steps (the error-controlled stop's contraction rate)
+    solver_state = getattr(problem, "solver_state", None)
+    return arrays, {**scalars, **(solver_state() if callable(solver_state) else {})}
 
 
 def restore_problem(problem: Any, arrays: Mapping[str, np.ndarray],
                     scalars: Mapping[str, float]) -> None:
     """Put a state from :func:`problem_state` back (after ``problem.initialise()``)."""
     problem.load_state(dict(arrays), dict(scalars))
+    load_solver_state = getattr(problem, "load_solver_state", None)
+    if callable(load_solver_state):
+        load_solver_state(dict(scalars))
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -198,16 +253,18 @@ def _write_file(path: Path, gathered: Mapping[str, Any], scalars: Mapping[str, f
     from femdiff.io.collective import _fault_write
 
     buffer = io.BytesIO()
+    stored = {name: list(parts or []) for name, parts in gathered.items()}
     with h5py.File(buffer, "w") as fh:
-        for name, parts in gathered.items():
+        for name, parts in stored.items():
             group = fh.create_group(name)
-            for i, (keys, values) in enumerate(parts or []):
+            for i, (keys, values) in enumerate(parts):
                 group.create_dataset(f"keys_{i}", data=keys)
                 group.create_dataset(f"values_{i}", data=values)
         for key, value in scalars.items():
             fh.attrs[key] = value
         if fingerprint is not None:
             fh.attrs[FINGERPRINT] = fingerprint
+        fh.attrs[CHECKSUM] = _checksum(stored, scalars, fingerprint)
         fh.attrs["complete"] = 1
     # a bytes copy, not getbuffer(): a memoryview export that outlives its BytesIO (kept
     # by an exception's traceback) crashes CPython 3.12.1 when it is finally released
@@ -242,28 +299,83 @@ def _write_file(path: Path, gathered: Mapping[str, Any], scalars: Mapping[str, f
 
 #: the HDF5 attribute that holds a checkpoint's fingerprint (a JSON string)
 FINGERPRINT = "fingerprint"
+#: the HDF5 attribute that holds the SHA-256 of a checkpoint's data (:func:`_checksum`)
+CHECKSUM = "sha256"
+#: attributes that are not scalars of the state ("complete" is one, for older readers)
+_NOT_SCALARS = (FINGERPRINT, CHECKSUM)
 
 
-def read(path: str | Path, V: fem.FunctionSpace
-         ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Read a file from :func:`write` into local dof arrays of V (collective)."""
-    comm = V.mesh.comm
+def _checksum(stored: Mapping[str, list[tuple[np.ndarray, np.ndarray]]],
+              scalars: Mapping[str, float], fingerprint: str | None) -> str:
+    """SHA-256 of a checkpoint's content: datasets (keys, values), scalars, fingerprint.
+
+    Computed on rank 0 from the gathered arrays, which are sorted by their
+    partition-independent keys, so a file written on N ranks has the same checksum as one
+    written on M and is verified on any number of ranks.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(stored):
+        for i, (keys, values) in enumerate(stored[name]):
+            for label, a in ((f"{name}/keys_{i}", keys), (f"{name}/values_{i}", values)):
+                a = np.ascontiguousarray(a)
+                digest.update(f"{label}:{a.dtype.str}:{a.dtype.names}:{a.shape}".encode())
+                digest.update(a.tobytes())
+    for key in sorted(scalars):
+        digest.update(f"{key}={float(scalars[key])!r};".encode())
+    digest.update((fingerprint or "").encode())
+    return digest.hexdigest()
+
+
+def _load(path: str | Path) -> tuple[dict[str, list], dict[str, float], str | None]:
+    """Read and verify a checkpoint file (one process): (stored arrays, scalars, fingerprint).
+
+    Raises:
+        OSError: the file cannot be read (truncated, damaged HDF5 structure, not HDF5),
+            is incomplete, or its data do not match its checksum; the message names it.
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            if int(fh.attrs.get("complete", 0)) != 1:
+                raise ValueError("incomplete (no 'complete' mark)")
+            text = fh.attrs.get(FINGERPRINT)
+            fingerprint = None if text is None else (
+                text.decode() if isinstance(text, bytes) else str(text))
+            checksum = fh.attrs.get(CHECKSUM)
+            scalars = {k: float(v) for k, v in fh.attrs.items() if k not in _NOT_SCALARS}
+            stored = {name: [(fh[name][f"keys_{i}"][()], fh[name][f"values_{i}"][()])
+                             for i in range(len(fh[name]) // 2)] for name in fh}
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError, ValueError...
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        detail = " ".join(text.split()) or type(exc).__name__
+        raise OSError(f"could not read checkpoint {str(path)!r}: {detail}") from None
+    if checksum is not None:  # (files from before the checksum have none)
+        checksum = checksum.decode() if isinstance(checksum, bytes) else str(checksum)
+        written = {k: v for k, v in scalars.items() if k != "complete"}  # (set after it)
+        if _checksum(stored, written, fingerprint) != checksum:
+            raise OSError(f"could not read checkpoint {str(path)!r}: its data do not match "
+                          "its checksum (the file was changed or damaged)")
+    return stored, scalars, fingerprint
+
+
+def _on_rank0(comm: MPI.Comm, load: Any) -> Any:
+    """``load()`` on rank 0, its result (or exception) broadcast: every rank agrees."""
     payload: Any = None
     if comm.rank == 0:
-        import h5py
-
         try:
-            with h5py.File(path, "r") as fh:
-                scalars = {k: float(v) for k, v in fh.attrs.items() if k != FINGERPRINT}
-                stored = {name: [(fh[name][f"keys_{i}"][()], fh[name][f"values_{i}"][()])
-                                 for i in range(len(fh[name]) // 2)] for name in fh}
-            payload = (stored, scalars)
-        except OSError as exc:
-            payload = OSError(f"could not read checkpoint {str(path)!r}: {exc}")
+            payload = load()
+        except Exception as exc:  # noqa: BLE001 - sent to every rank, raised there
+            payload = exc if isinstance(exc, OSError | ValueError) else OSError(str(exc))
     payload = comm.bcast(payload, root=0)
     if isinstance(payload, Exception):
         raise payload
-    stored, scalars = payload
+    return payload
+
+
+def _distribute(V: fem.FunctionSpace, stored: Mapping[str, list]) -> dict[str, np.ndarray]:
     layout = _layout(V)
     n = len(fem.Function(V).x.array)
     arrays = {}
@@ -271,7 +383,50 @@ def read(path: str | Path, V: fem.FunctionSpace
         a = np.zeros(n)
         _scatter(layout, parts, a, name)
         arrays[name] = a
-    return arrays, scalars
+    return arrays
+
+
+def read(path: str | Path, V: fem.FunctionSpace
+         ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Read a file from :func:`write` into local dof arrays of V (collective).
+
+    Raises:
+        OSError: on every rank, naming the file, when it cannot be read or its data do
+            not match its checksum.
+    """
+    stored, scalars, _ = _on_rank0(V.mesh.comm, lambda: _load(path))
+    return _distribute(V, stored), scalars
+
+
+def read_newest(folder: str | Path, V: fem.FunctionSpace
+                ) -> tuple[Path, dict[str, np.ndarray], dict[str, float],
+                           dict[str, Any] | None, list[str]]:
+    """The newest checkpoint in ``folder`` that reads and verifies (collective).
+
+    Rank 0 tries them newest first; a file that cannot be read (truncated, damaged,
+    changed: see :func:`_load`) is passed over for the one before, and every rank gets
+    the same answer.
+
+    Returns:
+        (path, arrays, scalars, fingerprint or None, why each newer file was passed over).
+
+    Raises:
+        FileNotFoundError: no checkpoint in ``folder`` reads (every rank).
+    """
+    def find() -> Any:
+        skipped: list[str] = []
+        for path in reversed(checkpoint_files(folder)):
+            try:
+                return path, *_load(path), skipped
+            except OSError as exc:
+                skipped.append(str(exc))
+        why = f" ({'; '.join(skipped)})" if skipped else ""
+        return FileNotFoundError(f"cannot restart: no readable checkpoint in "
+                                 f"{str(folder)!r}{why}")
+
+    path, stored, scalars, text, skipped = _on_rank0(V.mesh.comm, find)
+    return (path, _distribute(V, stored), scalars,
+            None if text is None else json.loads(text), skipped)
 
 
 def read_fingerprint(path: str | Path, comm: MPI.Comm | None = None) -> dict[str, Any] | None:
@@ -285,7 +440,7 @@ def read_fingerprint(path: str | Path, comm: MPI.Comm | None = None) -> dict[str
         try:
             with h5py.File(path, "r") as fh:
                 text = fh.attrs.get(FINGERPRINT)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - a damaged file raises KeyError etc.
             return OSError(f"could not read checkpoint {str(path)!r}: {exc}")
         if text is None:
             return None
@@ -351,7 +506,7 @@ def latest(folder: str | Path) -> Path | None:
             with h5py.File(path, "r") as fh:
                 if int(fh.attrs.get("complete", 0)) == 1:
                     return path
-        except OSError:
+        except Exception:  # noqa: BLE001 - a damaged file raises KeyError, RuntimeError...
             continue
     return None
 
@@ -409,6 +564,11 @@ class Checkpointer:
             scalars["dt_request"] = float(dt_next)
         target = path or self.folder / f"ckpt_{step:08d}.h5"
         write(target, self.problem.W, arrays, scalars, fingerprint=self.fingerprint)
+        # a reused LU factorisation is not stored: a restart starts with a fresh one, so
+        # this run does too (the same steps whether it is restarted here or not)
+        refactor = getattr(self.problem, "refactor_at_next_solve", None)
+        if callable(refactor):
+            refactor()
         if path is None:
             from femdiff.io import on_root
 
@@ -425,8 +585,11 @@ class Checkpointer:
         """
         if self.fingerprint is None:
             return
-        stored = read_fingerprint(path, self.problem.domain.comm)
-        if stored is None:
+        self._differences(read_fingerprint(path, self.problem.domain.comm), path, ignore)
+
+    def _differences(self, stored: Mapping[str, Any] | None, path: str | Path,
+                     ignore: tuple[str, ...] = ()) -> None:
+        if self.fingerprint is None or stored is None:
             return
         keys = fingerprint_differences(stored, self.fingerprint, ignore)
         if keys:
@@ -439,7 +602,30 @@ class Checkpointer:
     def load(self, path: str | Path) -> dict[str, float]:
         """Restore the problem from ``path``; return the scalars (t, step, dt_request, ...)."""
         arrays, scalars = read(path, self.problem.W)
+        return self._restore(arrays, scalars)
+
+    def _restore(self, arrays: dict[str, np.ndarray], scalars: dict[str, float]
+                 ) -> dict[str, float]:
         if "runner_dt" in scalars:  # written before the next Δt was stored once
             scalars["dt_request"] = scalars.pop("runner_dt")
         restore_problem(self.problem, arrays, scalars)
         return scalars
+
+    def load_newest(self, ignore: tuple[str, ...] = ()
+                    ) -> tuple[Path, dict[str, float], list[str]]:
+        """Restore the problem from the newest checkpoint that reads (collective).
+
+        A damaged or changed file (:func:`read_newest`) is passed over for the one
+        before; the one used must have this checkpointer's fingerprint
+        (:meth:`check_fingerprint`). The problem is changed only in memory.
+
+        Returns:
+            (the file used, its scalars, why each newer file was passed over).
+
+        Raises:
+            FileNotFoundError: no checkpoint reads.
+            ValueError: the newest readable one has a different fingerprint.
+        """
+        path, arrays, scalars, stored, skipped = read_newest(self.folder, self.problem.W)
+        self._differences(stored, path, ignore)
+        return path, self._restore(arrays, scalars), skipped

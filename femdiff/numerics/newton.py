@@ -305,6 +305,39 @@ class SolverMixin:
             why += f"; user options override {sorted(self.user_petsc_options)}"
         return why
 
+    def solver_state(self) -> dict[str, float]:
+        """What Newton carries from one solve to the next that changes results (restarts).
+
+        The contraction rate of the error-controlled stop (−1: none) and how many solves
+        have used it since it was measured; :func:`femdiff.io.checkpoint.problem_state`
+        stores them beside :meth:`state_dict`.
+        """
+        stop = getattr(self, "newton_stop", None)
+        if stop is None:
+            return {}
+        return {"newton_rate": -1.0 if stop._rate is None else float(stop._rate),
+                "newton_unmeasured": float(stop._unmeasured)}
+
+    def load_solver_state(self, scalars: dict[str, float]) -> None:
+        """Put back :meth:`solver_state` (keys absent from older checkpoints: no change)."""
+        stop = getattr(self, "newton_stop", None)
+        if stop is not None and "newton_rate" in scalars:
+            rate = scalars["newton_rate"]
+            stop._rate = None if rate < 0 else float(rate)
+            stop._unmeasured = int(scalars.get("newton_unmeasured", 0))
+
+    def refactor_at_next_solve(self) -> None:
+        """Build a fresh factorisation at the next Newton solve (a reused one only).
+
+        Called after a checkpoint is written: a reused factorisation cannot be stored, and
+        a run restarted from the checkpoint starts with a fresh one, so the run that goes
+        on does too, and both take the same steps (FGMRES solves to 3e-2 only, so the
+        preconditioner's age shows in the results).
+        """
+        if getattr(self, "_refactor_krylov", None) is not None and not self._refactor_next:
+            self._refactor_next = True
+            solvers.lag_preconditioner(self.problem.solver, -2)
+
     def split_index_sets(self) -> list[tuple[str, PETSc.IS]]:
         """The fieldsplit blocks ``[(name, IS of W's owned global dofs)]`` (after set-up)."""
         return list(self._split_sets)
