@@ -54,7 +54,7 @@ from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, Mobility, St
 from femdiff.timestepping import TimeControl
 
 comm = MPI.COMM_WORLD
-args, out, say = fio.demo_setup(__file__, "electrode-particle demo", comm)
+args, out, say = fio.demo_setup("electrode_particle", "electrode-particle demo", comm)
 # -
 
 # ## Parameters (SI units)

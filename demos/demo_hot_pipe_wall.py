@@ -52,7 +52,7 @@ from femdiff.thermodynamics import R_GAS, ChemicalPotential, Ideal, StressCoupli
 from femdiff.timestepping import TimeControl
 
 comm = MPI.COMM_WORLD
-args, out, say = fio.demo_setup(__file__, "hot pipe wall demo", comm)
+args, out, say = fio.demo_setup("hot_pipe_wall", "hot pipe wall demo", comm)
 # -
 
 # ## Steel and the wall (SI units)

@@ -25,7 +25,7 @@ def _key_tables():
     def is_keys(v):
         return isinstance(v, dict) and v and all(isinstance(k, Key) for k in v.values())
 
-    for name, module in inspect.getmembers(fcase, inspect.ismodule):
+    for _name, module in inspect.getmembers(fcase, inspect.ismodule):
         if not module.__name__.startswith("femdiff.case."):
             continue
         holders = [module] + [c for _, c in inspect.getmembers(module, inspect.isclass)
