@@ -42,7 +42,7 @@ test-mpi: venv
 # runs each demo at its small size. No network: no intersphinx.
 docs: venv
 	rm -rf docs/_build/html
-	CI=1 $(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	CI=1 $(VENV)/bin/sphinx-build -W --keep-going -q -j 2 -b html docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
 
 lint: venv

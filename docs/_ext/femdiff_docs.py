@@ -8,6 +8,8 @@
 * ``reference/cli.md``: every subcommand's ``--help``.
 * ``gallery/``: every demo as a notebook (jupytext), executed by myst-nb at its small
   size (``CI=1``) unless listed in :data:`NOT_EXECUTED`, with its PNG figures.
+* ``reference/benchmarks.md``: every benchmark script's docstring (its command and the
+  tables measured), included by ``performance.md``.
 * ``verification.md``: the table of tests marked ``@pytest.mark.verification``, read from
   the test files' syntax trees (:func:`verification_rows`).
 """
@@ -122,6 +124,19 @@ def write_reference(out: Path) -> None:
         lines += [f"## `femdiff {command}`", "", "```text",
                   help_of([command, "--help"]).rstrip(), "```", ""]
     (out / "cli.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def write_benchmarks(path: Path) -> int:
+    """reference/benchmarks.md: each benchmark script's docstring (command, tables)."""
+    lines = []
+    scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    for script in scripts:
+        doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+        title, _, body = doc.partition("\n")
+        lines += [f"### `{script.name}`", "", title.strip(), "", "```text",
+                  body.strip("\n"), "```", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return len(scripts)
 
 
 # --- gallery -----------------------------------------------------------------------------------
@@ -246,6 +261,7 @@ def generate(app: Any) -> None:
     os.environ.setdefault("FEMDIFF_OUTPUT", str(Path(app.outdir).parent / "gallery-output"))
     write_api(DOCS / "api")
     write_reference(DOCS / "reference")
+    write_benchmarks(DOCS / "reference" / "benchmarks.md")
     write_gallery(DOCS / "gallery")
     write_verification(DOCS / "verification.md")
 
