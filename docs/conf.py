@@ -33,6 +33,10 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 html_theme = "furo"
 html_title = f"femdiff {release}"
 
+# MathJax 3 from the sphinx-mathjax-offline package, copied into _static by femdiff_docs:
+# the formulas render without the network
+mathjax_path = "mathjax/tex-chtml.js"
+
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 

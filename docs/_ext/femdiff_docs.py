@@ -279,9 +279,22 @@ def escape_bars(app: Any, what: str, name: str, obj: Any, options: Any,
         lines[i] = re.sub(r"``s\b", r"``\\ s", line)
 
 
+def copy_mathjax(app: Any, exc: Exception | None) -> None:
+    """MathJax 3 (shipped by the sphinx-mathjax-offline package) into _static/mathjax."""
+    import importlib.util
+
+    from sphinx.util.fileutil import copy_asset
+
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if exc is None and spec is not None and spec.origin is not None:
+        copy_asset(str(Path(spec.origin).parent / "static" / "mathjax"),
+                   str(Path(app.outdir) / "_static" / "mathjax"))
+
+
 def setup(app: Any) -> dict[str, Any]:
     """The Sphinx extension."""
     app.connect("builder-inited", generate)
+    app.connect("build-finished", copy_mathjax)
     app.connect("autodoc-process-docstring", escape_bars)
     app.connect("env-check-consistency", check_inventory)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
