@@ -53,7 +53,7 @@ from femdiff.numerics.timestepping import TimeControl
 from femdiff.problems.diffusion import DiffusionProblem, FixedConcentration
 
 comm = MPI.COMM_WORLD
-args, out, say = fio.demo_setup(__file__, "coated-steel permeation demo", comm)
+args, out, say = fio.demo_setup("coated_steel", "coated-steel permeation demo", comm)
 # -
 
 # ## Materials (SI units, T = 600 K)

@@ -60,7 +60,7 @@ from femdiff.problems.trapping import TrappingProblem
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
-parser.add_argument("--out", type=Path, default=Path(__file__).parent / "output" / "crack_tip")
+parser.add_argument("--out", type=Path, default=fio.demo_output("crack_tip"))
 args, _ = parser.parse_known_args()
 comm = MPI.COMM_WORLD
 # -

@@ -46,7 +46,7 @@ from femdiff.problems.multicomponent import Mixture, MulticomponentProblem, Onsa
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
 parser.add_argument("--out", type=Path,
-                    default=Path(__file__).parent / "output" / "darken_couple")
+                    default=fio.demo_output("darken_couple"))
 args, _ = parser.parse_known_args()
 comm = MPI.COMM_WORLD
 # -

@@ -55,7 +55,7 @@ from femdiff.problems.coupled import Coupled
 from femdiff.problems.diffusion import DiffusionProblem, Flux
 
 comm = MPI.COMM_WORLD
-args, out, say = fio.demo_setup(__file__, "electrode-particle demo", comm)
+args, out, say = fio.demo_setup("electrode_particle", "electrode-particle demo", comm)
 # -
 
 # ## Parameters (SI units)

@@ -53,7 +53,7 @@ from femdiff.physics.heat import FixedTemperature, HeatConduction
 from femdiff.problems.diffusion import DiffusionProblem
 
 comm = MPI.COMM_WORLD
-args, out, say = fio.demo_setup(__file__, "hot pipe wall demo", comm)
+args, out, say = fio.demo_setup("hot_pipe_wall", "hot pipe wall demo", comm)
 # -
 
 # ## Steel and the wall (SI units)

@@ -41,7 +41,7 @@ from femdiff.physics import mechanics
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
 parser.add_argument("--out", type=Path,
-                    default=Path(__file__).parent / "output" / "mechanics_rod")
+                    default=fio.demo_output("mechanics_rod"))
 args, _ = parser.parse_known_args()
 comm = MPI.COMM_WORLD
 # -

@@ -42,7 +42,7 @@ from femdiff.problems.multicomponent import IdealMixing, Mixture, Multicomponent
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
 parser.add_argument("--out", type=Path,
-                    default=Path(__file__).parent / "output" / "onsager_drag")
+                    default=fio.demo_output("onsager_drag"))
 args, _ = parser.parse_known_args()
 comm = MPI.COMM_WORLD
 # -

@@ -52,7 +52,7 @@ parser.add_argument("--t-end", type=float, default=None)
 parser.add_argument("--out", type=Path, default=None)
 args, _ = parser.parse_known_args()
 comm = MPI.COMM_WORLD
-out = args.out or Path(__file__).parent / "output" / f"spinodal_{args.domain}"
+out = args.out or fio.demo_output(f"spinodal_{args.domain}")
 # -
 
 # ## The domain

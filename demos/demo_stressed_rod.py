@@ -53,7 +53,7 @@ from femdiff.problems.diffusion import DiffusionProblem
 
 parser = argparse.ArgumentParser(description="stressed-rod demo")
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
-parser.add_argument("--out", type=Path, default=Path(__file__).parent / "output" / "stressed_rod")
+parser.add_argument("--out", type=Path, default=fio.demo_output("stressed_rod"))
 args, _ = parser.parse_known_args()
 
 comm = MPI.COMM_WORLD

@@ -48,7 +48,7 @@ from femdiff.problems.diffusion import DiffusionProblem
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")))
 parser.add_argument("--dim", type=int, choices=[1, 2], default=1)
-parser.add_argument("--out", type=Path, default=Path(__file__).parent / "output" / "uphill")
+parser.add_argument("--out", type=Path, default=fio.demo_output("uphill"))
 args, _ = parser.parse_known_args()
 comm = MPI.COMM_WORLD
 # -

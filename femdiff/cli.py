@@ -8,6 +8,9 @@ mpirun -n 4 femdiff run case.toml    # the same, in parallel
 femdiff mesh rod -p length=0.01 -p radius=0.001 -o rod.msh
 femdiff demos                        # list the demos
 femdiff demos stressed_rod [-- ...]  # run one (under mpirun if you launch it so)
+femdiff cases [NAME] [--copy DIR]    # list the shipped case files, or copy them
+femdiff keys [SECTION]               # the case-file keys: type, default, unit, doc
+femdiff schema [-o FILE]             # a JSON Schema of case files, for editors
 
 Global options: --debug (tracebacks), --verbose / --quiet (logging level).
 
@@ -38,15 +41,17 @@ import re
 import runpy
 import shutil
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import femdiff
+from femdiff.case import examples
 
 log = logging.getLogger("femdiff")
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "demos"
+DEMO_DIR = examples.folder("demos")
 
 
 def _parse_value(text: str):
@@ -102,7 +107,7 @@ def solver_lines(sim: Any) -> list[str]:
 
 
 def _demos() -> dict[str, Path]:
-    return {p.stem.removeprefix("demo_"): p for p in sorted(DEMO_DIR.glob("demo_*.py"))}
+    return examples.demos()
 
 
 # --- progress and logging ---------------------------------------------------------------
@@ -504,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demos", help="list the demos, or run one")
     d.add_argument("name", nargs="?")
     d.add_argument("args", nargs=argparse.REMAINDER)
+    _add_reference_commands(sub)
+    _document(parser, sub)
     args = parser.parse_args(argv)
     from mpi4py import MPI
 
@@ -542,17 +549,23 @@ def main(argv: list[str] | None = None) -> int:
                 if not sep:
                     raise ValueError(f"parameter {item!r} must be NAME=VALUE")
                 params[key] = _parse_value(value)
+            _check_builder_params(args.builder, params)
             path = geometry.write_msh(args.builder, args.output, **params)
             print(f"wrote {path}")
         elif args.command == "demos":
             demos = _demos()
             if not args.name:
-                print("\n".join(demos) if demos else "no demos found")
+                width = max(map(len, demos), default=0)
+                print("\n".join(f"{n:<{width}}  {examples.demo_title(p)}"
+                                for n, p in demos.items()) if demos else "no demos found")
             elif args.name not in demos:
                 raise ValueError(f"unknown demo {args.name!r}; available: {', '.join(demos)}")
             else:
                 sys.argv = [str(demos[args.name]), *args.args]
                 runpy.run_path(str(demos[args.name]), run_name="__main__")
+        elif args.command in ("keys", "schema", "cases"):
+            if comm.rank == 0:
+                _reference_command(args)
         else:
             parser.print_help()
         return 0
@@ -570,6 +583,154 @@ def main(argv: list[str] | None = None) -> int:
         if comm.rank == 0:
             print("femdiff: interrupted", file=sys.stderr)
         return 130
+
+
+# --- help, the case-file reference, the shipped cases (femdiff keys / schema / cases) ----
+
+DOCS = "docs/ in the source (make docs builds docs/_build/html/index.html)"
+
+#: subcommand -> (description, epilog with examples)
+_HELP: dict[str, tuple[str, str]] = {
+    "info": ("Print the versions of femdiff, DOLFINx, PETSc, MPI and Gmsh and the solver "
+             "packages PETSc has (what a bug report needs). Given a case file, also build "
+             "it and print the solver it would run and the rule that chose it.",
+             "examples:\n  femdiff info\n  femdiff info cases/stressed_rod.toml\n"
+             "  mpirun -n 2 femdiff info cases/spinodal.toml --set solver.linear=iterative"),
+    "run": ("Run a TOML case file: mesh, solve, and write the CSV time series, the fields "
+            "(VTX/XDMF), PNG plots and checkpoints into the output folder. Launch it under "
+            "mpirun to run in parallel.",
+            "examples:\n  femdiff cases quickstart --copy .   # a first case file\n"
+            "  femdiff run quickstart.toml\n"
+            "  mpirun -n 2 femdiff run cases/tds.toml -o tds_out --overwrite\n"
+            "  femdiff run case.toml --set time.t_end=10 --set materials.T=400\n"
+            "  femdiff run case.toml --restart          # continue from the last checkpoint"),
+    "check": ("Validate a case file without meshing or solving it: every key, type, "
+              "boundary and volume name. A problem is one line naming the file, the key "
+              "path and the allowed values (exit code 2).",
+              "examples:\n  femdiff check cases/crack_tip.toml\n"
+              "  femdiff check case.toml --set physics.degree=2\n"
+              "  femdiff keys boundary                   # what the keys mean"),
+    "mesh": ("Build a built-in Gmsh geometry and write it to a .msh file (format 4.1) with "
+             "its physical names, to inspect in Gmsh or use as [geometry] file.",
+             ""),  # filled from the builders (_mesh_epilog)
+    "demos": ("List the demos (literate scripts, also notebooks), or run one with its "
+              "options after the name. Each writes fields, a CSV and PNG plots to "
+              "output/<name>/ under the current folder (or $FEMDIFF_OUTPUT/<name>).",
+              "examples:\n  femdiff demos\n  femdiff demos stressed_rod --small\n"
+              "  mpirun -n 2 femdiff demos spinodal --domain periodic --small"),
+    "cases": ("List the shipped case files (one line each), print one, or copy one (all "
+              "of them without NAME) into a folder to edit and run.",
+              "examples:\n  femdiff cases\n  femdiff cases tds\n  femdiff cases tds --copy .\n"
+              "  femdiff cases --copy my_cases"),
+    "keys": ("Print the case-file keys of every section, or of one section and those "
+             "under it: type, default, allowed values, unit and meaning.",
+             "examples:\n  femdiff keys\n  femdiff keys time\n  femdiff keys physics.terms"
+             "\n  femdiff keys traps"),
+    "schema": ("Print a JSON Schema (draft 2020-12) of case files, for editors: Taplo "
+               "(Even Better TOML) validates and completes TOML against it.",
+               "examples:\n  femdiff schema -o femdiff-case.schema.json\n"
+               "  # then, first line of a case file:  #:schema ./femdiff-case.schema.json"),
+}
+
+
+def _mesh_epilog() -> str:
+    import inspect
+
+    from femdiff import geometry
+
+    lines = ["builders and their parameters (-p NAME=VALUE; h: mesh size):"]
+    for name, fn in geometry.BUILDERS.items():
+        params = [f"{p.name}={p.default!r}" if p.default is not inspect.Parameter.empty
+                  else p.name for p in inspect.signature(fn).parameters.values()
+                  if p.name not in ("name", "refine")]
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        lines += [f"  {name}: {doc}", f"      {', '.join(params)}"]
+    lines += ["", "examples:", "  femdiff mesh rod -p length=0.01 -p radius=0.001 -p h=2e-4 "
+              "-o rod.msh", "  femdiff mesh crack_tip -p radius=1e-3 -p tip_size=1e-6 "
+              "-o crack.msh", "  (-p max_cells=N raises the cell-count limit for one mesh)"]
+    return "\n".join(lines)
+
+
+def _document(parser: argparse.ArgumentParser, sub: Any) -> None:
+    """Give the top parser and every subcommand a description and an epilog."""
+    parser.description = textwrap.fill(
+        "femdiff: chemical-potential-driven diffusion (mixed μ–C form) with traps, mechanics, "
+        "Cahn–Hilliard and multicomponent Onsager diffusion, run from TOML case files.", 88)
+    parser.epilog = ("first steps:\n  femdiff demos                       # what is shipped"
+                     "\n  femdiff cases quickstart --copy .\n  femdiff check quickstart.toml"
+                     "\n  femdiff run quickstart.toml\n  femdiff COMMAND --help"
+                     "\n\nexit codes: 0 done, 2 bad input, 1 a failed computation"
+                     f"\ndocumentation: {DOCS}")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for name, p in sub.choices.items():
+        description, epilog = _HELP.get(name, ("", ""))
+        if name == "mesh":
+            try:
+                epilog = _mesh_epilog()
+            except ImportError:  # no Gmsh: the help still prints
+                epilog = ""
+        p.description = textwrap.fill(description, 88) if description else p.description
+        p.epilog = (epilog + "\n\n" if epilog else "") + f"documentation: {DOCS}"
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def _add_reference_commands(sub: Any) -> None:
+    k = sub.add_parser("keys", help="list the case-file keys (type, default, unit, doc)")
+    k.add_argument("section", nargs="?", help="a section, e.g. time or physics.terms")
+    s = sub.add_parser("schema", help="write a JSON Schema of case files (for editors)")
+    s.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    c = sub.add_parser("cases", help="list the shipped case files, or copy them")
+    c.add_argument("name", nargs="?", help="a case name (see the list)")
+    c.add_argument("--copy", type=Path, metavar="DIR",
+                   help="copy the case (all cases without NAME) into DIR")
+
+
+def _reference_command(args: argparse.Namespace) -> None:
+    """``femdiff keys``, ``schema`` and ``cases`` (rank 0 only)."""
+    if args.command in ("keys", "schema"):
+        import json
+
+        from femdiff.case import reference
+
+        if args.command == "keys":
+            print(reference.text(args.section), end="")
+            return
+        text = json.dumps(reference.json_schema(), indent=2, ensure_ascii=False) + "\n"
+        if args.output is None:
+            print(text, end="")
+        else:
+            args.output.write_text(text, encoding="utf-8")
+            print(f"wrote {args.output}")
+        return
+    found = examples.cases()
+    if args.copy is not None:
+        for path in examples.copy_case(args.name, args.copy):
+            print(f"wrote {path}")
+    elif args.name is None:
+        width = max(map(len, found), default=0)
+        print("\n".join(f"{n:<{width}}  {examples.case_title(p)}" for n, p in found.items()))
+    elif args.name.removesuffix(".toml") in found:
+        print(found[args.name.removesuffix(".toml")].read_text(encoding="utf-8"), end="")
+    else:
+        raise ValueError(f"unknown case {args.name!r}; available: {', '.join(found)}")
+
+
+def _check_builder_params(builder: str, params: dict[str, Any]) -> None:
+    """A parameter the builder does not take: the key-naming error of ``femdiff check``."""
+    import inspect
+
+    from femdiff import geometry
+    from femdiff.case.schema import CaseError
+
+    if builder not in geometry.BUILDERS:
+        return  # write_msh names the available builders
+    allowed = [p for p in inspect.signature(geometry.BUILDERS[builder]).parameters
+               if p not in ("name", "refine")]
+    for key in params:
+        if key not in (*allowed, "max_cells"):
+            raise CaseError("femdiff mesh", f"geometry.params.{key}", f"unknown parameter "
+                            f"{key!r} of builder {builder!r}; allowed keys: "
+                            f"{', '.join(allowed)}")
 
 
 def _fail(exc: BaseException, code: int, debug: bool, comm: Any) -> int:

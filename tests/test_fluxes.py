@@ -58,6 +58,10 @@ def exit_flux_error(n, dt, formulation="mixed"):
 
 
 @pytest.mark.parametrize("formulation", ["mixed", "activity"])
+@pytest.mark.verification(quantity="permeation exit flux J(t) (mixed and activity forms)",
+                         reference="series solution of the permeation transient",
+                         source="Crank, The Mathematics of Diffusion, §4.3",
+                         error="0.066 → 0.028 → 0.0083 measured; finest < 1 %, rate > 1")
 def test_permeation_exit_flux_converges(formulation):
     """Pointwise-in-time exit flux against the series, refined in space and time together.
 
@@ -103,6 +107,9 @@ def amounts_balance(p, steps, dt, boundaries, amount):
 @pytest.mark.mpi
 @pytest.mark.parametrize("formulation", ["mixed", "activity"])
 @pytest.mark.parametrize("scheme", ["backward_euler", "bdf2", "crank_nicolson"])
+@pytest.mark.verification(quantity="boundary fluxes against d(amount)/dt",
+                         reference="discrete conservation law", source="exact identity",
+                         error="< 1e-8 of the largest flux")
 def test_fluxes_sum_to_amount_rate_and_closed_is_zero(scheme, formulation):
     """Two fixed-C faces sharing a corner, a prescribed outflow, a closed face.
 

@@ -176,6 +176,10 @@ def annulus_error(grading, comm=MPI.COMM_WORLD):
 
 
 @pytest.mark.mpi
+@pytest.mark.verification(quantity="σ_h near a mode-I crack tip",
+                         reference="(2/3)(1+ν) K_I cos(θ/2)/√(2πr)",
+                         source="Williams K-field (Anderson, Fracture Mechanics)",
+                         error="2.2 % → 0.79 % → 0.25 % measured; < 0.5 %, rate > 1.4")
 def test_sigma_h_matches_the_k_field_and_converges():
     """The K-field solves the boundary-layer problem exactly (equilibrium, free faces, its
     own displacement on the outer circle), so σ_h differs from

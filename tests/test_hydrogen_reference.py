@@ -10,6 +10,9 @@ from scipy import integrate
 L, D, C0 = 1.0e-3, 1.0e-9, 1.0
 
 
+@pytest.mark.verification(quantity="the permeation reference itself: Q(t) and the time lag",
+                         reference="L²/(6D)", source="Crank, The Mathematics of Diffusion, §4.3.2",
+                         error="rel 1e-6")
 def test_permeated_amount_is_the_integral_of_the_flux_and_lags_by_l2_over_6d():
     """Q(t) from Crank's series equals ∫J dt (quadrature, 1e-9), and its asymptote
     D C₀ (t − t_lag)/L meets the axis at L²/(6D): at t = 10 t_lag the remaining series is

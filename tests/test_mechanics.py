@@ -68,6 +68,9 @@ def test_uniaxial_tension(model, comm):
 
 
 @pytest.mark.mpi
+@pytest.mark.verification(quantity="σ_h and u of pure bending (P2)", reference="σ_xx = k(y − H/2)",
+                         source="analytic (beam theory, exact in P2)",
+                         error="< 1e-6 of the stress scale")
 def test_pure_bending_pointwise(comm):
     """Pure bending: σ_xx = k(y − H/2) is linear, u is quadratic, so P2 is exact.
 
@@ -157,6 +160,10 @@ def test_kirsch_exact_tractions():
     assert errors[2] < 0.002 * 3.0
 
 
+@pytest.mark.verification(quantity="stress concentration at a hole, finite plate",
+                         reference="Heywood's finite-width SCF 3.0078",
+                         source="Kirsch (1898); Heywood, Designing by Photoelasticity (1952)",
+                         error="+0.35 % measured; < 1 %")
 def test_kirsch_finite_plate():
     """Remote uniaxial tension on a finite quarter plate (w = 20r): the SCF approaches
     Kirsch's 3, corrected for the finite width.
@@ -319,6 +326,8 @@ def test_free_bar_linear_temperature_is_stress_free(model, comm):
     ("3d", "all", 1 / (1 - 2 * NU), 1 / (1 - 2 * NU)),
 ])
 @pytest.mark.parametrize("how", ["temperature", "eigenstrain", "both"])
+@pytest.mark.verification(quantity="thermal stress of a restrained bar",
+                         reference="σ = −factor EαΔT", source="analytic", error="< 1e-8 of EαΔT")
 def test_constrained_bar_uniform_heating(model, clamp, factor, factor_h, how, comm):
     """Uniform ΔT in a restrained bar: σ_xx = −factor·EαΔT, σ_h = −factor_h·EαΔT. The
     exact displacement is linear (zero or uniform strain), so P1 reproduces it: the

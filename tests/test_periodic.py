@@ -211,6 +211,9 @@ def ideal_mode_error(domain, mode, k2, degree=1):
 
 
 @pytest.mark.mpi
+@pytest.mark.verification(quantity="decay rate of a periodic Fourier mode (Gmsh mesh)",
+                         reference="exp(−D k² t), k² = 8π²", source="analytic",
+                         error="4.8 % → 1.2 % measured; order 2 ± 0.4")
 def test_fourier_mode_on_unstructured_gmsh_mesh_converges():
     """A doubly periodic mode sin(2πx + 0.3) sin(2πy + 0.5), k² = 8π², on Gmsh meshes with
     h = 0.1 and 0.05: the rate error falls as h² (measured 4.8 %, 1.2 %: order 1.96). The

@@ -603,12 +603,22 @@ def plot_field_2d(f: fem.Function, png_path: str | Path, n: int = 200,
 # --- demos ---------------------------------------------------------------------------
 
 
+def demo_output(name: str) -> Path:
+    """The default output folder of demo ``name``, the same for scripts and notebooks.
+
+    ``$FEMDIFF_OUTPUT/<name>`` when the variable is set, else ``output/<name>`` under the
+    current folder (a demo run as a notebook has no ``__file__`` to put it beside).
+    """
+    return Path(os.environ.get("FEMDIFF_OUTPUT", "output")) / name
+
+
 def demo_setup(demo_file: str, description: str, comm: MPI.Comm = MPI.COMM_WORLD,
                parser: Any = None) -> tuple[Any, Path, Callable[[str], None]]:
     """The common start of a demo: its command line, output folder and a rank-0 print.
 
     Options ``--small`` (default when ``CI`` is set) and ``--out`` (default
-    ``output/<name>`` beside the demo, ``<name>`` its file name without ``demo_``) are
+    :func:`demo_output`, ``<name>`` the file name without ``demo_``, or ``demo_file`` itself
+    when it is a plain name: a notebook has no ``__file__``) are
     added to ``parser`` (a new one by default); unknown options are ignored, so a demo
     also runs under test runners. The folder is made on rank 0, agreed on every rank.
 
@@ -622,8 +632,9 @@ def demo_setup(demo_file: str, description: str, comm: MPI.Comm = MPI.COMM_WORLD
     parser = parser or argparse.ArgumentParser(description=description)
     parser.add_argument("--small", action="store_true", default=bool(os.environ.get("CI")),
                         help="a small, quick run (default when CI is set)")
-    parser.add_argument("--out", type=Path, default=here.parent / "output" / name,
-                        help="output folder")
+    parser.add_argument("--out", type=Path, default=demo_output(name),
+                        help="output folder (default: $FEMDIFF_OUTPUT/<name> or "
+                        "output/<name> under the current folder)")
     args, _ = parser.parse_known_args()
     out = Path(args.out)
     on_root(comm, lambda: out.mkdir(parents=True, exist_ok=True), out)
