@@ -303,15 +303,29 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
             scalars = ckpt.load(path)
             step, t_restart = int(scalars["step"]), float(scalars["t"])
             log.info("restarting from %s: step %d, t = %g", path.name, step, t_restart)
-    series = fio.TimeSeries(comm, out / "series.csv", sim.columns(), restart_time=t_restart)
+    from femdiff.case.outputs import make_recorder, series_units
+    from femdiff.quantities import write_units
+
+    quantities = make_recorder(sim, case, out, t_restart)  # [[output.quantities]]
+    if quantities is not None:
+        opened.append(quantities)
+    units = series_units(sim, case, sim.columns(), quantities)
+    series = fio.TimeSeries(comm, out / "series.csv", [c.name for c in units],
+                            restart_time=t_restart)
     opened.append(series)
+    write_units(comm, out / "series.csv", units)  # series.json: units and descriptions
+
+    def row(info: Any) -> dict[str, float]:
+        return {**sim.row(info), **(quantities.values() if quantities is not None else {})}
     writer = None
     if outcfg["fields"] != "none":
         stem = _segment_stem(out) if restart else out / "fields"
         writer = fio.FieldWriter(comm, stem, sim.fields(), format=outcfg["fields"])
         opened.append(writer)
     if not restart:
-        series.append(**sim.row(None))
+        series.append(**row(None))
+        if quantities is not None:
+            quantities.write_profiles()
     if writer is not None:
         sim.refresh()
         writer.write(sim.current_time)
@@ -331,11 +345,13 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
             step += 1
             totals["newton"] += info.newton_iterations
             totals["krylov"] += info.krylov_iterations
-            series.append(**sim.row(info))
+            series.append(**row(info))
             landed = False
             while pending and not before(sim.current_time, pending[0]):
                 pending.pop(0)
                 landed = True
+            if landed and quantities is not None:
+                quantities.write_profiles()
             if writer is not None and (landed or (outcfg["every"] and
                                                   step % outcfg["every"] == 0)):
                 sim.refresh()
@@ -353,6 +369,8 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
         if ckcfg["final"]:
             ckpt.save(step, path=out / "state_final.h5")
     series.close()
+    if quantities is not None:
+        quantities.close()
     if writer is not None:
         writer.close()
 

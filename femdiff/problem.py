@@ -12,6 +12,7 @@ restart state, Newton's variable bounds, and the public diagnostics
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -58,6 +59,16 @@ __all__ = ["MixedProblem", "global_min_max", "interpolate_into", "newton_solve",
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+def _progress_bar(problem: Any, t_end: float, progress: Any) -> Any:
+    """A :class:`femdiff.progress.RunProgress` for ``run(progress=...)``, or None."""
+    if not progress:
+        return None
+    from femdiff.progress import RunProgress
+
+    mode = progress if isinstance(progress, str) else "auto"
+    return RunProgress(problem.domain.comm, problem.current_time, t_end, mode=mode)
 
 
 def set_step_constants(problem: MixedProblem, dt: float) -> None:
@@ -450,7 +461,7 @@ class MixedProblem(SolverMixin):
 
     def run(self, t_end: float | None = None, *, times: Iterable[float] | None = None,
             callback: Callable[[Any, StepInfo], None] | None = None,
-            max_steps: int = 10**7) -> list[StepInfo]:
+            max_steps: int = 10**7, progress: bool | str = False) -> list[StepInfo]:
         """Step to ``t_end``, landing exactly on each output time in ``times`` on the way.
 
         Δt follows :func:`femdiff.timestepping.next_dt` (fixed, growing by
@@ -464,6 +475,13 @@ class MixedProblem(SolverMixin):
             times: output milestones (those at or before the current time are skipped).
             callback: called after each accepted step.
             max_steps: at most this many steps in this call.
+            progress: show a progress bar (tqdm.auto: a notebook widget or a terminal
+                line; a log line every 30 s elsewhere), see :mod:`femdiff.progress`.
+
+        A callback with a true ``at_start`` attribute (e.g. a
+        :class:`femdiff.quantities.Recorder`) is also called once before the first step,
+        with a StepInfo whose ``initial`` is True. ``info.at_output`` tells a step that
+        landed on an output time.
 
         Returns:
             The :class:`~femdiff.timestepping.StepInfo` of every accepted step.
@@ -473,15 +491,25 @@ class MixedProblem(SolverMixin):
         check_end_time(self.current_time, targets[-1])
         history: list[StepInfo] = []
         dt = self._dt_request
+        if callback is not None and getattr(callback, "at_start", False):
+            callback(self, StepInfo(self.current_time, 0.0, 0, 0, 0, at_output=True,
+                                    initial=True))
+        bar = _progress_bar(self, targets[-1], progress)
         for target in targets:
             while before(self.current_time, target) and len(history) < max_steps:
                 dt_try = min(dt, target - self.current_time)
                 info = self.step(dt_try)
+                if not before(self.current_time, target):
+                    info = dataclasses.replace(info, at_output=True)
                 dt = next_dt(self.time, self.adaptive, dt, dt_try, info)
                 self._dt_request = dt
                 history.append(info)
+                if bar is not None:
+                    bar.update(info)
                 if callback is not None:
                     callback(self, info)
+        if bar is not None:
+            bar.close()
         return history
 
     # -- restart -------------------------------------------------------------------------

@@ -108,3 +108,30 @@ class ProblemSimulation:
     def current_time(self) -> float:
         """Time of the last accepted state."""
         return self.problem.current_time
+
+    @property
+    def units(self) -> str | None:
+        """The unit system of the case ([materials] units; femdiff.quantities)."""
+        return (self.case.data.get("materials") or {}).get("units", "molar")  # type: ignore
+
+    def quantity_fields(self) -> dict[str, Any]:
+        """Named fields beyond the problem's own (σ_h, T, per-species C) for quantities."""
+        from femdiff.quantities import FieldRef, unit_system
+
+        out: dict[str, Any] = {}
+        sigma_h = getattr(self, "sigma_h", None)
+        if sigma_h is not None:
+            out["sigma_h"] = FieldRef(sigma_h, "Pa", "hydrostatic stress σ_h = tr σ / 3")
+        T = getattr(self, "T", None)
+        if T is not None and hasattr(T, "function_space"):
+            out["T"] = FieldRef(T, "K", "temperature")
+        problem = self.problem
+        for s in getattr(self, "species", None) or []:
+            if isinstance(s, str) and hasattr(problem, "concentration_ufl"):
+                try:
+                    out.setdefault(f"C_{s}", FieldRef(problem.concentration_ufl(s),
+                                                      unit_system(self.units)["C"],
+                                                      f"concentration of {s}"))
+                except (KeyError, ValueError, TypeError):
+                    pass
+        return out
