@@ -318,17 +318,28 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
     def row(info: Any) -> dict[str, float]:
         return {**sim.row(info), **(quantities.values() if quantities is not None else {})}
     writer = None
+    chosen = None  # output.fields = [names]
+    if outcfg.get("field_names"):
+        from femdiff.case.outputs import FieldSet
+
+        chosen = FieldSet(sim, outcfg["field_names"], case.path)
     if outcfg["fields"] != "none":
         stem = _segment_stem(out) if restart else out / "fields"
-        writer = fio.FieldWriter(comm, stem, sim.fields(), format=outcfg["fields"])
+        writer = fio.FieldWriter(comm, stem, sim.fields() if chosen is None
+                                 else chosen.functions, format=outcfg["fields"])
         opened.append(writer)
+
+    def write_fields() -> None:
+        sim.refresh()
+        if chosen is not None:
+            chosen.refresh()
+        writer.write(sim.current_time)
     if not restart:
         series.append(**row(None))
         if quantities is not None:
             quantities.write_profiles()
     if writer is not None:
-        sim.refresh()
-        writer.write(sim.current_time)
+        write_fields()
 
     if sim.time_dependent:
         assert ckpt is not None
@@ -354,8 +365,7 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
                 quantities.write_profiles()
             if writer is not None and (landed or (outcfg["every"] and
                                                   step % outcfg["every"] == 0)):
-                sim.refresh()
-                writer.write(sim.current_time)
+                write_fields()
             if ckpt.due(step):
                 ckpt.save(step)
             bar.update(step, info, force=landed and not pending)

@@ -126,4 +126,95 @@ def series_units(sim: Any, case: Any, columns: list[str], recorder: Any) -> list
     units = getattr(sim, "units", None) if hasattr(sim, "units") else \
         (case.data.get("materials") or {}).get("units", "molar")
     cols = q.series_columns(columns, units, sim.domain.gdim)
-    return cols + (list(recorder.columns[1:]) if recorder is not None else [])
+    extra = list(recorder.columns[1:]) if recorder is not None else []
+    for c in extra:
+        if c.name in columns:
+            raise CaseError(case.path, "output.quantities", f"column {c.name!r} is already in "
+                            "series.csv; give the quantity another name")
+    return cols + extra
+
+
+# --- output.fields = [names] ------------------------------------------------------------------
+
+
+class FieldSet:
+    """The Functions chosen by ``output.fields = [names]``, kept up to date for the writer.
+
+    Names (what the case has): every field its run writes by default (``C``, ``mu``,
+    ``flux``, per-species ``X_<s>`` …, ``sigma_h``, ``T``), the trapped populations
+    ``C_T<i>``, ``C_T`` (all traps) and ``C_total`` (lattice + trapped), and with
+    mechanics ``u``, ``stress`` (the tensor), ``von_mises``. Derived fields are
+    interpolated (P1 for concentrations, DG(k−1) for stresses) each time they are
+    written. Radial and hoop stresses of axisymmetric models will join
+    :meth:`catalogue` (a ``cylindrical`` entry) when those models land.
+    """
+
+    def __init__(self, sim: Any, names: list[str], path: Any) -> None:
+        available = self.catalogue(sim)
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise CaseError(path, "output.fields", f"unknown field(s) {', '.join(unknown)}; "
+                            f"this case has: {', '.join(available)}")
+        self._makers = [available[n] for n in names]
+        self.functions = []
+        for name, make in zip(names, self._makers, strict=True):
+            f = make()
+            f.name = name
+            self.functions.append(f)
+
+    def refresh(self) -> None:
+        """Recompute the derived fields (collective)."""
+        for make in self._makers:
+            make()
+
+    @staticmethod
+    def catalogue(sim: Any) -> dict[str, Any]:
+        """Name → a callable returning the (refreshed, always the same) Function."""
+        from dolfinx import fem
+
+        out: dict[str, Any] = {}
+        for f in sim.fields():
+            out[f.name] = (lambda f=f: f)
+        problem = getattr(sim, "problem", None)
+        trapped = getattr(problem, "trapped_fields", None) or []
+        for i, f in enumerate(trapped):
+            out[f"C_T{i}"] = (lambda f=f: f)
+        if trapped:
+            C = problem.C
+
+            def nodal(kind: str) -> Any:
+                g = fem.Function(C.function_space)
+
+                def make() -> Any:
+                    g.x.array[:] = sum(f.x.array for f in trapped)
+                    if kind == "total":
+                        g.x.array[:] += C.x.array
+                    return g
+                return make
+
+            out["C_T"], out["C_total"] = nodal("trapped"), nodal("total")
+        solid = getattr(sim, "solid", None)
+        coupled = getattr(sim, "coupled", None)
+        if solid is not None:
+            # one-way: the stress does not change, computed once; two-way: every write
+            static = coupled is None
+            cache: dict[str, Any] = {}
+
+            def derived(key: str) -> Any:
+                def make() -> Any:
+                    fresh = getattr(solid, key)()
+                    if key not in cache:
+                        cache[key] = fresh
+                    elif not static:
+                        cache[key].x.array[:] = fresh.x.array
+                    return cache[key]
+                return make
+
+            out["u"] = (lambda: solid.u)
+            out["stress"], out["von_mises"] = derived("stress"), derived("von_mises")
+        if getattr(sim, "sigma_h", None) is not None:
+            out["sigma_h"] = (lambda: sim.sigma_h)
+        T = getattr(sim, "T", None)
+        if T is not None and hasattr(T, "function_space"):
+            out["T"] = (lambda: T)
+        return out

@@ -1,0 +1,168 @@
+"""Derived quantities (femdiff.quantities, [[output.quantities]]) against exact values."""
+
+import json
+import math
+from pathlib import Path
+
+from mpi4py import MPI
+
+import numpy as np
+import pytest
+
+from femdiff import boundary as b
+from femdiff import mesh
+from femdiff import quantities as q
+from femdiff.cli import main
+from femdiff.diffusion import DiffusionProblem
+from femdiff.thermodynamics import ChemicalPotential, Ideal, Mobility
+from femdiff.timestepping import TimeControl
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+T, D = 300.0, 1.0e-9
+LX, LY, J_OUT = 1.0e-3, 0.5e-3, 1.0e-7
+A, B = 1.0, 1000.0  # C0 = A + B x: P1 holds it exactly, so every quantity is exact
+
+
+def plate(n=8):
+    """The quickstart plate: fixed C on the left, outward flux J_OUT on the right."""
+    return DiffusionProblem(
+        mesh.rectangle(n, n // 2, LX, LY), ChemicalPotential([Ideal(T)]),
+        Mobility.from_diffusivity(D, T), initial=lambda x: A + B * x[0],
+        time=TimeControl(dt=5.0), bcs=[b.FixedConcentration("left", 1.0),
+                                       b.Flux("right", J_OUT)])
+
+
+@pytest.mark.mpi
+def test_quantities_of_a_linear_field_are_exact(mpi_tmp_path):
+    """Point, volume and surface quantities of C = A + B x (exact in P1) at t0.
+
+    Exact values: C(0.3 mm) = 1.3; over the plate total = LY (A LX + B LX²/2), mean 1.5,
+    max A + B LX = 2, min 1; on the right edge mean = max = 2, total = 2 LY. Tolerance
+    1e-12: quadrature of a linear field is exact, only rounding remains (1 and 2 ranks).
+    """
+    p = plate()
+    quantities = [q.PointValue("C", (0.3e-3, 0.1e-3), "p"),
+                  q.VolumeQuantity("C", "total"), q.VolumeQuantity("C", "mean"),
+                  q.VolumeQuantity("C", "max"), q.VolumeQuantity("C", "min"),
+                  q.SurfaceQuantity("C", "mean", "right"), q.SurfaceQuantity("C", "max", "right"),
+                  q.SurfaceQuantity("C", "min", "left"), q.SurfaceQuantity("C", "total", "right"),
+                  q.LineProfile("C", (0.0, 0.25e-3), (LX, 0.25e-3), 11, "mid")]
+    rec = q.Recorder(p, quantities, mpi_tmp_path / "quantities.csv")
+    row = rec.record()
+    exact = {"C_at_p": 1.3, "total_C_all": LY * (A * LX + B * LX**2 / 2), "mean_C_all": 1.5,
+             "max_C_all": 2.0, "min_C_all": 1.0, "mean_C_right": 2.0, "max_C_right": 2.0,
+             "min_C_left": 1.0, "total_C_right": 2.0 * LY}
+    for key, value in exact.items():
+        assert row[key] == pytest.approx(value, rel=1e-12), key
+    rec.close()
+    MPI.COMM_WORLD.Barrier()
+    units = json.loads((mpi_tmp_path / "quantities.json").read_text())["columns"]
+    assert units["total_C_all"]["unit"] == "mol/m"  # 2D: per metre of depth
+    assert units["C_at_p"]["unit"] == "mol/m^3"
+    from femdiff import io as fio
+
+    prof = fio.read_csv(mpi_tmp_path / "profile_mid_times.csv")
+    assert np.allclose(prof["C"], A + B * prof["x"], rtol=1e-12)
+
+
+@pytest.mark.mpi
+def test_surface_flux_density_equals_the_prescribed_flux():
+    """On the Flux boundary the conservative total is ∫ j ds = J_OUT LY, its mean J_OUT.
+
+    Exact at every step (the prescribed flux is the residual's own boundary term); 1e-12
+    leaves room for rounding. The callback is called at t0 too (Recorder.at_start), and
+    profiles are written only at t0 and the steps landing on output times.
+    """
+    p = plate()
+    rec = q.Recorder(p, [q.SurfaceFlux("right"), q.SurfaceFluxDensity("right")])
+    infos = p.run(20.0, times=[10.0], callback=rec)
+    assert len(rec.rows) == len(infos) + 1 and rec.rows[0]["t"] == 0.0
+    assert [i.at_output for i in infos].count(True) == 2  # t = 10 and t = 20
+    for row in rec.rows:
+        assert row["flux_density_right"] == pytest.approx(J_OUT, rel=1e-12)
+        assert row["flux_right"] == pytest.approx(J_OUT * LY, rel=1e-12)
+
+
+@pytest.mark.mpi
+def test_probe_and_maximum_agree_on_any_number_of_ranks():
+    """A point probe and a volume max after a few steps: 2 ranks equal the serial values.
+
+    The serial values are computed on COMM_SELF beside the parallel run; they agree to
+    the solver tolerance (1e-9 relative: LU on a different partition).
+    """
+    def values(comm):
+        dom = mesh.rectangle(8, 4, LX, LY, comm=comm) if comm is not None else None
+        p = DiffusionProblem(dom, ChemicalPotential([Ideal(T)]),
+                             Mobility.from_diffusivity(D, T),
+                             initial=lambda x: A + B * x[0] * (1 + x[1] / LY),
+                             time=TimeControl(dt=5.0),
+                             bcs=[b.FixedConcentration("left", 1.0), b.Flux("right", J_OUT)])
+        rec = q.Recorder(p, [q.PointValue("C", (0.55e-3, 0.3e-3), "p"),
+                             q.VolumeQuantity("C", "max"), q.SurfaceQuantity("C", "min",
+                                                                              "right")])
+        p.run(15.0, callback=rec)
+        return rec.rows[-1]
+
+    par = values(MPI.COMM_WORLD)
+    ser = values(MPI.COMM_SELF)
+    for key in ("C_at_p", "max_C_all", "min_C_right"):
+        assert par[key] == pytest.approx(ser[key], rel=1e-9), key
+
+
+def test_unknown_field_and_outside_point_are_named():
+    p = plate()
+    with pytest.raises(q.QuantityError, match="unknown field 'C_T'") as err:
+        q.Recorder(p, [q.SurfaceFlux("right"), q.VolumeQuantity("C_T", "max")])
+    assert err.value.index == 1
+    with pytest.raises(q.QuantityError, match="outside the mesh"):
+        q.Recorder(p, [q.PointValue("C", (2.0, 0.0))])
+
+
+def test_bad_quantity_in_a_case_file_is_one_line(tmp_path, capsys):
+    text = (CASES / "quickstart.toml").read_text().replace(
+        "[output]", '[output]\nquantities = [{ type = "volume", field = "C", op = "median" }]')
+    case = tmp_path / "bad.toml"
+    case.write_text(text)
+    assert main(["check", str(case)]) == 2
+    err = capsys.readouterr().err
+    assert "output.quantities[0].op" in err and "median" in err and "max" in err
+
+
+@pytest.mark.mpi
+def test_plate_with_hole_case_writes_hydrogen_at_the_hole_edge(mpi_tmp_path):
+    """cases/plate_hole_hydrogen.toml: C_L and C_T at the hole edge vs time.
+
+    At the end (t = 2000 s ≈ 7 L²/D_L; the inflow has decayed below 1e-15 of its start)
+    μ is uniform, so at the edge θ_L/(1−θ_L) = θ₀/(1−θ₀) exp(V_H σ_h/RT) with the σ_h
+    written beside it, and Oriani's law θ_T/(1−θ_T) = θ_L/(1−θ_L) exp(E_b/RT) (Oriani,
+    Acta Metall. 18 (1970) 147) gives C_T; tolerance 1e-4 (the residual transient and
+    the P1 Newton tolerance). The Kirsch concentration (σ_yy = 3σ∞, plane strain
+    σ_h = (1+ν)σ∞ = 390 MPa in an infinite plate; a hole of 0.1 of the width raises it
+    ~1 %) is checked to 5 % (the P1 projection of σ_h at a graded edge).
+    """
+    from femdiff import io as fio
+
+    out = mpi_tmp_path / "plate"
+    assert main(["-q", "run", str(CASES / "plate_hole_hydrogen.toml"), "-o", str(out),
+                 "--set", "output.png=false"]) == 0
+    MPI.COMM_WORLD.Barrier()
+    s = fio.read_csv(out / "series.csv")
+    units = json.loads((out / "series.json").read_text())["columns"]
+    assert units["C_T_at_hole_edge"]["unit"] == "mol/m^3"
+    assert units["sigma_h_at_hole_edge"]["unit"] == "Pa"
+    R, TK, V, NL, NT, EB = 8.314462618, 293.0, 2.0e-6, 846874.9242586618, \
+        0.0014114582070977697, 30.0e3
+    theta0 = 0.0034605634159902967 / NL
+    sigma = s["sigma_h_at_hole_edge"][-1]
+    assert sigma == pytest.approx(390e6, rel=0.05)
+    ratio = theta0 / (1 - theta0) * math.exp(V * sigma / (R * TK))
+    CL = NL * ratio / (1 + ratio)
+    assert s["C_at_hole_edge"][-1] == pytest.approx(CL, rel=1e-4)
+    rt = CL / NL / (1 - CL / NL) * math.exp(EB / (R * TK))
+    assert s["C_T_at_hole_edge"][-1] == pytest.approx(NT * rt / (1 + rt), rel=1e-4)
+    # the edge fills over time; the most trapped hydrogen sits there
+    assert np.all(np.diff(s["C_at_hole_edge"]) > -1e-12 * CL)
+    assert s["max_C_T_all"][-1] == pytest.approx(s["C_T_at_hole_edge"][-1], rel=1e-9)
+    prof = fio.read_csv(out / "profile_ligament_C_T_times.csv")
+    assert sorted(set(prof["t"])) == [0.0, 10.0, 100.0, 1000.0, 2000.0]
+    assert fio.bp_steps(out / "fields_P1.bp") == 5  # C, C_T in P1 at t0 and 4 times
