@@ -429,12 +429,42 @@ def _final_outputs(sim: Any, case: Any, out: Path, comm: Any) -> None:
                                   f"{prof['name']}")
     if not outcfg["png"]:
         return
+    from femdiff.quantities import unit_system
+
+    system = (case.data.get("materials") or {}).get("units", "molar")
+    units = unit_system(system, sim.domain.gdim)
+    unit_of = {"C": units["C"], "mu": units["mu"], "sigma_h": "Pa", "von_mises": "Pa",
+               "T": "K"}
     if sim.time_dependent:
         fio.plot_series(comm, out / "series.csv", out / "series.png", title=case.name)
+        columns = sim.columns()
+        if "T" in columns and "desorption_flux" in columns:  # TDS: the spectrum against T
+            fio.plot_spectrum(comm, out / "series.csv", out / "spectrum.png",
+                              ylabel=f"desorption flux [{units['flux']}]",
+                              title=f"{case.name}: desorption spectrum")
+    for path in sorted(out.glob("profile_*_times.csv")) if comm.rank == 0 else []:
+        _plot_profile_times(path)
     if sim.domain.gdim == 2:
         field = sim.plot_field()
+        unit = unit_of.get(field.name)
         fio.plot_field_2d(field, out / f"field_{field.name}.png",
-                          title=f"{case.name}: {field.name} at t = {sim.current_time:g}")
+                          title=f"{case.name}: {field.name} at t = {sim.current_time:g}",
+                          label=f"{field.name} [{unit}]" if unit else field.name)
+
+
+def _plot_profile_times(path: Path) -> None:
+    """A ``profile_<name>_times.csv`` (a profile at every output time) as one PNG (rank 0)."""
+    import numpy as np
+
+    from femdiff import io as fio
+
+    data = fio.read_csv(path)
+    name = [c for c in data if c not in ("t", "s", "x", "y", "z")][0]
+    times = sorted(set(data["t"]))
+    first = data["t"] == times[0]
+    pts = np.column_stack([data["x"][first], data["y"][first], data["z"][first]])
+    profiles = {f"t = {t:g}": data[name][data["t"] == t] for t in times}
+    fio._plot_profiles(path.with_suffix(".png"), pts, profiles, name, None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -166,3 +166,52 @@ def test_plate_with_hole_case_writes_hydrogen_at_the_hole_edge(mpi_tmp_path):
     prof = fio.read_csv(out / "profile_ligament_C_T_times.csv")
     assert sorted(set(prof["t"])) == [0.0, 10.0, 100.0, 1000.0, 2000.0]
     assert fio.bp_steps(out / "fields_P1.bp") == 5  # C, C_T in P1 at t0 and 4 times
+
+
+# --- plots -----------------------------------------------------------------------------------
+
+
+def _not_blank(png):
+    """At least 2 % of the pixels differ from the background (white) colour."""
+    import matplotlib.image as mimg
+
+    img = mimg.imread(png)[..., :3]
+    return float((np.abs(img - 1.0).sum(axis=2) > 0.05).mean()) > 0.02
+
+
+@pytest.mark.mpi
+def test_plots_are_drawn_and_cover_the_data(mpi_tmp_path):
+    """series.png (grouped by unit), profiles, the field on the mesh (colour range = data
+    range, a narrow peak included: the pixel-grid sampling missed it), and a spectrum."""
+    from dolfinx import fem
+    from PIL import Image
+
+    from femdiff import io as fio
+
+    comm = MPI.COMM_WORLD
+    domain = mesh.rectangle(40, 20, 2.0, 1.0)
+    V = fem.functionspace(domain.mesh, ("Lagrange", 1))
+    f = fem.Function(V, name="C")
+    # a peak of 1e3 confined to the node at (1, 0.5), over a background of 1..3
+    f.interpolate(lambda x: 1 + x[0] + 1e3 * (np.hypot(x[0] - 1, x[1] - 0.5) < 1e-9))
+    png = fio.plot_field_2d(f, mpi_tmp_path / "f.png", label="C [mol/m^3]")
+    series = fio.TimeSeries(comm, mpi_tmp_path / "s.csv", ["t", "amount_H", "newton", "T",
+                                                           "desorption_flux"])
+    for t in np.linspace(0, 1, 20):
+        series.append(t=t, amount_H=np.exp(-5 * t), newton=3, T=300 + t,
+                      desorption_flux=np.exp(-((t - 0.5) / 0.1) ** 2))
+    series.close()
+    q.write_units(comm, mpi_tmp_path / "s.csv", q.series_columns(
+        ["t", "amount_H", "newton", "T", "desorption_flux"], "molar", 2))
+    pts = fio.line_points((1e-3, 0.0), (1.0, 0.0), 30)
+    values = 1 / np.linalg.norm(pts, axis=1)  # five decades: log axes
+    pngs = [png, fio.plot_series(comm, mpi_tmp_path / "s.csv", mpi_tmp_path / "s.png"),
+            fio.plot_profiles(comm, mpi_tmp_path / "p.png", pts, {"C": values}),
+            fio.plot_spectrum(comm, mpi_tmp_path / "s.csv", mpi_tmp_path / "tds.png")]
+    if comm.rank != 0:
+        assert pngs == [None] * 4
+        return
+    for p in pngs:
+        assert _not_blank(p), p
+    lo, hi = map(float, Image.open(png).text["Description"].split()[-2:])
+    assert lo == pytest.approx(1.0) and hi == pytest.approx(1e3 + 2.0)
