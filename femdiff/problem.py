@@ -168,6 +168,9 @@ class MixedProblem(SolverMixin):
         #: whether the subclass chose its own solver (solver_reason says which and why)
         self.model_solver = False
         self.prefix = solvers.unique_prefix(name)
+        #: called with the new time t_{n+1} before each solve attempt (time-dependent
+        #: boundary data: update Constants or Dirichlet values, never the forms)
+        self.before_solve: list[Callable[[float], None]] = []
         self.schur_context: Any = None
         self._split_sets: list[tuple[str, PETSc.IS]] = []
         self._initialised = False
@@ -329,6 +332,8 @@ class MixedProblem(SolverMixin):
         for attempt in range(self.time.max_retries + 1):
             set_step_constants(self, dt)
             self.t.value = self.current_time + dt
+            for hook in self.before_solve:
+                hook(self.current_time + dt)
             self._initial_guess(dt)
             ok, its, kits = self._newton()
             newton += its

@@ -215,3 +215,39 @@ def test_plots_are_drawn_and_cover_the_data(mpi_tmp_path):
         assert _not_blank(p), p
     lo, hi = map(float, Image.open(png).text["Description"].split()[-2:])
     assert lo == pytest.approx(1.0) and hi == pytest.approx(1e3 + 2.0)
+
+
+# --- formulas of t in case files ---------------------------------------------------------------
+
+
+@pytest.mark.mpi
+def test_time_dependent_boundary_values_and_source(mpi_tmp_path):
+    """Quickstart with C = 2 (1 + t/100) on the left, an outflux 1e-7 (1 + t/100) on the
+    right and a source s = 1e-3 (1 + t/100): every step holds the values at its end time
+    exactly (the held node, the flux density; 1e-12 for rounding) and the amount obeys the
+    discrete balance ΔN/Δt = −Σ fluxes + ∫ s dx at t_{n+1} (BDF2: with its coefficients;
+    checked on the first, backward-Euler step, to 1e-9 for the LU solve)."""
+    from femdiff import io as fio
+
+    text = (CASES / "quickstart.toml").read_text()
+    text = text.replace("value = 2.0\n", 'value = "2*(1 + t/100)"\n').replace(
+        "value = 1.0e-7\n", 'value = "1.0e-7*(1 + t/100)"\n').replace(
+        "[output]", '[output]\nquantities = [{ type = "flux_density", boundary = "right" },'
+        ' { type = "point", field = "C", point = [0.0, 0.25e-3], name = "left" }]').replace(
+        'mobility = {', 'source = "1.0e-3*(1 + t/100)"\nmobility = {')
+    case = mpi_tmp_path / "timed.toml"
+    if MPI.COMM_WORLD.rank == 0:
+        case.write_text(text)
+    MPI.COMM_WORLD.Barrier()
+    out = mpi_tmp_path / "out"
+    assert main(["-q", "run", str(case), "-o", str(out), "--set", "time.t_end=40.0",
+                 "--set", "output.times=[20.0]", "--set", "output.png=false",
+                 "--set", 'output.fields="none"']) == 0
+    MPI.COMM_WORLD.Barrier()
+    s = fio.read_csv(out / "series.csv")
+    ramp = 1 + s["t"] / 100
+    assert np.allclose(s["C_at_left"], 2 * ramp, rtol=1e-12)
+    assert np.allclose(s["flux_density_right"], 1e-7 * ramp, rtol=1e-12)
+    fluxes = sum(s[f"flux_{b}"] for b in ("bottom", "left", "right", "top"))
+    rate = (s["amount_H"][1] - s["amount_H"][0]) / s["dt"][1]
+    assert rate == pytest.approx(-fluxes[1] + 1e-3 * ramp[1] * LX * LY, rel=1e-9)
