@@ -242,7 +242,7 @@ def _segment_stem(out: Path) -> Path:
 
 
 def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = False,
-             progress: bool | None = None) -> Path:
+             progress: bool | None = None, progress_every: float = 30.0) -> Path:
     """Run a validated case into ``out`` (collective); return ``out``.
 
     Writes ``series.csv``, field files (``fields_*.bp`` or ``fields.xdmf``),
@@ -254,7 +254,8 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
     _prepare_folder(comm, out, restart, overwrite)
     opened: list[Any] = []  # writers to close if the run fails
     try:
-        return _run_case(case, out, comm, restart=restart, progress=progress, opened=opened)
+        return _run_case(case, out, comm, restart=restart, progress=progress, opened=opened,
+                         progress_every=progress_every)
     except BaseException as exc:
         for obj in opened:  # free the space ADIOS2 needs to close its files first
             obj.abort()
@@ -263,7 +264,7 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
 
 
 def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
-              progress: bool | None, opened: list[Any]) -> Path:
+              progress: bool | None, opened: list[Any], progress_every: float = 30.0) -> Path:
     from mpi4py import MPI
 
     from femdiff import checkpoint
@@ -347,7 +348,11 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
         pending = [t for t in sorted({*outcfg["times"], t_end})
                    if before(sim.current_time, t)]
         targets = list(pending)
-        bar = Progress(comm, sim.current_time, t_end, enabled=progress)
+        from femdiff.progress import RunProgress
+
+        # a tqdm bar on a terminal (or --progress always), else a log line every N s
+        bar = RunProgress(comm, sim.current_time, t_end, every=progress_every,
+                          mode={None: "auto", True: "bar", False: "none"}[progress])
         steps0 = step
         totals = {"newton": 0, "krylov": 0}
 
@@ -368,12 +373,14 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
                 write_fields()
             if ckpt.due(step):
                 ckpt.save(step)
-            bar.update(step, info, force=landed and not pending)
+            bar.update(info)
             checkpoint._fault("step", step)
 
         # the problem owns Δt (TimeControl/Adaptive): restarts resume its stored request
-        sim.problem.run(t_end, times=targets, callback=record)
-        bar.done()
+        try:
+            sim.problem.run(t_end, times=targets, callback=record)
+        finally:
+            bar.close()
         log.info("%d steps to t = %g (Newton %d, Krylov %d iterations)", step - steps0,
                  sim.current_time, totals["newton"], totals["krylov"])
         if ckcfg["final"]:
@@ -490,7 +497,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a case value, e.g. --set time.t_end=10 (repeatable)")
     r.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
-                   help="progress line on rank 0 (auto: only on a terminal)")
+                   help="progress on rank 0 (auto: a bar on a terminal, else a log line "
+                   "every --progress-every seconds)")
+    r.add_argument("--progress-every", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds between progress log lines outside a terminal (default 30)")
     c = sub.add_parser("check", help="validate a case file without running it")
     c.add_argument("case", type=Path)
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -529,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 progress = {"auto": None, "always": True, "never": False}[args.progress]
                 run_case(case, case.output_folder(args.output), restart=args.restart,
-                         overwrite=args.overwrite, progress=progress)
+                         overwrite=args.overwrite, progress=progress,
+                         progress_every=args.progress_every)
         elif args.command == "mesh":
             from femdiff import geometry
 

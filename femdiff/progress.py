@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import sys
 import time
 from typing import Any
@@ -75,8 +76,10 @@ class RunProgress:
             from tqdm.auto import tqdm
 
             span = self.t_end - self.t_start
-            self._bar = tqdm(total=span, file=self.stream, unit="s(sim)",
-                             bar_format="{l_bar}{bar}| t = {postfix}", dynamic_ncols=True)
+            # a terminal that reports no width (script, some CI runners): 100 columns
+            width = shutil.get_terminal_size((100, 20)).columns or 100
+            self._bar = tqdm(total=span, file=self.stream, ncols=min(width, 120),
+                             bar_format="{percentage:3.0f}%|{bar}| {desc}")
 
     def eta(self, t: float) -> float:
         """Wall seconds left at simulated time ``t`` (NaN before the first step)."""
@@ -96,8 +99,9 @@ class RunProgress:
         self._wall, self._t = now, info.t
         if self.mode == "bar" and self._bar is not None:
             self._bar.n = min(info.t - self.t_start, self._bar.total)
-            self._bar.set_postfix_str(f"{info.t:.4g}, dt = {info.dt:.3g}, step {self.steps}, "
-                                      f"ETA {format_eta(self.eta(info.t))}", refresh=False)
+            self._bar.set_description_str(
+                f"t = {info.t:.4g}, dt = {info.dt:.3g}, step {self.steps}, ETA "
+                f"{format_eta(self.eta(info.t))}", refresh=False)
             self._bar.refresh()
         elif self.mode == "log" and now - self._last_log >= self.every:
             self._last_log = now
