@@ -361,6 +361,7 @@ class Coupled:
             control). For ``two_way=True`` its potential has a
             :class:`~femdiff.thermodynamics.StressCoupling` term whose ``sigma_h`` is a
             ``fem.Function``; that Function is kept up to date with the coupled σ_h.
+            ``StressCoupling(Ω, None)``: Coupled makes that Function itself (DG(k−1)).
         scheme: ``"monolithic"`` (default) or ``"staggered"``.
         omega: partial molar volume Ω [m³/mol]; read from the StressCoupling term when
             omitted, and it must equal that term's Ω when both are given.
@@ -435,6 +436,13 @@ class Coupled:
                                  "initial concentration is not a number")
             c_ref = float(diffusion.initial)
         self.sigma_h_function: fem.Function | None = None
+        if couplings and couplings[0].sigma_h is None:
+            # StressCoupling(Ω, None): Coupled builds σ_h's space, DG(k−1) as the discrete
+            # σ_h of P_k displacements (the frozen term is completed in place: the
+            # diffusion's forms do not exist yet, they are built at initialise)
+            k = max(mechanics.degree - 1, 0)
+            V = fem.functionspace(diffusion.domain.mesh, ("Discontinuous Lagrange", k))
+            object.__setattr__(couplings[0], "sigma_h", fem.Function(V, name="sigma_h"))
         if couplings:
             s = couplings[0].sigma_h
             if not isinstance(s, fem.Function) or s.function_space.value_shape != ():

@@ -20,7 +20,8 @@
 * A full disk: a CSV row is written whole or cut back; fields are written only after a
   free-space check (ADIOS2 aborts the process when it cannot close its files), and a
   reserve file per :class:`FieldWriter` is released before its files are closed.
-* Read-back checks: :func:`read_csv`, :func:`bp_steps` (complete steps of a VTX/BP4
+* Read-back: :func:`read_fields` (an XDMF field file, with h5py), :func:`read_csv`,
+  :func:`bp_steps` (complete steps of a VTX/BP4
   folder, from its index, without ADIOS2's Python module), :func:`xdmf_times`.
 * :func:`atomic_write` writes a file through a temporary file and a rename.
 
@@ -42,6 +43,7 @@ import contextlib
 import csv
 import errno
 import logging
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
@@ -68,7 +70,7 @@ log = logging.getLogger("femdiff")
 __all__ = ["FieldWriter", "demo_setup", "OutputError", "TimeSeries", "atomic_write", "bp_steps",
            "check_free_space", "collective", "describe_write_error", "line_points",
            "on_root", "plot_field_2d", "plot_profiles", "plot_series", "plot_spectrum",
-           "read_csv",
+           "read_csv", "read_fields",
            "sample_line", "xdmf_times"]
 
 
@@ -456,6 +458,54 @@ def xdmf_times(path: str | Path) -> list[float]:
                     times.append(float(t.get("Value", "nan")))
             break
     return times
+
+
+def read_fields(path: str | Path) -> dict[str, Any]:
+    """Read back an XDMF field file written by :class:`FieldWriter` (``format="xdmf"``).
+
+    Serial, with h5py (``pip install h5py``; the ``test`` extra has it), on any rank and
+    after the run: no DOLFINx, ADIOS2 or MPI needed. Every field is a point field of the
+    mesh nodes (the writer interpolates into P1).
+
+    Returns:
+        ``{"points": (n, gdim), "cells": (m, k) node indices, "times": [t, ...],
+        "fields": {name: array (len(times), n) or (len(times), n, components)}}``.
+    """
+    import h5py
+
+    path = Path(path)
+    root = ET.parse(path).getroot()
+
+    def locate(item: ET.Element) -> tuple[Path, str]:
+        file, _, inner = (item.text or "").strip().partition(":")
+        return path.parent / file, inner
+
+    def load(item: ET.Element) -> np.ndarray:
+        file, inner = locate(item)
+        with h5py.File(file, "r") as h5:
+            return np.array(h5[inner])
+
+    mesh_grid = next(g for g in root.iter("Grid") if g.get("GridType") == "Uniform")
+    points = load(mesh_grid.find("Geometry/DataItem"))  # type: ignore[arg-type]
+    cells = load(mesh_grid.find("Topology/DataItem"))  # type: ignore[arg-type]
+    fields: dict[str, list[np.ndarray]] = {}
+    times: list[float] = []
+    for collection in root.iter("Grid"):
+        if collection.get("GridType") != "Collection":
+            continue
+        name = collection.get("Name", "")
+        ts = []
+        for grid in collection.findall("Grid"):
+            t = grid.find("Time")
+            ts.append(float(t.get("Value", "nan")) if t is not None else math.nan)
+            values = load(grid.find("Attribute/DataItem"))  # type: ignore[arg-type]
+            if values.ndim == 2 and values.shape[1] == 1:
+                values = values[:, 0]
+            fields.setdefault(name, []).append(values)
+        if not times:
+            times = ts
+    return {"points": points, "cells": cells, "times": times,
+            "fields": {n: np.array(v) for n, v in fields.items()}}
 
 
 # --- plots ---------------------------------------------------------------------------

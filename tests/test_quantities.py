@@ -251,3 +251,132 @@ def test_time_dependent_boundary_values_and_source(mpi_tmp_path):
     fluxes = sum(s[f"flux_{b}"] for b in ("bottom", "left", "right", "top"))
     rate = (s["amount_H"][1] - s["amount_H"][0]) / s["dt"][1]
     assert rate == pytest.approx(-fluxes[1] + 1e-3 * ramp[1] * LX * LY, rel=1e-9)
+
+
+# --- API: read-back, component keys, stress helpers, Coupled's own σ_h --------------------------
+
+
+@pytest.mark.mpi
+def test_xdmf_fields_read_back_from_python(mpi_tmp_path):
+    """FieldWriter(format="xdmf") → io.read_fields: the node values of C = x + 2y (exact
+    in P1) at both times, the vector u with its components (1 and 2 ranks)."""
+    from dolfinx import fem
+
+    from femdiff import io as fio
+
+    d = mesh.rectangle(6, 3, 2.0, 1.0)
+    f = fem.Function(fem.functionspace(d.mesh, ("Lagrange", 1)), name="C")
+    f.interpolate(lambda x: x[0] + 2 * x[1])
+    u = fem.Function(fem.functionspace(d.mesh, ("Lagrange", 1, (2,))), name="u")
+    u.interpolate(lambda x: np.vstack([x[1], -x[0]]))
+    with fio.FieldWriter(d.comm, mpi_tmp_path / "fields", [f, u], format="xdmf") as w:
+        w.write(0.0)
+        f.x.array[:] *= 2
+        w.write(1.5)
+    MPI.COMM_WORLD.Barrier()
+    data = fio.read_fields(mpi_tmp_path / "fields.xdmf")
+    x, y = data["points"][:, 0], data["points"][:, 1]
+    assert data["times"] == [0.0, 1.5] and len(x) == 7 * 4
+    C = data["fields"]["C"]
+    assert np.allclose(C[0], x + 2 * y, rtol=1e-12) and np.allclose(C[1], 2 * (x + 2 * y))
+    assert np.allclose(data["fields"]["u"][0][:, :2], np.column_stack([y, -x]))
+
+
+def test_displacement_components_by_index_or_name():
+    from femdiff.mechanics import Displacement
+
+    assert Displacement("left", {"x": 0.0, 1: 2.0}).components == {0: 0.0, 1: 2.0}
+    with pytest.raises(ValueError, match="given twice"):
+        Displacement("left", {"x": 0.0, 0: 1.0})
+    with pytest.raises(ValueError, match="unknown component 'w'"):
+        Displacement("left", {"w": 0.0})
+
+
+def test_case_file_takes_component_indices_too(tmp_path, capsys):
+    text = (CASES / "plate_hole_hydrogen.toml").read_text().replace(
+        "components = { x = 0.0 }", 'components = { "0" = 0.0 }')
+    case = tmp_path / "c.toml"
+    case.write_text(text)
+    assert main(["check", str(case)]) == 0
+    case.write_text(text.replace('{ "0" = 0.0 }', '{ "0" = 0.0, x = 1.0 }'))
+    assert main(["check", str(case)]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+@pytest.mark.mpi
+def test_hoop_stress_at_a_pressurised_hole_is_lame():
+    """A hole of radius a under pressure p in an infinite plate (Lamé, b → ∞; Timoshenko
+    & Goodier, Theory of Elasticity, §28): σ_rr = −p a²/r², σ_θθ = +p a²/r², σ_zz = 0 in
+    plane strain (ν(σ_rr + σ_θθ) = 0). A quarter plate [0, 3a]² with the exact traction
+    σ·n on its outer edges and symmetry planes holds the exact field; P2 on h = a/8 near
+    the hole: at r = 1.5 a (on the x axis and at 45°) to 1 % (the polygonal hole's error),
+    σ_zz below 1 % of p."""
+    import ufl
+
+    from femdiff import geometry
+    from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial, Pressure, Traction
+
+    a, p = 1.0, 1.0e6
+    d = geometry.build("plate_with_hole", width=3 * a, height=3 * a, radius=a, h=0.5)
+
+    def exact_traction(normal):
+        def t(x):
+            r2 = x[0] ** 2 + x[1] ** 2
+            k = p * a**2 / r2**2  # σ = p a²/r⁴ [[y² − x², −2xy], [−2xy, x² − y²]]
+            s = k * ufl.as_matrix([[x[1] ** 2 - x[0] ** 2, -2 * x[0] * x[1]],
+                                   [-2 * x[0] * x[1], x[0] ** 2 - x[1] ** 2]])
+            return s * ufl.as_vector(normal)
+        return t
+
+    mech = Elasticity(d, ElasticMaterial(200e9, 0.3, model="plane_strain"),
+                      [Displacement("left", {"x": 0.0}), Displacement("bottom", {"y": 0.0}),
+                       Pressure("hole", p), Traction("right", exact_traction((1.0, 0.0))),
+                       Traction("top", exact_traction((0.0, 1.0)))], degree=2)
+    mech.solve()
+    srr, stt, _ = mech.polar_stress()
+    szz = mech.stress_component("z", "z")
+    r = 1.5 * a
+    points = {"axis": (r, 0.0), "diag": (r / 2**0.5, r / 2**0.5)}
+    rec = q.Recorder(None, [q.PointValue(f, xy, where) for f in (srr, stt, szz)
+                            for where, xy in points.items()], domain=d)
+    row = rec.record()
+    for where in points:
+        assert row[f"sigma_rr_at_{where}"] == pytest.approx(-p * a**2 / r**2, rel=0.01)
+        assert row[f"sigma_tt_at_{where}"] == pytest.approx(p * a**2 / r**2, rel=0.01)
+        assert abs(row[f"sigma_zz_at_{where}"]) < 0.01 * p
+
+
+@pytest.mark.mpi
+def test_coupled_builds_its_own_sigma_h_space(comm):
+    """StressCoupling(Ω, None): Coupled makes σ_h in DG(k−1); the run equals one with a
+    user-built DG1 Function to the last digits (same forms)."""
+    import ufl
+
+    from femdiff import geometry
+    from femdiff.coupled import Coupled
+    from femdiff.mechanics import Displacement, Elasticity, ElasticMaterial
+    from femdiff.thermodynamics import StressCoupling
+
+    def run(own):
+        d = geometry.build("sphere_octant", comm, radius=1.0, h=0.5)
+        bcs = [Displacement(n, {i: 0.0}) for i, n in enumerate(("x0", "y0", "z0"))]
+        mech = Elasticity(d, ElasticMaterial(50e9, 0.3), bcs, degree=2)
+        s = None if own else fem_function(d)
+        x = ufl.SpatialCoordinate(d.mesh)
+        diff = DiffusionProblem(d, ChemicalPotential([Ideal(T), StressCoupling(3.5e-6, s)]),
+                                Mobility.from_diffusivity(1.0, T),
+                                initial=1e4 * (1 + 0.5 * x[0] ** 2 * x[1]),
+                                time=TimeControl(dt=0.01, scheme="backward_euler"))
+        cp = Coupled(mech, diff, c_ref=1e4)
+        cp.step()
+        return cp
+
+    def fem_function(d):
+        from dolfinx import fem
+
+        return fem.Function(fem.functionspace(d.mesh, ("Discontinuous Lagrange", 1)))
+
+    own, given = run(True), run(False)
+    assert own.sigma_h.function_space.ufl_element().embedded_superdegree == 1
+    assert np.allclose(own.C.x.array, given.C.x.array, rtol=1e-12)
+    assert np.allclose(own.sigma_h.x.array, given.sigma_h.x.array, rtol=1e-10, atol=1e-3)
