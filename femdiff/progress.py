@@ -105,7 +105,7 @@ class RunProgress:
             self._bar.refresh()
         elif self.mode == "log" and now - self._last_log >= self.every:
             self._last_log = now
-            if log.hasHandlers() and log.isEnabledFor(logging.INFO):
+            if log.hasHandlers():  # the CLI's logging (silent with --quiet)
                 log.info("%s", self.line(info))
             else:  # an API run without logging set up
                 print(f"femdiff: {self.line(info)}", file=self.stream, flush=True)

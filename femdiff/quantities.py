@@ -96,7 +96,12 @@ class Column:
 
 @dataclass
 class FieldRef:
-    """A named field: a Function or UFL expression, its unit and a description."""
+    """A named field, its unit and a description.
+
+    ``value``: a Function, a UFL expression (interpolated into P1 when a quantity needs
+    nodal values), or a zero-argument callable returning an up-to-date Function (e.g. a
+    stress computed from the current displacement).
+    """
 
     value: Any
     unit: str = "1"
@@ -146,6 +151,10 @@ class _Nodal:
     """A scalar field as a Function: itself, or a P1 interpolation refreshed on demand."""
 
     def __init__(self, value: Any, mesh: Any, what: str) -> None:
+        self._call = None
+        if callable(value) and not isinstance(value, fem.Function | ufl.core.expr.Expr):
+            self._call = value  # a zero-argument callable returning a fresh Function
+            value = value()
         if isinstance(value, fem.Function):
             shape = value.function_space.value_shape
             if int(np.prod(shape)) != 1:
@@ -160,6 +169,9 @@ class _Nodal:
             self._expr = fem.Expression(value, V.element.interpolation_points)
 
     def __call__(self) -> fem.Function:
+        if self._call is not None:
+            self.f = self._call()
+            return self.f
         if self._expr is not None:
             self.f.interpolate(self._expr)
         return self.f
@@ -620,8 +632,8 @@ def series_columns(names: Sequence[str], units: str | None, gdim: int) -> list[C
         "t": ("s", "time"),
         "dt": ("s", "the step that ended at t (0 for the initial state)"),
         "free_energy": (u["energy"], "total free energy ∫ f dx"),
-        "trapped": (u["amount"], "trapped hydrogen, all traps (∫ C_T dx)"),
-        "total": (u["amount"], "total hydrogen, lattice + trapped"),
+        "amount_trapped": (u["amount"], "trapped hydrogen, all traps (∫ C_T dx)"),
+        "amount_total": (u["amount"], "total hydrogen, lattice + trapped"),
         "T": ("K", "temperature (the TDS ramp)"),
         "desorption_flux": (u["flux"], "outward flux summed over the recorded boundaries"),
         "newton": ("1", "Newton iterations of the step (solver counter)"),

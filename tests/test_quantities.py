@@ -380,3 +380,44 @@ def test_coupled_builds_its_own_sigma_h_space(comm):
     assert own.sigma_h.function_space.ufl_element().embedded_superdegree == 1
     assert np.allclose(own.C.x.array, given.C.x.array, rtol=1e-12)
     assert np.allclose(own.sigma_h.x.array, given.sigma_h.x.array, rtol=1e-10, atol=1e-3)
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+def test_progress_log_lines_and_smoothed_eta(monkeypatch):
+    """Outside a terminal: a log line every `every` s with t, dt, steps and ETA; the ETA
+    follows the recent wall time per unit simulated time (moving average), not the mean
+    since the start: after a slow phase (10 s per unit) then a fast one (0.1 s per unit),
+    the ETA drops to near 0.1 s/unit, where the run-mean would stay near 5 s/unit."""
+    import io as pyio
+
+    from femdiff import progress as fp
+    from femdiff.timestepping import StepInfo
+
+    clock = [0.0]
+    monkeypatch.setattr(fp.time, "perf_counter", lambda: clock[0])
+    out = pyio.StringIO()
+    monkeypatch.setattr(fp.log, "hasHandlers", lambda: False)  # as in an API run
+    bar = fp.RunProgress(MPI.COMM_SELF, 0.0, 100.0, mode="auto", every=30.0, stream=out)
+    assert bar.mode == "log"  # a StringIO is no terminal
+    t = 0.0
+    for wall_per_unit in [10.0] * 5 + [0.1] * 20:
+        t += 1.0
+        clock[0] += wall_per_unit
+        bar.update(StepInfo(t, 1.0, 2, 5, 0))
+    lines = out.getvalue().splitlines()
+    # one line: at 30 s of wall time (after 3 steps); the run ends at 52 s
+    assert len(lines) == 1
+    assert "t = 3 (3.0 %), dt = 1, steps 3 (Newton 6, Krylov 15), ETA 16:10" in lines[0]
+    assert bar.eta(t) == pytest.approx(0.1 * (100 - t), rel=0.01)
+    assert fp.format_eta(3725) == "1:02:05" and fp.format_eta(float("nan")) == "--:--"
+
+
+def test_run_progress_bar_in_python():
+    """problem.run(progress="bar") draws a tqdm bar and leaves the results unchanged."""
+    a, b = plate(), plate()
+    ha = a.run(10.0, progress="bar")
+    hb = b.run(10.0)
+    assert [i.dt for i in ha] == [i.dt for i in hb]
+    assert np.array_equal(a.u.x.array, b.u.x.array)

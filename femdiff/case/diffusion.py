@@ -524,7 +524,8 @@ class DiffusionSimulation(ProblemSimulation):
 
     def columns(self) -> list[str]:
         """CSV columns."""
-        traps = ["trapped", "total"] if self.case.setup.traps else []
+        # amount_<species>, amount_trapped, amount_total: one name pattern for amounts
+        traps = ["amount_trapped", "amount_total"] if self.case.setup.traps else []
         if self.ramp:
             traps += ["T", "desorption_flux"]
         return (["t", "dt", f"amount_{self.species}", "free_energy", *traps]
@@ -538,7 +539,8 @@ class DiffusionSimulation(ProblemSimulation):
                f"amount_{self.species}": p.amount(), "free_energy": p.free_energy()}
         if self.case.setup.traps:
             inventory = p.inventory()
-            row["trapped"], row["total"] = inventory["trapped"], inventory["total"]
+            row["amount_trapped"], row["amount_total"] = (inventory["trapped"],
+                                                          inventory["total"])
         for b in self.flux_boundaries:
             row[f"flux_{b}"] = p.flux_through(b)  # conservative: traps' storage included
         if self.ramp:  # the TDS spectrum: the outward flux summed over the boundaries

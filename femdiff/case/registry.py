@@ -125,6 +125,22 @@ class ProblemSimulation:
         T = getattr(self, "T", None)
         if T is not None and hasattr(T, "function_space"):
             out["T"] = FieldRef(T, "K", "temperature")
+        solid = getattr(self, "solid", None)
+        if solid is not None:  # stresses of the current displacement
+            coupled = getattr(self, "coupled", None)
+
+            def fresh(make: Any) -> Any:
+                def get() -> Any:
+                    if coupled is not None:  # two-way: the displacement of this step
+                        coupled._ensure_mechanics()
+                    return make()
+                return get
+
+            out["von_mises"] = FieldRef(fresh(solid.von_mises), "Pa", "von Mises stress")
+            out["sigma_rr"] = FieldRef(fresh(lambda: solid.polar_stress()[0]), "Pa",
+                                       "radial stress about the z axis through the origin")
+            out["sigma_tt"] = FieldRef(fresh(lambda: solid.polar_stress()[1]), "Pa",
+                                       "hoop stress about the z axis through the origin")
         problem = self.problem
         for s in getattr(self, "species", None) or []:
             if isinstance(s, str) and hasattr(problem, "concentration_ufl"):
