@@ -410,7 +410,9 @@ def test_progress_log_lines_and_smoothed_eta(monkeypatch):
     # one line: at 30 s of wall time (after 3 steps); the run ends at 52 s
     assert len(lines) == 1
     assert "t = 3 (3.0 %), dt = 1, steps 3 (Newton 6, Krylov 15), ETA 16:10" in lines[0]
-    assert bar.eta(t) == pytest.approx(0.1 * (100 - t), rel=0.01)
+    # weight 0.3 per step: the slow phase still counts 0.7²⁰ × 10 s = 0.008 s per unit;
+    # the mean since the start (52 s for 25 units) would give 2.08 s per unit
+    assert bar.eta(t) == pytest.approx(0.108 * (100 - t), rel=0.01)
     assert fp.format_eta(3725) == "1:02:05" and fp.format_eta(float("nan")) == "--:--"
 
 
