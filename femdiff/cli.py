@@ -245,8 +245,10 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
              progress: bool | None = None, progress_every: float = 30.0) -> Path:
     """Run a validated case into ``out`` (collective); return ``out``.
 
-    Writes ``series.csv``, field files (``fields_*.bp`` or ``fields.xdmf``),
-    ``profile_<name>.csv``, PNGs, ``checkpoints/`` and a copy of the case file.
+    Writes ``series.csv`` (with its units in ``series.json``; the columns of
+    ``[[output.quantities]]`` at its end), field files (``fields_*.bp`` or
+    ``fields.xdmf``), ``profile_<name>.csv`` (and ``profile_<name>_times.csv`` of profile
+    quantities), PNGs, ``checkpoints/`` and a copy of the case file (docs/outputs.md).
     """
     from mpi4py import MPI
 
