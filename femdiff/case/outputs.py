@@ -108,7 +108,11 @@ def make_recorder(sim: Any, case: Any, out: Any, restart_time: float | None) -> 
     if not items:
         return None
     problem = getattr(sim, "problem", None) if sim.time_dependent else None
-    fields = sim.quantity_fields() if hasattr(sim, "quantity_fields") else {}
+    from femdiff.case.registry import ProblemSimulation
+
+    # (a stationary simulation has no such method: the same lookup by attribute)
+    fields = sim.quantity_fields() if hasattr(sim, "quantity_fields") else \
+        ProblemSimulation.quantity_fields(sim)
     units = getattr(sim, "units", None) if hasattr(sim, "units") else \
         (case.data.get("materials") or {}).get("units", "molar")
     try:

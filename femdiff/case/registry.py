@@ -141,7 +141,7 @@ class ProblemSimulation:
                                        "radial stress about the z axis through the origin")
             out["sigma_tt"] = FieldRef(fresh(lambda: solid.polar_stress()[1]), "Pa",
                                        "hoop stress about the z axis through the origin")
-        problem = self.problem
+        problem = getattr(self, "problem", None)
         for s in getattr(self, "species", None) or []:
             if isinstance(s, str) and hasattr(problem, "concentration_ufl"):
                 try:
