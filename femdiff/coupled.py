@@ -607,17 +607,26 @@ class Coupled:
         if self.scheme == "monolithic" or not self.two_way:
             # the problem's own loop (milestones, growth, adaptivity); σ_h kept in sync
             def cb(_: Any, info: StepInfo) -> None:
+                if info.initial:  # the start (a callback with at_start): not a step
+                    callback(self, info)  # type: ignore[misc]
+                    return
                 if self.scheme != "monolithic":
                     self._mech_stale = True
                 self.history_iterations.append(1)
                 if callback is not None:
                     callback(self, info)
+            cb.at_start = getattr(callback, "at_start", False)  # type: ignore[attr-defined]
             return self.problem.run(t_end, times=times, callback=cb)
         out = []
         dt = self.diffusion._dt_request
+        if callback is not None and getattr(callback, "at_start", False):
+            callback(self, StepInfo(self.current_time, 0.0, 0, 0, 0, at_output=True,
+                                    initial=True))
         for target in milestones(t_end, times):
             while before(self.current_time, target):
                 info = self.step(min(dt, target - self.current_time))
+                if not before(self.current_time, target):
+                    info = dataclasses.replace(info, at_output=True)
                 out.append(info)
                 if callback is not None:
                     callback(self, info)

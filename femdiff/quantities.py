@@ -607,11 +607,8 @@ class Recorder:
         return row
 
     def __call__(self, problem: Any, info: Any) -> None:
-        """The ``run`` callback: a row per step (and the initial state first)."""
-        if not self._started:
-            self.record(None)
-        if not getattr(info, "initial", False):
-            self.record(info)
+        """The ``run`` callback: a row per step (and the initial state, ``info.initial``)."""
+        self.record(None if getattr(info, "initial", False) else info)
 
     def close(self) -> None:
         """Close the files."""
