@@ -333,6 +333,7 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
         opened.append(writer)
 
     def write_fields() -> None:
+        assert writer is not None
         sim.refresh()
         if chosen is not None:
             chosen.refresh()

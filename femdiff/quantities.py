@@ -177,7 +177,7 @@ class _Nodal:
         return self.f
 
 
-def _owned_dofs(V: fem.FunctionSpace, dim: int | None, entities: np.ndarray | None
+def _owned_dofs(V: fem.FunctionSpace, dim: int, entities: np.ndarray | None
                 ) -> np.ndarray:
     """Owned dofs of ``V`` on ``entities`` of dimension ``dim`` (all owned with None)."""
     n_owned = V.dofmap.index_map.size_local

@@ -414,7 +414,7 @@ class DiffusionSimulation(ProblemSimulation):
         t0 = data["time"]["t0"]
         # formulas of t: a Constant in the forms (Flux, source), Dirichlet values
         # re-interpolated; both updated to t_{n+1} before each solve (never recompiled)
-        self._t = fem.Constant(mesh, PETSc.ScalarType(t0))
+        self._t = fem.Constant(mesh, PETSc.ScalarType(t0))  # type: ignore[operator]
         timed: list[tuple[int, Any]] = []  # (index among the held conditions, bc)
         held = 0
         for bc in data["boundary"]:
@@ -502,7 +502,7 @@ class DiffusionSimulation(ProblemSimulation):
 
     def _set_time(self, t: float) -> None:
         """Boundary data at the new time t_{n+1} (a ``before_solve`` hook)."""
-        self._t.value = t
+        self._t.value = t  # type: ignore[assignment]
         if not self._timed:
             return
         from dolfinx import fem

@@ -184,7 +184,7 @@ class FieldSet:
         for i, f in enumerate(trapped):
             out[f"C_T{i}"] = (lambda f=f: f)
         if trapped:
-            C = problem.C
+            C = problem.C  # type: ignore[union-attr]
 
             def nodal(kind: str) -> Any:
                 g = fem.Function(C.function_space)

@@ -143,7 +143,8 @@ class ProblemSimulation:
                                        "hoop stress about the z axis through the origin")
         problem = getattr(self, "problem", None)
         for s in getattr(self, "species", None) or []:
-            if isinstance(s, str) and hasattr(problem, "concentration_ufl"):
+            if isinstance(s, str) and problem is not None \
+                    and hasattr(problem, "concentration_ufl"):
                 try:
                     out.setdefault(f"C_{s}", FieldRef(problem.concentration_ufl(s),
                                                       unit_system(self.units)["C"],
