@@ -464,11 +464,15 @@ class LineProfile:
 
         values = fio.sample_line(self._f(), self._pts, warn=False)
         comm = self._f.f.function_space.mesh.comm
-        if comm.rank == 0:
+
+        def rows() -> None:
             for i in range(len(self._s)):
                 self._series._write_row({"t": t, "s": self._s[i], "x": self._pts[i, 0],
                                          "y": self._pts[i, 1], "z": self._pts[i, 2],
                                          self._column: values[i]})
+
+        # rank 0 writes; a failed write (a full disk) raises on every rank together
+        fio.on_root(comm, rows, self.path)
 
     def close(self) -> None:
         """Close the file."""
