@@ -119,16 +119,21 @@ def problem_fields(problem: Any, units: str | None = "molar",
     """
     u = unit_system(units)
     out: dict[str, FieldRef] = {}
-    names = list(getattr(problem, "species_names", None) or [])
-    if names and hasattr(problem, "concentration_ufl") and not hasattr(problem, "C"):
-        for n in names:
-            out[f"C_{n}"] = FieldRef(problem.concentration_ufl(n), u["C"], f"concentration of {n}")
+    species = getattr(problem, "species", None)
+    if isinstance(species, list | tuple) and hasattr(problem, "concentration_ufl"):
+        for n in species:  # a multicomponent problem: per species
+            out[f"C_{n}"] = FieldRef(problem.concentration_ufl(n), u["C"],
+                                     f"concentration of {n}")
+        for n, f in (getattr(problem, "X", None) or {}).items():
+            out[f"X_{n}"] = FieldRef(f, "1", f"fraction of {n}")
+        for n, f in (getattr(problem, "mu", None) or {}).items():
+            out[f"mu_{n}"] = FieldRef(f, u["mu"], f"chemical potential of {n}")
     C = getattr(problem, "C", None)
-    if C is not None:
+    if isinstance(C, fem.Function):
         out["C"] = FieldRef(C, u["C"], "concentration (lattice, for hydrogen with traps)")
         out["C_L"] = out["C"]
     mu = getattr(problem, "mu", None)
-    if mu is not None:
+    if isinstance(mu, fem.Function):
         out["mu"] = FieldRef(mu, u["mu"], "chemical potential")
     trapped = getattr(problem, "trapped_fields", None)
     if trapped:
@@ -310,6 +315,10 @@ class SurfaceFlux(Quantity):
     def bind(self, ctx: _Context) -> list[Column]:  # noqa: D102
         ctx.domain.check_boundaries([self.boundary])
         self._p = ctx.problem
+        several = getattr(self._p, "species", None)
+        if isinstance(several, list | tuple) and self.species not in several:
+            raise ValueError(f"a flux quantity of this problem needs species = one of "
+                             f"{', '.join(several)}")
         sp = f"_{self.species}" if self.species else ""
         self.column = self.name or f"flux{sp}_{self.boundary}"
         return [Column(self.column, ctx.units["flux"],
@@ -317,8 +326,9 @@ class SurfaceFlux(Quantity):
                        f"through {self.boundary!r} (conservative, over the last step)")]
 
     def _total(self) -> float:
-        kw = {"species": self.species} if self.species else {}
-        return float(self._p.flux_through(self.boundary, **kw))
+        # by keyword: MixedProblem.flux_through(boundary, *, species) and the
+        # multicomponent flux_through(species, boundary) both take them
+        return float(self._p.flux_through(boundary=self.boundary, species=self.species))
 
     def values(self) -> list[float]:  # noqa: D102
         return [self._total()]
