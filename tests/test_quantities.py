@@ -427,3 +427,26 @@ def test_run_progress_bar_in_python():
     hb = b.run(10.0)
     assert [i.dt for i in ha] == [i.dt for i in hb]
     assert np.array_equal(a.u.x.array, b.u.x.array)
+
+
+def test_multicomponent_species_quantities(tmp_path):
+    """Per-species quantities of a multicomponent case (onsager_drag, small): the volume
+    total of C_A is the model's own amount_A column, and the flux of A through the left
+    edge is its flux_A_left column (the same integrals; 1e-12 for rounding)."""
+    from femdiff import io as fio
+
+    text = (CASES / "onsager_drag.toml").read_text().replace(
+        "[output]", '[output]\nquantities = [{ type = "volume", field = "C_A", op = "total" },'
+        ' { type = "flux", boundary = "left", species = "A", name = "A_left" },'
+        ' { type = "point", field = "X_B", point = [0.5] }]')
+    case = tmp_path / "od.toml"
+    case.write_text(text)
+    out = tmp_path / "out"
+    assert main(["-q", "run", str(case), "-o", str(out), "--set", "geometry.params.n=50",
+                 "--set", "time.dt=0.5", "--set", "time.t_end=2.0", "--set",
+                 "output.times=[1.0]", "--set", "output.png=false", "--set",
+                 'output.fields="none"']) == 0
+    s = fio.read_csv(out / "series.csv")
+    assert np.allclose(s["total_C_A_all"], s["amount_A"], rtol=1e-12)
+    assert np.allclose(s["A_left"], s["flux_A_left"], rtol=1e-12, atol=1e-300)
+    assert np.isfinite(s["X_B_at_0_5"]).all()
