@@ -295,11 +295,13 @@ def _segment_stem(out: Path) -> Path:
 
 
 def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = False,
-             progress: bool | None = None) -> Path:
+             progress: bool | None = None, progress_every: float = 30.0) -> Path:
     """Run a validated case into ``out`` (collective); return ``out``.
 
-    Writes ``series.csv``, field files (``fields_*.bp`` or ``fields.xdmf``),
-    ``profile_<name>.csv``, PNGs, ``checkpoints/`` and a copy of the case file.
+    Writes ``series.csv`` (with its units in ``series.json``; the columns of
+    ``[[output.quantities]]`` at its end), field files (``fields_*.bp`` or
+    ``fields.xdmf``), ``profile_<name>.csv`` (and ``profile_<name>_times.csv`` of profile
+    quantities), PNGs, ``checkpoints/`` and a copy of the case file (docs/outputs.md).
     """
     from mpi4py import MPI
 
@@ -310,7 +312,7 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
     started = [not restart]
     try:
         return _run_case(case, out, comm, restart=restart, progress=progress, opened=opened,
-                         started=started)
+                         started=started, progress_every=progress_every)
     except BaseException as exc:
         for obj in opened:  # free the space ADIOS2 needs to close its files first
             obj.abort()
@@ -320,7 +322,8 @@ def run_case(case: Any, out: Path, *, restart: bool = False, overwrite: bool = F
 
 
 def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
-              progress: bool | None, opened: list[Any], started: list[bool]) -> Path:
+              progress: bool | None, opened: list[Any], started: list[bool],
+              progress_every: float = 30.0) -> Path:
     from mpi4py import MPI
 
     from femdiff import io as fio
@@ -368,18 +371,44 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
     if restart:
         started[0] = True
         _claim_folder(comm, out)
-    series = fio.TimeSeries(comm, out / "series.csv", sim.columns(), restart_time=t_restart)
+    from femdiff.case.outputs import make_recorder, series_units
+    from femdiff.io.quantities import write_units
+
+    quantities = make_recorder(sim, case, out, t_restart)  # [[output.quantities]]
+    if quantities is not None:
+        opened.append(quantities)
+    units = series_units(sim, case, sim.columns(), quantities)
+    series = fio.TimeSeries(comm, out / "series.csv", [c.name for c in units],
+                            restart_time=t_restart)
     opened.append(series)
+    write_units(comm, out / "series.csv", units)  # series.json: units and descriptions
+
+    def row(info: Any) -> dict[str, float]:
+        return {**sim.row(info), **(quantities.values() if quantities is not None else {})}
     writer = None
+    chosen = None  # output.fields = [names]
+    if outcfg.get("field_names"):
+        from femdiff.case.outputs import FieldSet
+
+        chosen = FieldSet(sim, outcfg["field_names"], case.path)
     if outcfg["fields"] != "none":
         stem = _segment_stem(out) if restart else out / "fields"
-        writer = fio.FieldWriter(comm, stem, sim.fields(), format=outcfg["fields"])
+        writer = fio.FieldWriter(comm, stem, sim.fields() if chosen is None
+                                 else chosen.functions, format=outcfg["fields"])
         opened.append(writer)
-    if not restart:
-        series.append(**sim.row(None))
-    if writer is not None:
+
+    def write_fields() -> None:
+        assert writer is not None
         sim.refresh()
+        if chosen is not None:
+            chosen.refresh()
         writer.write(sim.current_time)
+    if not restart:
+        series.append(**row(None))
+        if quantities is not None:
+            quantities.write_profiles()
+    if writer is not None:
+        write_fields()
 
     if sim.time_dependent:
         assert ckpt is not None
@@ -387,7 +416,11 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
         pending = [t for t in sorted({*outcfg["times"], t_end})
                    if before(sim.current_time, t)]
         targets = list(pending)
-        bar = Progress(comm, sim.current_time, t_end, enabled=progress)
+        from femdiff.io.progress import RunProgress
+
+        # a tqdm bar on a terminal (or --progress always), else a log line every N s
+        bar = RunProgress(comm, sim.current_time, t_end, every=progress_every,
+                          mode={None: "auto", True: "bar", False: "none"}[progress])
         steps0 = step
         totals = {"newton": 0, "krylov": 0}
 
@@ -396,29 +429,34 @@ def _run_case(case: Any, out: Path, comm: Any, *, restart: bool,
             step += 1
             totals["newton"] += info.newton_iterations
             totals["krylov"] += info.krylov_iterations
-            series.append(**sim.row(info))
+            series.append(**row(info))
             landed = False
             while pending and not before(sim.current_time, pending[0]):
                 pending.pop(0)
                 landed = True
+            if landed and quantities is not None:
+                quantities.write_profiles()
             if writer is not None and (landed or (outcfg["every"] and
                                                   step % outcfg["every"] == 0)):
-                sim.refresh()
-                writer.write(sim.current_time)
+                write_fields()
             if ckpt.due(step):
                 ckpt.save(step)
-            bar.update(step, info, force=landed and not pending)
+            bar.update(info)
             checkpoint._fault("step", step)
 
         # the problem owns Δt (TimeControl/Adaptive): restarts resume its stored request
-        if before(sim.current_time, t_end):  # (a restart may stand at t_end to round-off)
-            sim.problem.run(t_end, times=targets, callback=record)
-        bar.done()
+        try:
+            if before(sim.current_time, t_end):  # (a restart may stand at t_end to round-off)
+                sim.problem.run(t_end, times=targets, callback=record)
+        finally:
+            bar.close()
         log.info("%d steps to t = %g (Newton %d, Krylov %d iterations)", step - steps0,
                  sim.current_time, totals["newton"], totals["krylov"])
         if ckcfg["final"]:
             ckpt.save(step, path=out / "state_final.h5")
     series.close()
+    if quantities is not None:
+        quantities.close()
     if writer is not None:
         writer.close()
 
@@ -467,12 +505,42 @@ def _final_outputs(sim: Any, case: Any, out: Path, comm: Any) -> None:
                                   f"{prof['name']}")
     if not outcfg["png"]:
         return
+    from femdiff.io.quantities import unit_system
+
+    system = (case.data.get("materials") or {}).get("units", "molar")
+    units = unit_system(system, sim.domain.gdim)
+    unit_of = {"C": units["C"], "mu": units["mu"], "sigma_h": "Pa", "von_mises": "Pa",
+               "T": "K"}
     if sim.time_dependent:
         fio.plot_series(comm, out / "series.csv", out / "series.png", title=case.name)
+        columns = sim.columns()
+        if "T" in columns and "desorption_flux" in columns:  # TDS: the spectrum against T
+            fio.plot_spectrum(comm, out / "series.csv", out / "spectrum.png",
+                              ylabel=f"desorption flux [{units['flux']}]",
+                              title=f"{case.name}: desorption spectrum")
+    for path in sorted(out.glob("profile_*_times.csv")) if comm.rank == 0 else []:
+        _plot_profile_times(path)
     if sim.domain.gdim == 2:
         field = sim.plot_field()
+        unit = unit_of.get(field.name)
         fio.plot_field_2d(field, out / f"field_{field.name}.png",
-                          title=f"{case.name}: {field.name} at t = {sim.current_time:g}")
+                          title=f"{case.name}: {field.name} at t = {sim.current_time:g}",
+                          label=f"{field.name} [{unit}]" if unit else field.name)
+
+
+def _plot_profile_times(path: Path) -> None:
+    """A ``profile_<name>_times.csv`` (a profile at every output time) as one PNG (rank 0)."""
+    import numpy as np
+
+    from femdiff import io as fio
+
+    data = fio.read_csv(path)
+    name = [c for c in data if c not in ("t", "s", "x", "y", "z")][0]
+    times = sorted(set(data["t"]))
+    first = data["t"] == times[0]
+    pts = np.column_stack([data["x"][first], data["y"][first], data["z"][first]])
+    profiles = {f"t = {t:g}": data[name][data["t"] == t] for t in times}
+    fio._plot_profiles(path.with_suffix(".png"), pts, profiles, name, None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -498,7 +566,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a case value, e.g. --set time.t_end=10 (repeatable)")
     r.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
-                   help="progress line on rank 0 (auto: only on a terminal)")
+                   help="progress on rank 0 (auto: a bar on a terminal, else a log line "
+                   "every --progress-every seconds)")
+    r.add_argument("--progress-every", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds between progress log lines outside a terminal (default 30)")
     c = sub.add_parser("check", help="validate a case file without running it")
     c.add_argument("case", type=Path)
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -539,7 +610,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 progress = {"auto": None, "always": True, "never": False}[args.progress]
                 run_case(case, case.output_folder(args.output), restart=args.restart,
-                         overwrite=args.overwrite, progress=progress)
+                         overwrite=args.overwrite, progress=progress,
+                         progress_every=args.progress_every)
         elif args.command == "mesh":
             from femdiff import geometry
 

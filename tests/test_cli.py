@@ -572,9 +572,11 @@ DEMO_CASES = {
 
 def test_every_case_file_has_a_demo_check():
     # laminate_cell has no demo: tests/test_homogenisation.py checks it against Backus's
-    # closed form instead
+    # closed form instead; plate_hole_hydrogen: tests/test_quantities.py against the
+    # equilibrium of lattice and Oriani-trapped hydrogen under the hole's stress
     shipped = {p.name for p in CASES.glob("*.toml")} - {"quickstart.toml",
-                                                        "laminate_cell.toml"}
+                                                        "laminate_cell.toml",
+                                                        "plate_hole_hydrogen.toml"}
     assert shipped == set(DEMO_CASES), "add the new case file to DEMO_CASES"
 
 

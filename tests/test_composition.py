@@ -50,7 +50,7 @@ def test_pair_conserves_or_is_refused(pair, mpi_tmp_path, capsys):
     assert main(["-q", "run", path, "-o", str(out)]) == 0, capsys.readouterr().err
     with open(out / "series.csv") as f:
         rows = list(csv.DictReader(f))
-    column = "total" if "total" in rows[0] else "amount_H"
+    column = "amount_total" if "amount_total" in rows[0] else "amount_H"
     first, last = float(rows[0][column]), float(rows[-1][column])
     assert len(rows) == 5
     assert abs(last - first) <= 1e-10 * abs(first), (column, first, last)
@@ -103,5 +103,5 @@ def test_crack_tip_with_two_way_mechanics(mpi_tmp_path):
     assert len(rows) > 3 and float(rows[-1]["t"]) == pytest.approx(10.0)
     for prev, row in zip(rows, rows[1:], strict=False):
         inflow = -float(row["flux_outer"]) * float(row["dt"])
-        change = float(row["total"]) - float(prev["total"])
-        assert abs(change - inflow) <= 1e-8 * float(row["total"]), (row["t"], change, inflow)
+        change = float(row["amount_total"]) - float(prev["amount_total"])
+        assert abs(change - inflow) <= 1e-8 * float(row["amount_total"]), (row["t"], change, inflow)

@@ -393,7 +393,7 @@ def test_case_file_traps(tmp_path):
     sim.problem.run(20.0)
     inv = sim.problem.inventory()
     assert inv["total"] > start  # the held left face charges the slab
-    assert "trapped" in sim.columns()
+    assert "amount_trapped" in sim.columns()
     bad = {"initial = 3.0": r"traps\[1\].initial: initial trapped concentration 3.0 must lie in",
            "k0 = -1.0": r"traps\[1\].k0: must be a positive number",
            "E_p = 1.0e9": r"traps\[1\].E_p: detrapping rate p0 activation energy=1000000000.0 "

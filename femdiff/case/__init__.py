@@ -5,18 +5,20 @@ A case file describes a whole simulation (see ``docs/cli.md`` and ``cases/*.toml
     [case]        name, description
     [geometry]    builder + params + h  |  file (.msh/.geo);  transform = {x = ...}
     [materials]   T, units, E, nu, elastic_model, omega
-    [physics]     model, terms (the μ terms), mobility, degree, lumped, energy_stable
+    [physics]     model, terms (the μ terms), mobility, degree, lumped, energy_stable,
+                  source (diffusion: a formula of x, y, z, t)
                   (multicomponent: species, lattice, degree, lumped, thermodynamics =
                   {type, T, mu0, omega, epsilon, ln_gamma0, kappa, volumes},
                   transport = {type, L | M | D, T})
     [[species]]   name, initial, concentration_scale
-    [[boundary]]  name, type, value, species           (diffusion boundary conditions)
+    [[boundary]]  name, type, value (a formula of x, y, z, t), species   (diffusion BCs)
     [mechanics]   degree, solver, sigma_h, petsc_options, [[mechanics.boundary]]
                   (a periodic cell: mean_strain, effective_stiffness)
     [time]        t_end, dt, t0, scheme, growth, dt_max, dt_min, shrink, max_retries,
                   adaptive = {tol, ...}
     [solver]      petsc_options, linear (auto | lu | iterative)
-    [output]      folder, fields, every, times, boundaries, profiles, png
+    [output]      folder, fields (a format, or [names]), format, every, times, boundaries,
+                  profiles, png, [[output.quantities]] (femdiff.case.outputs)
     [checkpoint]  every_steps, every_seconds, keep, final
 
 :func:`load` parses and validates a file without building anything: every unknown key,

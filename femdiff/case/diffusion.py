@@ -140,6 +140,8 @@ class DiffusionModel:
         "energy_stable": Key("bool", default=False),
         "n_sites": Key("positive", doc="N_L for Oriani [[traps]] (default: from a term)"),
         "trap_initial": Key("choice", default="given", choices=("given", "equilibrium")),
+        "source": Key("texpr", doc="volume source s in ∂C/∂t + ∇·J = s [C units/s], a "
+                      "number or formula of x, y, z and t"),
     }
     SPECIES = {
         "name": Key("string", required=True),
@@ -149,7 +151,7 @@ class DiffusionModel:
     BOUNDARY = {
         "name": Key("string", required=True, doc="a boundary name"),
         "type": Key("choice", required=True, choices=BC_TYPES),
-        "value": Key("expr"),
+        "value": Key("texpr", doc="a number or formula of x, y, z and t"),
         "species": Key("string"),
     }
 
@@ -447,10 +449,45 @@ class DiffusionModel:
         return DiffusionSimulation(case, domain)
 
 
+def _uses_t(value: Any) -> bool:
+    return not isinstance(value, float) and value.uses_time
+
+
+class _AtTime:
+    """A formula of x, y, z, t frozen at one t: ``numpy(x)`` as the Dirichlet data want."""
+
+    def __init__(self, expr: Any, t: float) -> None:
+        self.expr, self.t = expr, float(t)
+
+    def numpy(self, x: Any) -> Any:
+        return self.expr.numpy(x, self.t)
+
+
+def _at_time(value: Any, t: float) -> Any:
+    return value if not _uses_t(value) else _AtTime(value, t)
+
+
+def _source(value: Any) -> Any:
+    """[physics] source as the problem's callable ``(x, t) -> UFL``."""
+    if isinstance(value, float):
+        return lambda X, t: value
+
+    def source(X: Any, t: Any) -> Any:
+        env = {"xyz"[i]: X[i] for i in range(X.ufl_shape[0])}
+        env["t"] = t
+        return value.evaluate(env, "ufl")
+
+    return source
+
+
 class DiffusionSimulation(ProblemSimulation):
     """A built diffusion case: the DiffusionProblem and what the runner records."""
 
     def __init__(self, case: Case, domain: Any) -> None:
+        from petsc4py import PETSc
+
+        from dolfinx import fem
+
         from femdiff.models import thermodynamics as th
         from femdiff.physics import boundary as b
         from femdiff.problems import diffusion as d
@@ -464,9 +501,19 @@ class DiffusionSimulation(ProblemSimulation):
         self.solid, self.sigma_h = solve_mechanics(data["mechanics"], setup.material, domain,
                                                    self.T)
         bcs: list[Any] = []
+        t0 = data["time"]["t0"]
+        # formulas of t: a Constant in the forms (Flux, source), Dirichlet values
+        # re-interpolated; both updated to t_{n+1} before each solve (never recompiled)
+        self._t = fem.Constant(mesh, PETSc.ScalarType(t0))  # type: ignore[operator]
+        timed: list[tuple[int, Any]] = []  # (index among the held conditions, bc)
+        held = 0
         for bc in data["boundary"]:
             kind, name = bc["type"], bc["name"]
             value = bc["value"]
+            if kind in ("concentration", "potential") and _uses_t(value):
+                timed.append((held, bc))
+                value = _at_time(value, t0)
+            held += kind in ("concentration", "potential")
             if kind == "no_flux":
                 bcs.append(b.NoFlux(name))
             elif kind == "concentration":  # Dirichlet data are interpolated: NumPy
@@ -474,7 +521,7 @@ class DiffusionSimulation(ProblemSimulation):
             elif kind == "potential":
                 bcs.append(b.FixedPotential(name, as_numpy(value)))
             else:
-                bcs.append(b.Flux(name, as_ufl(value, mesh)))
+                bcs.append(b.Flux(name, as_ufl(value, mesh, self._t)))
         sp = data["species"][0]
         self.species = sp["name"]
         thermal = data.get("thermal") or {}
@@ -488,6 +535,9 @@ class DiffusionSimulation(ProblemSimulation):
             extra["temperature"] = self.T
         if setup.material_stress:  # Ω_m σ_h with each material's Omega
             extra["sigma_h"] = self.sigma_h
+        source = data["physics"].get("source")
+        if source is not None:  # the problem's own t (the midpoint for Crank–Nicolson)
+            extra["source"] = _source(source)
         if setup.traps:  # hydrogen with traps (femdiff.problems.trapping)
             from femdiff.problems.trapping import TrappingProblem
 
@@ -532,13 +582,41 @@ class DiffusionSimulation(ProblemSimulation):
                 which = "density" if "trap density" in text else "initial"
                 key, text = f"traps[{trap.group(1)}].{which}", trap.group(2)
             raise CaseError(case.path, key, text) from None
+        self.problem.before_solve.append(self._set_time)
+        self._timed = timed
+        if timed and getattr(self.problem, "broken", False):
+            raise CaseError(case.path, "boundary", "time-dependent concentration or potential "
+                            "values are not available with several [[materials]] yet")
         self.flux_boundaries = self._flux_boundaries(data, domain)
         #: a TDS ramp ([thermal] heating_rate): the CSV gets T and the desorption flux
         self.ramp = bool(setup.traps) and thermal.get("heating_rate") is not None
 
+    def _set_time(self, t: float) -> None:
+        """Boundary data at the new time t_{n+1} (a ``before_solve`` hook)."""
+        self._t.value = t  # type: ignore[assignment]
+        if not self._timed:
+            return
+        from dolfinx import fem
+
+        from femdiff.numerics.fem_utils import interpolate_into
+
+        p = self.problem
+        for index, bc in self._timed:
+            fn = _at_time(bc["value"], t).numpy
+            if bc["type"] == "concentration":
+                value = fem.Function(p.V_c)
+                interpolate_into(value, fn)
+            else:
+                value = p.invert_potential(fn, bc["name"], p.V_c, p.chemical_potential_law,
+                                           p.C, p.potential.domain)
+            # the condition's own values (C/C_s in C's space; DirichletBC.g is the C++ one)
+            p.dirichlet[index].g.x.array[:] = value.x.array / p.c_scale
+        p.dirichlet_changed()
+
     def columns(self) -> list[str]:
         """CSV columns."""
-        traps = ["trapped", "total"] if self.case.setup.traps else []
+        # amount_<species>, amount_trapped, amount_total: one name pattern for amounts
+        traps = ["amount_trapped", "amount_total"] if self.case.setup.traps else []
         if self.ramp:
             traps += ["T", "desorption_flux"]
         return (["t", "dt", f"amount_{self.species}", "free_energy", *traps]
@@ -552,7 +630,8 @@ class DiffusionSimulation(ProblemSimulation):
                f"amount_{self.species}": p.amount(), "free_energy": p.free_energy()}
         if self.case.setup.traps:
             inventory = p.inventory()
-            row["trapped"], row["total"] = inventory["trapped"], inventory["total"]
+            row["amount_trapped"], row["amount_total"] = (inventory["trapped"],
+                                                          inventory["total"])
         for b in self.flux_boundaries:
             row[f"flux_{b}"] = p.flux_through(b)  # conservative: traps' storage included
         if self.ramp:  # the TDS spectrum: the outward flux summed over the boundaries

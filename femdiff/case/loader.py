@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from femdiff.case.geometry import build_domain, validate_geometry
+from femdiff.case.outputs import validate_quantities
 from femdiff.case.registry import MODEL_SECTIONS, MODELS, Model
 from femdiff.case.schema import (
     CaseError,
@@ -23,6 +24,7 @@ from femdiff.case.schema import (
     Key,
     array_of_tables,
     check_petsc_options,
+    check_value,
     construct,
     table,
     type_name,
@@ -101,7 +103,11 @@ PROFILE = {
 
 OUTPUT = {
     "folder": Key("string", doc="output folder (default: <case name>_output)"),
-    "fields": Key("choice", default="vtx", choices=("vtx", "xdmf", "none")),
+    "fields": Key("choice", default="vtx", choices=("vtx", "xdmf", "none"),
+                  doc="a format, or an array of field names (written in output.format)"),
+    "format": Key("choice", default="vtx", choices=("vtx", "xdmf"),
+                  doc="file format of the fields when output.fields names them"),
+    "quantities": Key("table"),  # [[output.quantities]]: femdiff.case.outputs
     "every": Key("integer", default=0, doc="write fields every N steps (0: only at times)"),
     "times": Key("numbers", default=[], doc="times the run lands on and writes fields"),
     "boundaries": Key("strings", doc="boundaries whose fluxes go to the CSV (default all)"),
@@ -510,7 +516,15 @@ def _validate_output(raw: Any, tm: dict[str, Any] | None, ctx: Context) -> dict[
     out_raw = dict(raw) if isinstance(raw, dict) else raw
     profiles_raw = array_of_tables(out_raw.pop("profiles", None), "output.profiles", ctx) \
         if isinstance(out_raw, dict) else []
+    quantities_raw = out_raw.pop("quantities", None) if isinstance(out_raw, dict) else None
+    field_names = None  # output.fields = [names]: choose the fields (format: output.format)
+    if isinstance(out_raw, dict) and isinstance(out_raw.get("fields"), list):
+        field_names = check_value(out_raw.pop("fields"), Key("strings"), "output.fields", ctx)
     out = table(out_raw, OUTPUT, "output", ctx)
+    if field_names is not None:
+        out["fields"] = out["format"] if field_names else "none"
+    out["field_names"] = field_names
+    out["quantities"] = validate_quantities(quantities_raw, ctx)
     if out["every"] < 0:
         raise ctx.error("output.every", f"must be ≥ 0, got {out['every']}")
     if tm is not None:

@@ -139,10 +139,17 @@ def validate_mechanics(raw: Any, mat: dict[str, Any], ctx: Context,
             allowed = "xyz"[: ctx.gdim or 3]
             checked = {}
             for axis, v in comps.items():
-                if axis not in allowed:
+                # "x" or "0" (the index, as femdiff.physics.mechanics.Displacement takes it)
+                name = allowed[int(axis)] if axis.isdigit() and int(axis) < len(allowed) \
+                    else axis
+                if name not in allowed:
                     raise ctx.error(f"{where}.components.{axis}", f"unknown component "
-                                    f"{axis!r}; allowed keys: {', '.join(allowed)}")
-                checked[allowed.index(axis)] = check_value(
+                                    f"{axis!r}; allowed keys: {', '.join(allowed)} (or "
+                                    f"{', '.join(str(i) for i in range(len(allowed)))})")
+                if allowed.index(name) in checked:
+                    raise ctx.error(f"{where}.components.{axis}", f"component {name!r} is "
+                                    "given twice")
+                checked[allowed.index(name)] = check_value(
                     v, Key("expr"), f"{where}.components.{axis}", ctx)
             bc["components"] = checked
         elif bc["components"] is not None:

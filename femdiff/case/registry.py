@@ -122,3 +122,47 @@ class ProblemSimulation:
     def current_time(self) -> float:
         """Time of the last accepted state."""
         return self.problem.current_time
+
+    @property
+    def units(self) -> str | None:
+        """The unit system of the case ([materials] units; femdiff.io.quantities)."""
+        return (self.case.data.get("materials") or {}).get("units", "molar")  # type: ignore
+
+    def quantity_fields(self) -> dict[str, Any]:
+        """Named fields beyond the problem's own (σ_h, T, per-species C) for quantities."""
+        from femdiff.io.quantities import FieldRef, unit_system
+
+        out: dict[str, Any] = {}
+        sigma_h = getattr(self, "sigma_h", None)
+        if sigma_h is not None:
+            out["sigma_h"] = FieldRef(sigma_h, "Pa", "hydrostatic stress σ_h = tr σ / 3")
+        T = getattr(self, "T", None)
+        if T is not None and hasattr(T, "function_space"):
+            out["T"] = FieldRef(T, "K", "temperature")
+        solid = getattr(self, "solid", None)
+        if solid is not None:  # stresses of the current displacement
+            coupled = getattr(self, "coupled", None)
+
+            def fresh(make: Any) -> Any:
+                def get() -> Any:
+                    if coupled is not None:  # two-way: the displacement of this step
+                        coupled._ensure_mechanics()
+                    return make()
+                return get
+
+            out["von_mises"] = FieldRef(fresh(solid.von_mises), "Pa", "von Mises stress")
+            out["sigma_rr"] = FieldRef(fresh(lambda: solid.polar_stress()[0]), "Pa",
+                                       "radial stress about the z axis through the origin")
+            out["sigma_tt"] = FieldRef(fresh(lambda: solid.polar_stress()[1]), "Pa",
+                                       "hoop stress about the z axis through the origin")
+        problem = getattr(self, "problem", None)
+        for s in getattr(self, "species", None) or []:
+            if isinstance(s, str) and problem is not None \
+                    and hasattr(problem, "concentration_ufl"):
+                try:
+                    out.setdefault(f"C_{s}", FieldRef(problem.concentration_ufl(s),
+                                                      unit_system(self.units)["C"],
+                                                      f"concentration of {s}"))
+                except (KeyError, ValueError, TypeError):
+                    pass
+        return out

@@ -11,7 +11,7 @@
 * PNG helpers (matplotlib, Agg backend, rank 0 writes; call them on every rank, because
   the sampling is collective): :func:`plot_series` (columns of a CSV against time),
   :func:`plot_profiles` (values along a line), :func:`plot_field_2d` (a scalar field of a
-  2D mesh, sampled on a grid).
+  2D mesh, drawn on its cells), :func:`plot_spectrum` (one column against another).
 * Rank-0-only writes agree on success across ranks (:func:`collective`): a write that
   fails on one rank (full disk, no permission) raises the same one-line
   :class:`OutputError` naming the file on every rank, instead of leaving the others
@@ -20,7 +20,8 @@
 * A full disk: a CSV row is written whole or cut back; fields are written only after a
   free-space check (ADIOS2 aborts the process when it cannot close its files), and a
   reserve file per :class:`FieldWriter` is released before its files are closed.
-* Read-back checks: :func:`read_csv`, :func:`bp_steps` (complete steps of a VTX/BP4
+* Read-back: :func:`read_fields` (an XDMF field file, with h5py), :func:`read_csv`,
+  :func:`bp_steps` (complete steps of a VTX/BP4
   folder, from its index, without ADIOS2's Python module), :func:`xdmf_times`.
 * :func:`atomic_write` writes a file through a temporary file and a rename.
 
@@ -42,6 +43,7 @@ import contextlib
 import csv
 import errno
 import logging
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
@@ -67,7 +69,8 @@ log = logging.getLogger("femdiff")
 
 __all__ = ["FieldWriter", "demo_setup", "OutputError", "TimeSeries", "atomic_write", "bp_steps",
            "check_free_space", "collective", "describe_write_error", "line_points",
-           "on_root", "plot_field_2d", "plot_profiles", "plot_series", "read_csv",
+           "on_root", "plot_field_2d", "plot_profiles", "plot_series", "plot_spectrum",
+           "read_csv", "read_fields",
            "sample_line", "xdmf_times"]
 
 
@@ -457,6 +460,54 @@ def xdmf_times(path: str | Path) -> list[float]:
     return times
 
 
+def read_fields(path: str | Path) -> dict[str, Any]:
+    """Read back an XDMF field file written by :class:`FieldWriter` (``format="xdmf"``).
+
+    Serial, with h5py (``pip install h5py``; the ``test`` extra has it), on any rank and
+    after the run: no DOLFINx, ADIOS2 or MPI needed. Every field is a point field of the
+    mesh nodes (the writer interpolates into P1).
+
+    Returns:
+        ``{"points": (n, gdim), "cells": (m, k) node indices, "times": [t, ...],
+        "fields": {name: array (len(times), n) or (len(times), n, components)}}``.
+    """
+    import h5py
+
+    path = Path(path)
+    root = ET.parse(path).getroot()
+
+    def locate(item: ET.Element) -> tuple[Path, str]:
+        file, _, inner = (item.text or "").strip().partition(":")
+        return path.parent / file, inner
+
+    def load(item: ET.Element) -> np.ndarray:
+        file, inner = locate(item)
+        with h5py.File(file, "r") as h5:
+            return np.array(h5[inner])
+
+    mesh_grid = next(g for g in root.iter("Grid") if g.get("GridType") == "Uniform")
+    points = load(mesh_grid.find("Geometry/DataItem"))  # type: ignore[arg-type]
+    cells = load(mesh_grid.find("Topology/DataItem"))  # type: ignore[arg-type]
+    fields: dict[str, list[np.ndarray]] = {}
+    times: list[float] = []
+    for collection in root.iter("Grid"):
+        if collection.get("GridType") != "Collection":
+            continue
+        name = collection.get("Name", "")
+        ts = []
+        for grid in collection.findall("Grid"):
+            t = grid.find("Time")
+            ts.append(float(t.get("Value", "nan")) if t is not None else math.nan)
+            values = load(grid.find("Attribute/DataItem"))  # type: ignore[arg-type]
+            if values.ndim == 2 and values.shape[1] == 1:
+                values = values[:, 0]
+            fields.setdefault(name, []).append(values)
+        if not times:
+            times = ts
+    return {"points": points, "cells": cells, "times": times,
+            "fields": {n: np.array(v) for n, v in fields.items()}}
+
+
 # --- plots ---------------------------------------------------------------------------
 
 
@@ -479,11 +530,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig: Any, png_path: str | Path) -> Path:
-    """Lay out, write and close a figure."""
+def _save(fig: Any, png_path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """Lay out, write and close a figure (``metadata``: PNG text chunks)."""
     try:
         fig.tight_layout()
-        fig.savefig(png_path, dpi=110)
+        fig.savefig(png_path, dpi=110, metadata=metadata)
     finally:
         _pyplot().close(fig)
     return Path(png_path)
@@ -509,23 +560,62 @@ def plot_series(comm: MPI.Comm, csv_path: str | Path, png_path: str | Path,
                    png_path)
 
 
+def _series_units(csv_path: str | Path) -> dict[str, str] | None:
+    """Units of a series' columns from the ``.json`` beside it (None without one)."""
+    import json
+
+    path = Path(csv_path).with_suffix(".json")
+    if not path.is_file():
+        return None
+    try:
+        cols = json.loads(path.read_text())["columns"]
+        return {name: str(c.get("unit", "")) for name, c in cols.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+#: solver counters: left out of series plots that know the columns' units
+_COUNTERS = ("dt", "newton", "krylov", "retries")
+
+
+def _log_worthy(values: np.ndarray) -> bool:
+    """Positive values spanning more than two decades."""
+    v = values[np.isfinite(values)]
+    return bool(v.size) and bool((v > 0).all()) and float(v.max()) > 100 * float(v.min())
+
+
 def _plot_series(csv_path: str | Path, png_path: str | Path, columns: Sequence[str] | None,
                  x: str, title: str | None) -> Path:
     data = read_csv(csv_path)
+    units = _series_units(csv_path)
     names = [c for c in (columns or data) if c != x]
+    if units is not None and columns is None:
+        names = [c for c in names if c not in _COUNTERS]
+    # one panel per unit (columns of the same unit share it), labelled with the unit
+    panels: dict[str, list[str]] = {}
+    for name in names:
+        key = units.get(name, "") if units is not None else name
+        panels.setdefault(key if units is not None else name, []).append(name)
     plt = _pyplot()
-    ncol = 2 if len(names) > 1 else 1
-    nrow = (len(names) + ncol - 1) // ncol
+    ncol = 2 if len(panels) > 1 else 1
+    nrow = (len(panels) + ncol - 1) // ncol
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 2.6 * nrow + 0.6),
                              squeeze=False, sharex=True)
-    for ax, name in zip(axes.ravel(), names, strict=False):
-        ax.plot(data[x], data[name], ".-", ms=3)
-        ax.set_ylabel(name)
+    for ax, (unit, cols) in zip(axes.ravel(), panels.items(), strict=False):
+        for name in cols:
+            ax.plot(data[x], data[name], ".-", ms=3, label=name)
+        if units is not None:
+            ax.set_ylabel(f"[{unit}]" if unit else "")
+            ax.legend(fontsize="small")
+        else:
+            ax.set_ylabel(cols[0])
+        if all(_log_worthy(data[c]) for c in cols):
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
     for ax in axes[-1]:
-        ax.set_xlabel(x)
+        ax.set_xlabel(f"{x} [{units.get(x, '')}]" if units is not None else x)
     if title:
         fig.suptitle(title)
     return _save(fig, png_path)
@@ -549,11 +639,20 @@ def _plot_profiles(png_path: str | Path, points: np.ndarray,
                    title: str | None) -> Path:
     points = np.asarray(points, dtype=float)
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    xlabel = "distance along the line [m]"
+    r = np.linalg.norm(points, axis=1)
+    radial = r[0] > 0 and np.allclose(r - r[0], s, rtol=1e-9, atol=1e-12 * r[-1])
+    if radial and r[-1] > 100 * r[0]:  # a line away from a singularity at the origin
+        s, xlabel = r, "distance from the origin [m]"
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, values in profiles.items():
         ax.plot(s, values, label=label)
-    ax.set_xlabel("distance along the line")
+    if s is r:
+        ax.set_xscale("log")
+    if profiles and all(_log_worthy(np.asarray(v, dtype=float)) for v in profiles.values()):
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if len(profiles) > 1:
         ax.legend(fontsize="small")
@@ -564,37 +663,84 @@ def _plot_profiles(png_path: str | Path, points: np.ndarray,
 
 
 def plot_field_2d(f: fem.Function, png_path: str | Path, n: int = 200,
-                  title: str | None = None, cmap: str = "viridis") -> Path | None:
+                  title: str | None = None, cmap: str = "viridis", label: str | None = None,
+                  length_unit: str = "m") -> Path | None:
     """Colour plot of a scalar Function on a 2D mesh (collective; rank 0 writes).
 
-    The field is sampled on an ``n`` × ``n`` grid over the mesh's bounding box (points
-    outside the mesh stay blank). Returns the PNG path on rank 0, ``None`` elsewhere.
+    Drawn on the mesh itself (``matplotlib.tri``): every owned cell contributes its
+    triangles (a quadrilateral two) with the field's values at its vertices, gathered on
+    rank 0 and shaded linearly in between; a discontinuous field keeps its jumps between
+    cells. The colour range is the range of those values, so a peak in one small cell
+    (a crack tip) is not lost as it was by sampling on a pixel grid. Axes are labelled
+    (x, y in ``length_unit``), the colour bar with ``label`` (default: the field name).
+    ``n`` is kept for compatibility and unused. Returns the PNG path on rank 0, ``None``
+    elsewhere.
     """
     mesh = f.function_space.mesh
     comm = mesh.comm
     if mesh.geometry.dim != 2:
         raise ValueError("plot_field_2d needs a 2D mesh")
-    x = mesh.geometry.x
-    lo = np.array([comm.allreduce(float(x[:, i].min()) if len(x) else np.inf, op=MPI.MIN)
-                   for i in range(2)])
-    hi = np.array([comm.allreduce(float(x[:, i].max()) if len(x) else -np.inf, op=MPI.MAX)
-                   for i in range(2)])
-    aspect = (hi[1] - lo[1]) / (hi[0] - lo[0])
-    nx, ny = (n, max(2, int(n * aspect))) if aspect <= 1 else (max(2, int(n / aspect)), n)
-    # sample cell centres of the image pixels, nudged inside the box
-    xs = lo[0] + (np.arange(nx) + 0.5) / nx * (hi[0] - lo[0])
-    ys = lo[1] + (np.arange(ny) + 0.5) / ny * (hi[1] - lo[1])
-    X, Y = np.meshgrid(xs, ys)
-    values = sample_line(f, np.column_stack([X.ravel(), Y.ravel(), np.zeros(X.size)]),
-                         warn=False)
+    tdim = mesh.topology.dim
+    n_cells = mesh.topology.index_map(tdim).size_local
+    quad = mesh.topology.cell_name() == "quadrilateral"
+    nv = 4 if quad else 3
+    dofmaps = getattr(mesh.geometry, "dofmaps", None)
+    gdofs = (dofmaps[0] if dofmaps is not None else mesh.geometry.dofmap)[:n_cells, :nv]
+    pts = mesh.geometry.x[gdofs.ravel()]
+    cells = np.repeat(np.arange(n_cells, dtype=np.int32), nv)
+    vals = f.eval(pts, cells).reshape(-1) if n_cells else np.empty(0)
+    if vals.size != pts.shape[0]:
+        raise ValueError(f"plot_field_2d needs a scalar field, {f.name!r} is not")
+    gathered = comm.gather((pts[:, :2].copy(), vals.copy()), root=0)
 
     def draw() -> Path:
+        import matplotlib.tri as mtri
+
+        xy = np.concatenate([g[0] for g in gathered])
+        v = np.concatenate([g[1] for g in gathered])
+        base = np.arange(0, len(v), nv)[:, None]
+        local = np.array([[0, 1, 3], [0, 3, 2]] if quad else [[0, 1, 2]])
+        tris = (base[:, None, :] + local[None, :, :]).reshape(-1, 3)
+        tri = mtri.Triangulation(xy[:, 0], xy[:, 1], tris)
+        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+        if hi <= lo:  # a constant field: a visible, centred range
+            lo, hi = lo - (abs(lo) or 1.0) * 1e-9, hi + (abs(hi) or 1.0) * 1e-9
+        width = float(np.ptp(xy[:, 0])) or 1.0
+        aspect = float(np.ptp(xy[:, 1])) / width
         plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(6, 6 * min(max(aspect, 0.3), 3) * 0.85 + 0.6))
-        image = ax.imshow(np.ma.masked_invalid(values.reshape(ny, nx)), origin="lower",
-                          extent=(lo[0], hi[0], lo[1], hi[1]), cmap=cmap, aspect="equal")
-        fig.colorbar(image, ax=ax, shrink=0.8, label=f.name)
+        from matplotlib.colors import LogNorm, Normalize
+        from matplotlib.ticker import MaxNLocator
+
+        # a positive field over decades (a peak at a crack tip): a logarithmic colour scale
+        norm = LogNorm(lo, hi) if lo > 0 and hi > 30 * lo else Normalize(lo, hi)
+        fig, ax = plt.subplots(figsize=(6.4, 6 * min(max(aspect, 0.3), 3) * 0.85 + 0.8))
+        image = ax.tripcolor(tri, v, shading="gouraud", cmap=cmap, norm=norm)
+        ax.set_aspect("equal")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.set_xlabel(f"x [{length_unit}]")
+        ax.set_ylabel(f"y [{length_unit}]")
+        fig.colorbar(image, ax=ax, shrink=0.8, label=label or f.name)
         ax.set_title(title or f.name)
+        # the colour range, readable from the file (tests check it covers the data)
+        return _save(fig, png_path, {"Description": f"colour range {lo!r} {hi!r}"})
+
+    return on_root(comm, draw, png_path)
+
+
+def plot_spectrum(comm: MPI.Comm, csv_path: str | Path, png_path: str | Path,
+                  x: str = "T", y: str = "desorption_flux", xlabel: str = "T [K]",
+                  ylabel: str = "desorption flux", title: str | None = None) -> Path | None:
+    """One CSV column against another (a TDS spectrum: desorption flux against T)."""
+    def draw() -> Path:
+        data = read_csv(csv_path)
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        ax.plot(data[x][1:], data[y][1:], "-")  # row 0: the initial state, no step yet
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if title:
+            ax.set_title(title)
         return _save(fig, png_path)
 
     return on_root(comm, draw, png_path)

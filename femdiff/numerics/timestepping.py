@@ -44,6 +44,10 @@ class StepInfo:
     retries: int
     error: float = 0.0
     dt_next: float = 0.0
+    #: the step landed on a requested output time (``run(times=...)`` or ``t_end``)
+    at_output: bool = False
+    #: not a step: the initial state, passed to a callback with ``at_start`` by ``run``
+    initial: bool = False
 
 
 def bdf_coefficients(order: int, dt: float, dt_prev: float | None) -> tuple[float, float, float]:

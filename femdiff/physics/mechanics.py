@@ -111,11 +111,27 @@ class Fixed:
 class Displacement:
     """Prescribed displacement components on ``boundary``: ``{component: value}``.
 
-    A value is a number or a callable ``x -> values`` (numpy, for interpolation).
+    A component is an index (0, 1, 2) or its name (``"x"``, ``"y"``, ``"z"``, as in case
+    files); the keys are stored as indices. A value is a number or a callable
+    ``x -> values`` (numpy, for interpolation).
     """
 
     boundary: str
     components: dict[int, float | Callable[[np.ndarray], np.ndarray]]
+
+    def __post_init__(self) -> None:
+        comps: dict[int, Any] = {}
+        for key, value in dict(self.components).items():
+            index = "xyz".index(key) if isinstance(key, str) and key in ("x", "y", "z") \
+                else key
+            if not isinstance(index, int | np.integer) or not 0 <= int(index) <= 2:
+                raise ValueError(f"Displacement on {self.boundary!r}: unknown component "
+                                 f"{key!r}; use 0, 1, 2 or 'x', 'y', 'z'")
+            if int(index) in comps:
+                raise ValueError(f"Displacement on {self.boundary!r}: component {key!r} is "
+                                 "given twice")
+            comps[int(index)] = value
+        object.__setattr__(self, "components", comps)
 
 
 @dataclass(frozen=True)
@@ -546,6 +562,39 @@ class Elasticity:
         proj.solve()
         solvers.check_converged(proj.solver, "σ_h projection")
         return out
+
+    def stress_component(self, i: int | str, j: int | str) -> fem.Function:
+        """σ_ij in DG(k−1) [Pa]; components by index or name (``"x"``, ``"y"``, ``"z"``).
+
+        In 2D, ``("z", "z")`` is σ_zz (ν(σ_xx + σ_yy) in plane strain, 0 in plane stress).
+        """
+        a, b = ("xyz".index(c) if isinstance(c, str) else int(c) for c in (i, j))
+        gdim = self.domain.gdim
+        if max(a, b) >= gdim and not (a == b == 2 and gdim == 2):
+            raise ValueError(f"stress component ({i!r}, {j!r}) does not exist in {gdim}D")
+        expr = self.sigma_zz(self.u) if a == b == 2 and gdim == 2 else self.sigma(self.u)[a, b]
+        return self._interpolate(expr, self._dg_space(), f"sigma_{'xyz'[a]}{'xyz'[b]}")
+
+    def polar_stress(self, centre: tuple[float, ...] = (0.0, 0.0, 0.0)
+                     ) -> tuple[fem.Function, fem.Function, fem.Function]:
+        """(σ_rr, σ_θθ, σ_rθ) in DG(k−1) [Pa] about an axis along z through ``centre``.
+
+        Radial and hoop (circumferential) stress of a hole, a pipe or a particle seen in
+        cross-section: σ_rr = e_r·σ·e_r, σ_θθ = e_θ·σ·e_θ with e_r the in-plane unit
+        vector from the axis.
+        """
+        x = ufl.SpatialCoordinate(self.domain.mesh)
+        c = [float(v) for v in centre] + [0.0] * (3 - len(centre))
+        dx, dy = x[0] - c[0], x[1] - c[1]
+        r = ufl.sqrt(dx * dx + dy * dy)
+        s = self.sigma(self.u)
+        zero = [0.0] * (self.domain.gdim - 2)
+        er = ufl.as_vector([dx / r, dy / r, *zero])
+        et = ufl.as_vector([-dy / r, dx / r, *zero])
+        V = self._dg_space()
+        return (self._interpolate(ufl.dot(er, s * er), V, "sigma_rr"),
+                self._interpolate(ufl.dot(et, s * et), V, "sigma_tt"),
+                self._interpolate(ufl.dot(er, s * et), V, "sigma_rt"))
 
     def von_mises(self) -> fem.Function:
         """Von Mises stress in DG(k−1) [Pa] (with σ_zz in plane strain)."""

@@ -253,6 +253,10 @@ class DiluteMixin:
         self._act_key = None  # the matrix depends on w
         return True
 
+    def dirichlet_changed(self) -> None:
+        """Dirichlet values were changed in place (time-dependent data): recompute ρ̂'s."""
+        self._mu_star_seen = None
+
     def _rho_from_state(self) -> None:
         """ρ̂ = ĉ/w of the current state (and ρ̂ⁿ of the last accepted one)."""
         self.rho.x.array[:] = self.u.x.array[self.dofs_c] / self.w.x.array

@@ -12,6 +12,7 @@ restart state, Newton's variable bounds, and the public diagnostics
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -60,6 +61,16 @@ __all__ = ["MixedProblem", "global_min_max", "interpolate_into", "newton_solve",
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+def _progress_bar(problem: Any, t_end: float, progress: Any) -> Any:
+    """A :class:`femdiff.io.progress.RunProgress` for ``run(progress=...)``, or None."""
+    if not progress:
+        return None
+    from femdiff.io.progress import RunProgress
+
+    mode = progress if isinstance(progress, str) else "auto"
+    return RunProgress(problem.domain.comm, problem.current_time, t_end, mode=mode)
 
 
 def set_step_constants(problem: MixedProblem, dt: float) -> None:
@@ -159,6 +170,9 @@ class MixedProblem(SolverMixin):
         #: whether the subclass chose its own solver (solver_reason says which and why)
         self.model_solver = False
         self.prefix = solvers.unique_prefix(name)
+        #: called with the new time t_{n+1} before each solve attempt (time-dependent
+        #: boundary data: update Constants or Dirichlet values, never the forms)
+        self.before_solve: list[Callable[[float], None]] = []
         self.schur_context: Any = None
         self._split_sets: list[tuple[str, PETSc.IS]] = []
         #: fields with their own terms composed into this problem (:meth:`attach`)
@@ -377,6 +391,8 @@ class MixedProblem(SolverMixin):
         for attempt in range(self.time.max_retries + 1):
             set_step_constants(self, dt)
             self.t.value = self.current_time + dt
+            for hook in self.before_solve:
+                hook(self.current_time + dt)
             self._initial_guess(dt)
             ok, its, kits = self._newton()
             newton += its
@@ -509,7 +525,7 @@ class MixedProblem(SolverMixin):
 
     def run(self, t_end: float | None = None, *, times: Iterable[float] | None = None,
             callback: Callable[[Any, StepInfo], None] | None = None,
-            max_steps: int = 10**7) -> list[StepInfo]:
+            max_steps: int = 10**7, progress: bool | str = False) -> list[StepInfo]:
         """Step to ``t_end``, landing exactly on each output time in ``times`` on the way.
 
         Δt follows :func:`femdiff.numerics.timestepping.next_dt` (fixed, growing by
@@ -523,6 +539,13 @@ class MixedProblem(SolverMixin):
             times: output milestones (those at or before the current time are skipped).
             callback: called after each accepted step.
             max_steps: at most this many steps in this call.
+            progress: show a progress bar (tqdm.auto: a notebook widget or a terminal
+                line; a log line every 30 s elsewhere), see :mod:`femdiff.io.progress`.
+
+        A callback with a true ``at_start`` attribute (e.g. a
+        :class:`femdiff.io.quantities.Recorder`) is also called once before the first step,
+        with a StepInfo whose ``initial`` is True. ``info.at_output`` tells a step that
+        landed on an output time.
 
         Returns:
             The :class:`~femdiff.numerics.timestepping.StepInfo` of every accepted step.
@@ -532,15 +555,25 @@ class MixedProblem(SolverMixin):
         check_end_time(self.current_time, targets[-1])
         history: list[StepInfo] = []
         dt = self._dt_request
+        if callback is not None and getattr(callback, "at_start", False):
+            callback(self, StepInfo(self.current_time, 0.0, 0, 0, 0, at_output=True,
+                                    initial=True))
+        bar = _progress_bar(self, targets[-1], progress)
         for target in targets:
             while before(self.current_time, target) and len(history) < max_steps:
                 dt_try = min(dt, target - self.current_time)
                 info = self.step(dt_try)
+                if not before(self.current_time, target):
+                    info = dataclasses.replace(info, at_output=True)
                 dt = next_dt(self.time, self.adaptive, dt, dt_try, info)
                 self._dt_request = dt
                 history.append(info)
+                if bar is not None:
+                    bar.update(info)
                 if callback is not None:
                     callback(self, info)
+        if bar is not None:
+            bar.close()
         return history
 
     # -- restart -------------------------------------------------------------------------

@@ -362,6 +362,7 @@ class Coupled:
             control). For ``two_way=True`` its potential has a
             :class:`~femdiff.models.thermodynamics.StressCoupling` term whose ``sigma_h`` is a
             ``fem.Function``; that Function is kept up to date with the coupled σ_h.
+            ``StressCoupling(Ω, None)``: Coupled makes that Function itself (DG(k−1)).
         scheme: ``"monolithic"`` (default) or ``"staggered"``.
         omega: partial molar volume Ω [m³/mol]; read from the StressCoupling term when
             omitted, and it must equal that term's Ω when both are given.
@@ -435,6 +436,13 @@ class Coupled:
                                  "initial concentration is not a number")
             c_ref = float(diffusion.initial)
         self.sigma_h_function: fem.Function | None = None
+        if couplings and couplings[0].sigma_h is None:
+            # StressCoupling(Ω, None): Coupled builds σ_h's space, DG(k−1) as the discrete
+            # σ_h of P_k displacements (the frozen term is completed in place: the
+            # diffusion's forms do not exist yet, they are built at initialise)
+            k = max(mechanics.degree - 1, 0)
+            V = fem.functionspace(diffusion.domain.mesh, ("Discontinuous Lagrange", k))
+            object.__setattr__(couplings[0], "sigma_h", fem.Function(V, name="sigma_h"))
         if couplings:
             s = couplings[0].sigma_h
             if not isinstance(s, fem.Function) or s.function_space.value_shape != ():
@@ -608,17 +616,26 @@ class Coupled:
         if self.scheme == "monolithic" or not self.two_way:
             # the problem's own loop (milestones, growth, adaptivity); σ_h kept in sync
             def cb(_: Any, info: StepInfo) -> None:
+                if info.initial:  # the start (a callback with at_start): not a step
+                    callback(self, info)  # type: ignore[misc]
+                    return
                 if self.scheme != "monolithic":
                     self._mech_stale = True
                 self.history_iterations.append(1)
                 if callback is not None:
                     callback(self, info)
+            cb.at_start = getattr(callback, "at_start", False)  # type: ignore[attr-defined]
             return self.problem.run(t_end, times=times, callback=cb)
         out = []
         dt = self.diffusion._dt_request
+        if callback is not None and getattr(callback, "at_start", False):
+            callback(self, StepInfo(self.current_time, 0.0, 0, 0, 0, at_output=True,
+                                    initial=True))
         for target in milestones(t_end, times):
             while before(self.current_time, target):
                 info = self.step(min(dt, target - self.current_time))
+                if not before(self.current_time, target):
+                    info = dataclasses.replace(info, at_output=True)
                 out.append(info)
                 if callback is not None:
                     callback(self, info)
