@@ -263,7 +263,7 @@ def test_field_writer_refuses_a_step_that_does_not_fit(tmp_path, monkeypatch):
 
 @pytest.mark.skip_in_parallel
 def test_failed_run_folder_is_replaced_and_said_so(tmp_path):
-    from femdiff import cli
+    from femdiff.case import runner as cli
 
     out = tmp_path / "out"
     out.mkdir()

@@ -89,7 +89,7 @@ def test_overwrite_replaces_only_a_folder_femdiff_wrote(tmp_path, capsys):
 def test_overwrite_keeps_a_mesh_file_the_case_reads(tmp_path):
     from types import SimpleNamespace
 
-    from femdiff import cli
+    from femdiff.case import runner as cli
 
     out = tmp_path / "out"
     out.mkdir()

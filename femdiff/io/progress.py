@@ -122,3 +122,11 @@ class RunProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def progress_bar(comm: Any, t0: float, t_end: float, progress: Any) -> RunProgress | None:
+    """A :class:`RunProgress` for ``problem.run(progress=...)`` (True or a mode), or None."""
+    if not progress:
+        return None
+    mode = progress if isinstance(progress, str) else "auto"
+    return RunProgress(comm, t0, t_end, mode=mode)

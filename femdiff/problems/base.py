@@ -27,6 +27,7 @@ import ufl.algorithms
 from dolfinx import fem
 
 from femdiff.geometry.mesh import Domain
+from femdiff.io.progress import progress_bar
 from femdiff.numerics import solvers
 from femdiff.numerics.fem_utils import (
     global_min_max,
@@ -51,7 +52,8 @@ from femdiff.numerics.timestepping import (
     next_dt,
 )
 from femdiff.physics.boundary import Value
-from femdiff.problems.component import Component
+from femdiff.problems import restart
+from femdiff.problems.component import Component, composed_blocks, composed_elements
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +63,6 @@ __all__ = ["MixedProblem", "global_min_max", "interpolate_into", "newton_solve",
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def _progress_bar(problem: Any, t_end: float, progress: Any) -> Any:
-    """A :class:`femdiff.io.progress.RunProgress` for ``run(progress=...)``, or None."""
-    if not progress:
-        return None
-    from femdiff.io.progress import RunProgress
-
-    mode = progress if isinstance(progress, str) else "auto"
-    return RunProgress(problem.domain.comm, problem.current_time, t_end, mode=mode)
 
 
 def set_step_constants(problem: MixedProblem, dt: float) -> None:
@@ -295,26 +287,15 @@ class MixedProblem(SolverMixin):
 
     def _create_mixed_space(self, elements: list[Any]) -> None:
         """W from the problem's own sub-elements followed by its components' ones."""
-        own = list(elements)
-        offsets = []
-        for c in self.components:
-            offsets.append(len(own))
-            own += c.elements(self)
-        self._create_states(fem.functionspace(self.domain.mesh, basix.ufl.mixed_element(own)))
+        elements, offsets = composed_elements(self, elements)
+        self._create_states(fem.functionspace(self.domain.mesh,
+                                              basix.ufl.mixed_element(elements)))
         for c, index in zip(self.components, offsets, strict=True):
             c.bind(self, index)
 
     def solver_blocks(self) -> list[tuple[str, Any]]:
-        """The fieldsplit blocks of the whole mixed space.
-
-        Without components: :meth:`field_blocks`. With them: theirs first, then the
-        problem's own fields as one block named ``diffusion``.
-        """
-        blocks = self.field_blocks()
-        if not self.components:
-            return blocks
-        own = np.concatenate([np.asarray(d).ravel() for _, d in blocks])
-        return [b for c in self.components for b in c.blocks(self)] + [("diffusion", own)]
+        """The fieldsplit blocks of W (:func:`~femdiff.problems.component.composed_blocks`)."""
+        return composed_blocks(self, self.field_blocks())
 
     def all_scaled_blocks(self) -> list[tuple[str, float, Any]]:
         """:meth:`scaled_blocks` of the problem and of its components."""
@@ -558,7 +539,7 @@ class MixedProblem(SolverMixin):
         if callback is not None and getattr(callback, "at_start", False):
             callback(self, StepInfo(self.current_time, 0.0, 0, 0, 0, at_output=True,
                                     initial=True))
-        bar = _progress_bar(self, targets[-1], progress)
+        bar = progress_bar(self.domain.comm, self.current_time, targets[-1], progress)
         for target in targets:
             while before(self.current_time, target) and len(history) < max_steps:
                 dt_try = min(dt, target - self.current_time)
@@ -586,61 +567,16 @@ class MixedProblem(SolverMixin):
         """Raise ValueError if a stored state does not fit this problem."""
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-        """The state that a restart needs: (local dof arrays of the mixed space, scalars).
-
-        Arrays: u, uⁿ, uⁿ⁻¹ (scaled unknowns) and, for adaptive runs, the extrapolation
-        history; scalars: t, the next requested and the previous Δt, the previous error
-        (−1 stands for "none") and the scale of every block of u (:meth:`scaled_blocks`).
-        Used by :mod:`femdiff.io.checkpoint`; the arrays are copies.
-        """
-        self.initialise()
-        arrays = {"u": self.u.x.array.copy(), "u_n": self.u_n.x.array.copy(),
-                  "u_nn": self.u_nn.x.array.copy()}
-        scalars = {"t": float(self.current_time), "dt_request": float(self._dt_request),
-                   "dt_prev": -1.0 if self._dt_prev is None else float(self._dt_prev),
-                   "error_prev": -1.0 if self._error_prev is None else float(self._error_prev),
-                   "history": float(len(self._history)), **self._state_scalars()}
-        for key, scale, _ in self.all_scaled_blocks():
-            scalars[key] = float(scale)
-        for i, (t, u) in enumerate(self._history):
-            arrays[f"history_{i}"] = u.copy()
-            scalars[f"history_t_{i}"] = float(t)
-        return arrays, scalars
+        """The state that a restart needs (:func:`femdiff.problems.restart.state_dict`)."""
+        return restart.state_dict(self)
 
     def load_state(self, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> None:
-        """Put back a state from :meth:`state_dict` (same mesh and fields).
-
-        The arrays are rescaled if this problem's scales differ from the stored ones
-        (they are means over the initial state, so they can differ in the last digits on
-        another number of ranks).
+        """Put back a state from :meth:`state_dict` (:func:`~femdiff.problems.restart.load_state`).
 
         Raises:
             ValueError: the state does not fit this problem (e.g. other species).
         """
-        self.initialise()
-        self._check_state(scalars)
-
-        def rescaled(a: np.ndarray) -> np.ndarray:
-            a = np.array(a, dtype=float)
-            for key, scale, dofs in self.all_scaled_blocks():
-                stored = float(scalars.get(key, scale))
-                if stored != scale:
-                    a[dofs] *= stored / scale
-            return a
-
-        for name in ("u", "u_n", "u_nn"):
-            getattr(self, name).x.array[:] = rescaled(arrays[name])
-        self._t_accepted = float(scalars["t"])
-        self.t.value = self._t_accepted
-        self._dt_request = float(scalars["dt_request"])
-        self._dt_prev = None if scalars["dt_prev"] < 0 else float(scalars["dt_prev"])
-        error_prev = scalars.get("error_prev", -1.0)
-        self._error_prev = None if error_prev < 0 else float(error_prev)
-        if self._dt_prev is not None:
-            self.dt.value = self._dt_prev
-        self._history = [(float(scalars[f"history_t_{i}"]), rescaled(arrays[f"history_{i}"]))
-                         for i in range(int(scalars.get("history", 0)))]
-        self._sync()
+        restart.load_state(self, arrays, scalars)
 
     # -- diagnostics ---------------------------------------------------------------------
 

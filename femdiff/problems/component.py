@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:  # the problem imports this module; the hooks only receive it
     from femdiff.problems.base import MixedProblem
 
-__all__ = ["Component"]
+__all__ = ["Component", "composed_blocks", "composed_elements"]
 
 
 class Component:
@@ -75,3 +77,27 @@ class Component:
     def free_energy(self, problem: MixedProblem, potential: Any) -> tuple[Any, float]:
         """(the potential without the terms whose energy this component owns, its energy)."""
         return potential, 0.0
+
+
+def composed_elements(problem: MixedProblem, elements: list[Any]
+                      ) -> tuple[list[Any], list[int]]:
+    """(the problem's own sub-elements then its components', each component's first index)."""
+    out = list(elements)
+    offsets = []
+    for c in problem.components:
+        offsets.append(len(out))
+        out += c.elements(problem)
+    return out, offsets
+
+
+def composed_blocks(problem: MixedProblem, blocks: list[tuple[str, Any]]
+                    ) -> list[tuple[str, Any]]:
+    """The fieldsplit blocks of W.
+
+    Without components: the problem's own. With them: theirs first, then the problem's own
+    fields as one block named ``diffusion``.
+    """
+    if not problem.components:
+        return blocks
+    own = np.concatenate([np.asarray(d).ravel() for _, d in blocks])
+    return [b for c in problem.components for b in c.blocks(problem)] + [("diffusion", own)]
