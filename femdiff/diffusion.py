@@ -407,7 +407,9 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         if isinstance(curvature, ufl.constantvalue.Zero):
             return
         f2 = fem.Function(self.V_c)
-        f2.interpolate(fem.Expression(curvature, self.V_c.element.interpolation_points))
+        # interpolate_into: a quadratic f with plain-number coefficients has a constant
+        # curvature without a mesh, which fem.Expression rejects
+        interpolate_into(f2, curvature)
         lo, _ = global_min_max(self.domain.comm, f2.x.array[:n_owned])
         if lo < 0:
             log.warning(
