@@ -539,6 +539,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         # no bounds keep an extrapolated C admissible on a broken space (plain Newton)
         self._extrapolate_guess = self.bounded
         self._extrapolate_after = -math.inf
+        self._reuse_dilute_lu()
         if self.fitted is not None:
             C_m, C_m_n = self.fitted(Ms * mu), self.fitted(Ms * mu_n)
         else:
@@ -634,19 +635,54 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                 return None  # μ* varies inside a cell: a drift the fitting omits
         return M0 * kT * ufl.grad(C)
 
+    def _reuse_dilute_lu(self) -> None:
+        """Dilute fitted models on LU: :func:`solvers.dilute_mixed_options` (issue #24).
+
+        Only for DiffusionProblem's own (C, μ) system with the default options and an LU
+        choice (not the iterative split, not a subclass's extra fields), and the mixed
+        formulation with the fitted mobility: the factorisation is then reused across
+        Newton iterations and steps as for Cahn–Hilliard, on plain Newton. In 3D only,
+        where the factorisation's fill makes it the cost (in 1D and 2D assembly dominates,
+        and a fresh LU keeps runs and restarts bitwise reproducible).
+        """
+        self._dilute_reuse = False
+        if (self.fitted is None or not self._predict_first or self.formulation != "mixed"
+                or self.domain.tdim != 3 or self.model_solver or self.user_petsc_options
+                or self.linear_solver()[0] != "lu"):
+            return
+        self._dilute_reuse = True
+        self.petsc_options = solvers.dilute_mixed_options()
+        self.linear_solver_reason = (
+            f"{self.linear_solver()[1]}; a dilute model with the fitted mobility: "
+            "solvers.dilute_mixed_options, the LU factorisation reused across Newton "
+            "iterations and steps (plain Newton)")
+
     @property
     def bounded(self) -> bool:  # type: ignore[override]
         """Whether the potential's domain is bounded (ln C): Newton keeps C inside.
 
-        Not on a broken C space: there the C dofs carry the constitutive rows, and a C
+        Not with :func:`solvers.dilute_mixed_options` (its reused factorisation needs a
+        fixed system; extrapolated starts are still clipped). Not on a broken C space:
+        there the C dofs carry the constitutive rows, and a C
         projected onto its bound makes its cell's mobility M ∝ C vanish (a singular
         Jacobian); the plain Newton's backtracking line search instead rejects a step
         that leaves the domain (the residual is then NaN), so C stays inside as well.
         """
-        if self.broken:
+        if self.broken or getattr(self, "_dilute_reuse", False):
             return False
         lo, hi = self.potential.domain
         return math.isfinite(lo) or math.isfinite(hi)
+
+    def _clip_to_bounds(self, guess: np.ndarray) -> None:
+        # the reused-LU path runs without Newton's bounds: keep an extrapolated start
+        # inside the domain of ln C all the same
+        if getattr(self, "_dilute_reuse", False):
+            lower = np.full_like(guess, -np.inf)
+            upper = np.full_like(guess, np.inf)
+            self._bounds(lower, upper)
+            np.clip(guess, lower, upper, out=guess)
+            return
+        super()._clip_to_bounds(guess)
 
     def _bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         # keep nodal C strictly inside its domain: ln C is never evaluated at C <= 0
