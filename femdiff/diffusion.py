@@ -683,6 +683,24 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         lo, hi = self.potential.domain
         return math.isfinite(lo) or math.isfinite(hi)
 
+    def _solve_failure(self) -> tuple[str, str]:
+        """Newton's failure; for P2 with a log-type model, that positivity is nodal only.
+
+        Newton's bounds keep the nodal C of P_k inside the domain of ln C, but a P2 C_h
+        can dip below zero between nodes (steep data such as a face held at C = 1 next
+        to 1e-3), and the residual is then NaN: the message says so and names the cure.
+        """
+        what, why = super()._solve_failure()
+        lo, hi = self.potential.domain
+        nan = self.formulation == "mixed" and self.problem.solver.getConvergedReason() in (
+            PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_NANORINF,
+            PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_DOMAIN)
+        if self.degree > 1 and (math.isfinite(lo) or math.isfinite(hi)) and nan:
+            why += (f": with degree={self.degree} C_h left the model's domain ({lo:g}, "
+                    f"{hi:g}) between nodes, where Newton's nodal bounds do not reach; use "
+                    "degree=1 (lumped P1 keeps C inside node by node)")
+        return what, why
+
     def _clip_to_bounds(self, guess: np.ndarray) -> None:
         # the reused-LU path runs without Newton's bounds: keep an extrapolated start
         # inside the domain of ln C all the same
