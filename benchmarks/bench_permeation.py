@@ -15,8 +15,7 @@ Side by side, in one process, on the same mesh:
   flux of the discrete conservation law);
 * the plain concentration form FESTIM solves (linear, P1, consistent mass, matrix and
   vector assembled and MUMPS-factorised every step, i.e. one Newton iteration per step
-  as FESTIM does), exit flux ∫ −D∇C·n ds as FESTIM reports it.
-
+  as FESTIM does), exit flux ∫ −D∇C·n ds as FESTIM reports it;
 * the same concentration form as a Newton solve (DOLFINx ``NonlinearProblem``, SNES
   ``newtonls`` with femdiff's tolerances, MUMPS LU): the baseline of issue #24 for
   femdiff's mixed Newton ("plain Newton").
