@@ -45,7 +45,13 @@ from typing import Any
 
 import femdiff
 from femdiff.case import examples
-from femdiff.case.runner import info, run_case, solver_lines
+from femdiff.case.runner import (  # noqa: F401  (the markers: their names lived here)
+    FAILED_MARKER,
+    OUTPUT_MARKER,
+    info,
+    run_case,
+    solver_lines,
+)
 from femdiff.case.runner import message as _message
 
 log = logging.getLogger("femdiff")

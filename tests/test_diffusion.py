@@ -507,3 +507,20 @@ def test_activity_rejects_other_models():
                          formulation="activity")
     with pytest.raises(ValueError, match="dilute model"):
         p.initialise()
+
+
+def test_p2_log_model_leaving_its_domain_says_so_in_one_line():
+    """P2 with R T ln C: Newton's bounds keep C positive at the nodes only. From C = 1e-3
+    next to a face held at 1 the P2 C_h dips below 0 between nodes (NaN residual); the
+    failure names that and the cure (degree=1, lumped: positive node by node), issue #24 D.
+    """
+    T1 = 1.0 / R_GAS  # R T = 1
+    p = DiffusionProblem(
+        mesh.interval(16, 1.0), ChemicalPotential([Ideal(T1)]),
+        Mobility.from_diffusivity(1.0, T1), initial=1.0e-3,
+        time=TimeControl(dt=0.005, max_retries=2), degree=2,
+        bcs=[FixedConcentration("left", 1.0), FixedConcentration("right", 1.0e-3)])
+    with pytest.raises(StepFailure, match=r"SNES reason -4: with degree=2 C_h left the "
+                       r"model's domain \(0, inf\) between nodes.*use degree=1") as info:
+        p.step()
+    assert "\n" not in str(info.value)

@@ -67,9 +67,11 @@ def interface_values(problem, xi):
 #: Newton options of the steady solves. Near the steady state a step of large Δt changes
 #: the state by less than the round-off of its Δt-scaled flux terms, so the relative
 #: test snes_rtol can no longer be met; the absolute test on the scaled residual (entries
-#: ~ (h/L)·ĉ, so 1e-9 is a relative balance error far below the tolerances asserted
-#: here) ends those solves instead.
-STEADY = {"snes_atol": 1.0e-9}
+#: ~ (h/L)·ĉ, so 1e-7 is a relative balance error far below the tolerances asserted
+#: here) ends those solves instead. (1e-9 before the fitted flux of several materials,
+#: issue #24: its residual, from differences of nearly equal nodal C, stalls at ~1e-7 at
+#: Δt = 1e7 on 800 cells.)
+STEADY = {"snes_atol": 1.0e-7}
 
 
 def steady(problem, dts):
@@ -750,3 +752,80 @@ def test_free_energy_includes_reference_potential_and_decreases(comm):
         assert F[-1] <= F[-2] + 1e-12 * abs(F[-2])
     phi = N / (S["A"] * V["A"] + S["B"] * V["B"])
     assert F[-1] == pytest.approx(F_of({m: S[m] * phi for m in S}), rel=1e-8)
+
+
+# --- a coating: the exponentially fitted flux of several materials (issue #24) -----------
+
+def coated(n_b):
+    """1 mm of A then 0.1 mm of B, one cell size: 10·n_b cells in A and n_b in B."""
+    d = mesh.interval(11 * n_b, 1.1e-3)
+    return mesh.with_volumes(d, {"A": lambda x: x[0] < 1.0e-3, "B": lambda x: x[0] > 1.0e-3})
+
+
+@pytest.mark.parametrize("n_b", [10, 20])
+def test_coating_exit_flux_with_fitted_flux_from_a_uniform_start(n_b):
+    """Steady permeation through A (D = 1e-9, S = 1, 1 mm) and a coating B (D = 1e-12,
+    S = 10, 0.1 mm), C/S = 1 upstream and 1e-9 downstream, from a uniform C/S = 1e-9.
+
+    Series resistance: in layer i the steady flux is uniform, J = −D_i dC/dx, and with
+    C = S_i φ (φ = C/S, continuous at an interface where μ = R T ln(C/S_i) is) the drop
+    of φ across the layer is J L_i/(D_i S_i); summing the drops,
+
+        J = (φ_in − φ_out) / Σ_i L_i/(D_i S_i)
+
+    (Crank, The Mathematics of Diffusion, 2nd ed., §3.4, composite membrane). The
+    fitted flux M₀_m R T ∇C_h makes each cell's flux D_m ΔC/h, and the steady C is linear
+    in each layer, so the discrete steady state is nodally exact: the exit flux agrees
+    to round-off and the solve tolerance (asserted 1e-8; measured ~1e-12 at n_b = 10,
+    20, 40), where the unfitted M(C_h)∇μ_h is 12 %, 5.7 %, 2.7 % high (first order: the
+    last cell of B spans C/S from 0.1 to 1e-9) and cannot take the first step from
+    this start. The exactness leaves no rate to measure here.
+    """
+    Sa, Sb, Da, Db = 1.0, 10.0, 1.0e-9, 1.0e-12
+    start, phi_out = 1.0e-9, 1.0e-9
+    mats = [Material("A", ("A",), D0=Da, S0=Sa), Material("B", ("B",), D0=Db, S0=Sb)]
+    p = DiffusionProblem(
+        coated(n_b), ChemicalPotential([Ideal(T0)]), None, materials=mats,
+        initial={"A": start * Sa, "B": start * Sb}, time=TimeControl(dt=1.0),
+        # C_s = mean initial C ~ 5e-9: scaled C reaches ~1e8, and a residual of 0.1 is a
+        # relative balance ~1e-9 (the round-off floor of the large-Δt steps is ~1e-2)
+        petsc_options={"snes_atol": 0.1},
+        bcs=[FixedConcentration("left", Sa), FixedConcentration("right", Sb * phi_out)])
+    assert p.broken
+    # τ ≈ (S_A L_A)·L_B/(D_B S_B) = 1e4 s: eight Δt = 1e5 backward-Euler steps leave
+    # (1/11)⁸ ≈ 5e-9 of the transient
+    steady(p, [10.0**k for k in range(6)] + [1.0e5] * 8)
+    J = (1.0 - phi_out) / (1.0e-3 / (Da * Sa) + 1.0e-4 / (Db * Sb))
+    assert p.flux_through("right") == pytest.approx(J, rel=1e-8)
+    assert -p.flux_through("left") == pytest.approx(J, rel=1e-8)
+    # the partition at the interface stays nodally exact: C_B/C_A = S_B/S_A
+    ca, cb = interface_values(p, 1.0e-3)
+    assert cb / ca == pytest.approx(Sb / Sa, rel=1e-12)
+
+
+def test_coating_transient_exit_flux_converges_at_second_order():
+    """The fitted flux is second order where the profile is not piecewise linear.
+
+    The coating of the test above, from C/S = 1e-3, BDF2 with Δt = 100 s to t = 5000 s
+    (the flux is rising: B's τ = L_B²/D_B = 1e4 s), on 11·n_b cells for n_b = 4, 8, 16.
+    The same Δt on every mesh, so the differences of successive exit fluxes measure the
+    spatial error alone (dolfinx-tutorial chapter4/convergence.py's rate, with the
+    difference of successive solutions as the error). Measured: differences 3.57e-10,
+    8.98e-11 (J ≈ 8.58e-8 mol/m²/s), rate 1.99; the unfitted M(C_h)∇μ_h gives 1.19e-8,
+    5.22e-9 (rate 1.19). Asserted rate > 1.8 (a first-order flux fails it).
+    """
+    Sa, Sb, Da, Db, start = 1.0, 10.0, 1.0e-9, 1.0e-12, 1.0e-3
+    mats = [Material("A", ("A",), D0=Da, S0=Sa), Material("B", ("B",), D0=Db, S0=Sb)]
+    fluxes = []
+    for n_b in (4, 8, 16):
+        p = DiffusionProblem(
+            coated(n_b), ChemicalPotential([Ideal(T0)]), None, materials=mats,
+            initial={"A": start * Sa, "B": start * Sb},
+            time=TimeControl(dt=100.0, scheme="bdf2"),
+            bcs=[FixedConcentration("left", Sa), FixedConcentration("right", Sb * start)])
+        while p.current_time < 5000.0 * (1 - 1e-12):
+            p.step(min(100.0, 5000.0 - p.current_time))
+        fluxes.append(p.flux_through("right"))
+    d1, d2 = abs(fluxes[0] - fluxes[1]), abs(fluxes[1] - fluxes[2])
+    assert math.log2(d1 / d2) > 1.8
+    assert d2 < 2e-3 * abs(fluxes[2])  # and small: 0.1 % between n_b = 8 and 16

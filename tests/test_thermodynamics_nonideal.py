@@ -25,7 +25,7 @@ from femdiff.models.thermodynamics import (
     StressCoupling,
 )
 from femdiff.numerics.timestepping import TimeControl
-from femdiff.problems.diffusion import DiffusionProblem
+from femdiff.problems.diffusion import DiffusionProblem, FixedPotential
 
 T = 800.0
 RT = R_GAS * T
@@ -204,3 +204,24 @@ def test_energy_stable_regular_solution():
     assert F[-1] < F[0]
     n_owned = p.V_c.dofmap.index_map.size_local
     assert 0 < p.C.x.array[:n_owned].min() and p.C.x.array[:n_owned].max() < 1
+
+
+def test_user_free_energy_with_plain_number_coefficients():
+    """FreeEnergy(lambda c: 0.5 * c**2): f″ = 1 is a constant UFL value with no mesh.
+
+    It used to fail at the spinodal check ("Expression was created on a different mesh",
+    issue #24) and at a FixedPotential (the nodal inversion's slope). With μ = C the run is
+    the same as with the coefficient a fem.Constant: the states agree to round-off.
+    """
+    d = mesh.interval(8, 1.0)
+    half = fem.Constant(d.mesh, 0.5)
+    runs = []
+    for coeff in (0.5, half):
+        p = DiffusionProblem(
+            d, ChemicalPotential([FreeEnergy(lambda c, a=coeff: a * c**2)]),
+            Mobility.constant(1.0), initial=lambda x: 1 + 0.1 * x[0],
+            time=TimeControl(dt=0.01), bcs=[FixedPotential("left", 2.0)])
+        p.step()
+        runs.append(p.C.x.array.copy())
+    assert np.allclose(runs[0], runs[1], rtol=1e-12, atol=0)
+    assert np.isclose(runs[0].max(), 2.0)  # μ = C: the reservoir's μ = 2 holds C = 2

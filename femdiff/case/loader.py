@@ -107,7 +107,8 @@ OUTPUT = {
                   doc="a format, or an array of field names (written in output.format)"),
     "format": Key("choice", default="vtx", choices=("vtx", "xdmf"),
                   doc="file format of the fields when output.fields names them"),
-    "quantities": Key("table"),  # [[output.quantities]]: femdiff.case.outputs
+    "quantities": Key("table", doc="[[output.quantities]]: probes, surface and volume "
+                      "quantities, fluxes and profiles (femdiff.case.outputs)"),
     "every": Key("integer", default=0, doc="write fields every N steps (0: only at times)"),
     "times": Key("numbers", default=[], doc="times the run lands on and writes fields"),
     "boundaries": Key("strings", doc="boundaries whose fluxes go to the CSV (default all)"),

@@ -27,23 +27,25 @@ from femdiff.case.schema import CaseError, Context, Key, array_of_tables, typed
 _OPS = ("total", "mean", "max", "min")
 _NAME = Key("string", doc="label of the column (or profile file)")
 
+_FIELD = Key("string", required=True, doc="a field name: C, mu, C_T, C_T<i>, C_total, "
+             "sigma_h, von_mises, T, ... (per species: C_<name>, X_<name>, mu_<name>)")
+_OP = Key("choice", required=True, choices=_OPS, doc="what to compute over the region")
+_BOUNDARY = Key("string", required=True, doc="a boundary name of the geometry")
+_SPECIES = Key("string", doc="the species (multicomponent; default: the only one)")
+
 QUANTITY_KEYS: dict[str, dict[str, Key]] = {
-    "point": {"field": Key("string", required=True), "point": Key("point", required=True),
+    "point": {"field": _FIELD, "point": Key("point", required=True, doc="where [length]"),
               "name": _NAME},
-    "volume": {"field": Key("string", required=True),
-               "op": Key("choice", required=True, choices=_OPS),
+    "volume": {"field": _FIELD, "op": _OP,
                "volume": Key("string", doc="a volume name (default: the whole domain)"),
                "name": _NAME},
-    "surface": {"field": Key("string", required=True),
-                "op": Key("choice", required=True, choices=_OPS),
-                "boundary": Key("string", required=True), "name": _NAME},
-    "flux": {"boundary": Key("string", required=True), "species": Key("string"),
-             "name": _NAME},
-    "flux_density": {"boundary": Key("string", required=True), "species": Key("string"),
-                     "name": _NAME},
-    "profile": {"field": Key("string", required=True), "start": Key("point", required=True),
-                "end": Key("point", required=True), "n": Key("posint", default=101),
-                "name": _NAME},
+    "surface": {"field": _FIELD, "op": _OP, "boundary": _BOUNDARY, "name": _NAME},
+    "flux": {"boundary": _BOUNDARY, "species": _SPECIES, "name": _NAME},
+    "flux_density": {"boundary": _BOUNDARY, "species": _SPECIES, "name": _NAME},
+    "profile": {"field": _FIELD,
+                "start": Key("point", required=True, doc="first point of the line [length]"),
+                "end": Key("point", required=True, doc="last point of the line [length]"),
+                "n": Key("posint", default=101, doc="number of points"), "name": _NAME},
 }
 
 

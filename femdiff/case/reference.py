@@ -18,7 +18,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from femdiff.case import diffusion, geometry, loader, mechanics, multicomponent, thermal, traps
+from femdiff.case import (
+    diffusion,
+    geometry,
+    loader,
+    mechanics,
+    multicomponent,
+    outputs,
+    thermal,
+    traps,
+)
 from femdiff.case.schema import Key
 
 
@@ -103,6 +112,9 @@ SECTIONS: list[Section] = [
     Section("output", loader.OUTPUT, "what is written, where and when"),
     Section("output.profiles", loader.PROFILE, "a line profile written at the end",
             array=True),
+    *[Section("output.quantities", keys, "a derived quantity: a CSV column with its unit "
+              "(a profile: a file per output time)", array=True, variant=name)
+      for name, keys in outputs.QUANTITY_KEYS.items()],
     Section("checkpoint", loader.CHECKPOINT, "restart files"),
 ]
 
@@ -360,6 +372,9 @@ _EXTRA_FORMS: dict[str, dict[str, Any]] = {
     # [[species]] initial = {<material> = value, ...} with [[materials]]
     "species@diffusion.initial": {"type": ["number", "string", "object"],
                                   "additionalProperties": {"type": ["number", "string"]}},
+    # output.fields = ["C", "sigma_h", ...]: the fields chosen by name (format: output.format)
+    "output.fields": {"type": ["string", "array"], "items": {"type": "string"},
+                      "enum": None},
 }
 
 
@@ -367,6 +382,8 @@ def _section_schema(s: Section) -> dict[str, Any]:
     props = {name: _key_schema(k, key_doc(s, name)) for name, k in s.keys.items()}
     for name in props:
         props[name].update(_EXTRA_FORMS.get(f"{section_id(s)}.{name}", {}))
+        if props[name].get("enum", "") is None:  # a list form too: no enum of the string
+            del props[name]["enum"]
     if s.variant:
         props["type"] = {"const": s.variant}
     required = (["type"] if s.variant else []) + [n for n, k in s.keys.items() if k.required]

@@ -20,34 +20,14 @@ give badly scaled Newton systems, so the unknowns are stored nondimensionally,
 ĉ = C/C_s and μ̂ = μ/μ_s (C_s: mean |initial C|; μ_s: R T of the ideal term), and each
 equation is divided by L^d (L: domain size). Users see and give physical values only.
 
-Materials and temperature. ``materials=`` assigns :class:`~femdiff.models.materials.Material`
-parameters to named volumes (solubility S(T) or μ°, diffusivity D(T)), ``temperature=``
-makes T a number, a Constant or a field (R T(x) ln C, Arrhenius laws of T(x)), and
-``heat_of_transport=`` adds the Soret flux. With two or more materials μ stays the one
-continuous unknown and C moves to a broken (discontinuous) space, so that C jumps at an
-interface by the partition ratio; see :mod:`femdiff.models.material_law` for the
-representation, the swapped test spaces and the thermodynamically consistent
-non-isothermal flux J = −M(∇μ − (∂μ/∂T)|_C ∇T + Q* ∇T/T).
+Materials and temperature (``materials=``, ``temperature=``, ``heat_of_transport=``):
+:mod:`femdiff.problems.per_material`.
 
 Positivity. Terms such as R T ln C need C in an open interval. The initial data are
 checked, and Newton runs as a bound-constrained SNES (``vinewtonrsls``) that keeps the
 nodal ĉ inside the interval, so the logarithm is never evaluated outside its domain.
 
-Dilute models (lumped P1, one Ideal term plus terms linear in C). The mobility is
-evaluated at C(μ_h), the closed-form inverse of the constitutive law (exponential
-fitting), so the cell flux is D ΔC/h in 1D however steeply ln C varies; the first step
-starts from a linear Fick predictor, so data far from the boundary values (C = 1e-3
-next to a face held at 1) cost a few Newton iterations, not hundreds (issue #11).
-
-The activity formulation (``formulation="activity"``, chosen by the default ``"auto"``
-for such models with a linear mobility M = M₀ C). With ρ = exp((μ − μ_ref)/kT) =
-(C/C_ref) e^{(μ_ref − μ*(x))/kT} the flux J = −M₀ C ∇μ = −M₀ kT C_ref e^{−V/kT} ∇ρ is
-linear in ρ: one linear solve per step, LU factorisation reused while Δt and V(x) are
-unchanged (issue #11: 0.14-0.24× the plain concentration-form step at NX = 32, 48 of
-``benchmarks/bench_permeation.py``, against 15-23× for the mixed Newton solve). The
-storage term keeps the mixed form's consistent mass of the P1 C_h (a₀ M diag(w) in ρ),
-and C, μ are recovered node by node, so results agree with the mixed form to O(h²)
-(exit fluxes to 1e-6) and equilibria C ∝ e^{−V/kT} are nodally exact.
+Dilute models and the activity formulation: :mod:`femdiff.problems.activity`.
 
 Boundary fluxes (:meth:`~femdiff.problems.base.MixedProblem.flux_through`) are the reaction
 fluxes of the discrete conservation law (:mod:`femdiff.numerics.fluxes`): they balance
@@ -70,6 +50,7 @@ from dolfinx import fem
 from dolfinx.fem.petsc import LinearProblem
 
 from femdiff.geometry.mesh import Domain
+from femdiff.models.checks import warn_if_ill_posed
 from femdiff.models.material_law import (
     DiffusionLaw,
     check_temperature_value,
@@ -103,6 +84,15 @@ from femdiff.problems.base import (
 from femdiff.problems.per_material import MaterialsMixin
 
 log = logging.getLogger(__name__)
+
+#: quadrature degree of the fitted flux on tetrahedra (issue #24): 4 points instead of 14
+#: (FITTED_QUADRATURE_DEGREE) make the Jacobian ~30 % cheaper (20.7 -> 14.5 ms CPU at
+#: 5,346 dofs) and a permeation step 133 -> 95 ms; benchmarks/bench_permeation.py, NX = 32,
+#: backward Euler to t = 0.3: exit-flux errors against Crank's series 0.29427 -> 0.29419
+#: (max relative, t > 0.05), 0.015030 -> 0.015026 (max over J_ss), J(0.3)/J_exact
+#: 0.99195 -> 0.99115, i.e. changes ≤ 1e-3, below the discretisation error (≥ 8e-3);
+#: degree 1 doubles the second (0.028)
+FITTED_DEGREE_3D = 2
 
 # re-exported: the boundary conditions and helpers lived here before femdiff.physics.boundary
 # and femdiff.problems.base
@@ -363,7 +353,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                 f"initial concentration must lie in ({lo:g}, {hi:g}) for this chemical "
                 f"potential (e.g. ln C needs C > 0); got min {cmin:g}, max {cmax:g}"
             )
-        self._warn_if_ill_posed(n_owned)
+        warn_if_ill_posed(self.potential, self.C, n_owned, self.domain.comm)
         if self._concentration_scale is None:
             mean = self.integrate(abs(self.C) * self.dx) / self.domain.volume()
             self.c_scale = mean if mean > 0 else max(abs(cmin), abs(cmax), 1.0)
@@ -381,36 +371,6 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         if self.law is None:
             raise ValueError("initial given per material needs materials=")
         set_per_material(self.C, self.law.fields, values)
-
-    def _warn_if_ill_posed(self, n_owned: int) -> None:
-        """Warn when κ = 0 and the initial data reach a spinodal region (∂²f/∂C² < 0).
-
-        Without gradient energy the backward-diffusion problem there is ill-posed: every
-        wavelength grows, fastest the shortest the mesh can hold. femdiff still solves it
-        (the mesh acts as the regulariser), so such results are mesh-dependent.
-        """
-        regularised = False
-        for t in self.potential.terms:
-            if isinstance(getattr(t, "kappa", None), int | float):
-                regularised |= t.kappa > 0
-            elif hasattr(t, "gradient_energy"):
-                regularised |= t.gradient_energy(ufl.grad(self.C)) is not None
-        if regularised:
-            return
-        cv = ufl.variable(self.C)
-        curvature = ufl.diff(self.potential.dfdc(cv), cv)
-        if isinstance(curvature, ufl.constantvalue.Zero):
-            return
-        f2 = fem.Function(self.V_c)
-        f2.interpolate(fem.Expression(curvature, self.V_c.element.interpolation_points))
-        lo, _ = global_min_max(self.domain.comm, f2.x.array[:n_owned])
-        if lo < 0:
-            log.warning(
-                "the initial concentration lies partly inside a spinodal region "
-                "(d2f/dC2 = %.3g < 0) and there is no gradient energy (kappa = 0): the "
-                "problem is ill-posed there and the results are mesh-dependent (the "
-                "fastest-growing wavelength is the mesh size). Add GradientEnergy(kappa > 0) "
-                "for phase separation.", lo)
 
     def _project_initial_potential(self) -> None:
         """μ(t₀) from the constitutive law, by L2 projection (a consistent initial state)."""
@@ -532,6 +492,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         # no bounds keep an extrapolated C admissible on a broken space (plain Newton)
         self._extrapolate_guess = self.bounded
         self._extrapolate_after = -math.inf
+        self._reuse_dilute_lu()
         if self.fitted is not None:
             C_m, C_m_n = self.fitted(Ms * mu), self.fitted(Ms * mu_n)
         else:
@@ -539,6 +500,13 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         flux = self.mobility_of(C_m) * ufl.grad(mu)
         if cn:
             flux = θ * flux + (1 - θ) * self.mobility_of(C_m_n) * ufl.grad(mu_n)
+        # several materials: the fitted flux M₀_m kT ∇C_h (see _material_fitted_flux)
+        fitted_materials = self._material_fitted_flux(C, drive)
+        self._materials_fitted = fitted_materials is not None
+        if fitted_materials is not None:
+            flux = fitted_materials / Ms
+            if cn:
+                flux = θ * flux + (1 - θ) * self._material_fitted_flux(C_n, drive) / Ms
         # non-isothermal: J = −M(∇μ − ∂μ/∂T|_C ∇T + Q*∇T/T), in units of μ_s
         if drive is not None:
             flux += (θ if cn else 1.0) * self.mobility_of(C) * drive / Ms
@@ -549,8 +517,9 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         # the fitted mobility exp(μ_h) needs no more than a fixed rule: its degree
         # estimate would otherwise grow with every nested function (and cost ~10× in
         # Jacobian assembly)
+        degree = FITTED_QUADRATURE_DEGREE if self.domain.tdim < 3 else FITTED_DEGREE_3D
         dx_flux = dx if self.fitted is None else ufl.Measure(
-            "dx", domain=mesh, metadata={"quadrature_degree": FITTED_QUADRATURE_DEGREE})
+            "dx", domain=mesh, metadata={"quadrature_degree": degree})
         F_c += self.dt * (Ms / Cs) * ufl.inner(flux, ufl.grad(q)) * dx_flux
         for bc in self.bcs:
             if isinstance(bc, Flux):
@@ -572,6 +541,8 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
 
         # diagnostics: physical fields as UFL
         self.flux_ufl = -self.mobility_of(C) * Ms * ufl.grad(mu)
+        if fitted_materials is not None:  # the flux the conservation law sees
+            self.flux_ufl = -fitted_materials
         if drive is not None:
             self.flux_ufl -= self.mobility_of(C) * drive
         self.C_ufl, self.mu_ufl = C, Ms * mu
@@ -589,15 +560,46 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
     def bounded(self) -> bool:  # type: ignore[override]
         """Whether the potential's domain is bounded (ln C): Newton keeps C inside.
 
-        Not on a broken C space: there the C dofs carry the constitutive rows, and a C
+        Not with :func:`solvers.dilute_mixed_options` (its reused factorisation needs a
+        fixed system; extrapolated starts are still clipped). Not on a broken C space:
+        there the C dofs carry the constitutive rows, and a C
         projected onto its bound makes its cell's mobility M ∝ C vanish (a singular
         Jacobian); the plain Newton's backtracking line search instead rejects a step
         that leaves the domain (the residual is then NaN), so C stays inside as well.
         """
-        if self.broken:
+        if self.broken or getattr(self, "_dilute_reuse", False):
             return False
         lo, hi = self.potential.domain
         return math.isfinite(lo) or math.isfinite(hi)
+
+    def _solve_failure(self) -> tuple[str, str]:
+        """Newton's failure; for P2 with a log-type model, that positivity is nodal only.
+
+        Newton's bounds keep the nodal C of P_k inside the domain of ln C, but a P2 C_h
+        can dip below zero between nodes (steep data such as a face held at C = 1 next
+        to 1e-3), and the residual is then NaN: the message says so and names the cure.
+        """
+        what, why = super()._solve_failure()
+        lo, hi = self.potential.domain
+        nan = self.formulation == "mixed" and self.problem.solver.getConvergedReason() in (
+            PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_NANORINF,
+            PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_DOMAIN)
+        if self.degree > 1 and (math.isfinite(lo) or math.isfinite(hi)) and nan:
+            why += (f": with degree={self.degree} C_h left the model's domain ({lo:g}, "
+                    f"{hi:g}) between nodes, where Newton's nodal bounds do not reach; use "
+                    "degree=1 (lumped P1 keeps C inside node by node)")
+        return what, why
+
+    def _clip_to_bounds(self, guess: np.ndarray) -> None:
+        # the reused-LU path runs without Newton's bounds: keep an extrapolated start
+        # inside the domain of ln C all the same
+        if getattr(self, "_dilute_reuse", False):
+            lower = np.full_like(guess, -np.inf)
+            upper = np.full_like(guess, np.inf)
+            self._bounds(lower, upper)
+            np.clip(guess, lower, upper, out=guess)
+            return
+        super()._clip_to_bounds(guess)
 
     def _bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         # keep nodal C strictly inside its domain: ln C is never evaluated at C <= 0

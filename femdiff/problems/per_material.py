@@ -3,6 +3,15 @@
 The per-material laws (μ°_m(T), D_m(T)), the temperature field of the potential's terms,
 the Soret drive and the fixed-C conditions of a broken (discontinuous) C space; the
 representation is explained in :mod:`femdiff.models.material_law`.
+
+Materials and temperature. ``materials=`` assigns :class:`~femdiff.models.materials.Material`
+parameters to named volumes (solubility S(T) or μ°, diffusivity D(T)), ``temperature=``
+makes T a number, a Constant or a field (R T(x) ln C, Arrhenius laws of T(x)), and
+``heat_of_transport=`` adds the Soret flux. With two or more materials μ stays the one
+continuous unknown and C moves to a broken (discontinuous) space, so that C jumps at an
+interface by the partition ratio; see :mod:`femdiff.models.material_law` for the
+representation, the swapped test spaces and the thermodynamically consistent
+non-isothermal flux J = −M(∇μ − (∂μ/∂T)|_C ∇T + Q* ∇T/T).
 """
 
 from __future__ import annotations
@@ -169,3 +178,36 @@ class MaterialsMixin:
         start_broken_at(self.domain, self.V_mu, self.V_c, bc.boundary, cells, value,
                         self.u, self.dofs_c, self.c_scale)
         return self._dirichlet_on(1, self.V_mu, g, bc.boundary, self.mu_scale)
+
+    def _material_fitted_flux(self, C: Any, drive: Any) -> Any:
+        """M(C)∇μ exponentially fitted with materials (lumped P1): M₀_m kT ∇C_h, or None.
+
+        For a dilute model (:meth:`_fitted_concentration`: one Ideal term plus terms
+        linear in C) whose reference μ*(x) = μ°_m(T) + the linear terms is constant in
+        each cell (uniform T, parameters not functions of x, no σ_h field), the law
+        C = C_ref e^{(μ − μ*_m)/kT} makes M(C(μ))∇μ = M₀_m kT ∇C(μ) in every cell, with
+        M = M₀_m C. The single-material fitting evaluates C(μ_h) at quadrature points;
+        here each cell takes the gradient of its P1 interpolant instead, whose nodal values
+        are the broken C_h (the lumped law holds node by node per cell), so the cell flux
+        is exactly M₀_m kT ΔC/h in 1D however far C(μ) is from linear across the cell (a
+        coating's downstream cells, C → 0), and the Jacobian's flux block is constant
+        (edge-averaged finite elements with a cell-wise constant potential: Xu &
+        Zikatanov, Math. Comp. 68 (1999) 1429). Partition equilibria stay nodally exact
+        (μ uniform: C_h uniform per material, zero flux). Without a mesh-dependent T,
+        Soret, σ_h or non-dilute terms: None (the general M(C_h)∇μ_h).
+        """
+        if (self.law is None or not self.fitted_mobility or not self.lumped
+                or self.degree != 1 or drive is not None or self.mobility is not None
+                or is_field(self.temperature_field) or self._fitted_concentration() is None):
+            return None
+        _, mu_star, kT = self._dilute_parts
+        reference = self.law.reference_potential(self.temperature_field)
+        M0 = self.mobility_of(1.0)
+        for expr in (mu_star, reference, M0, kT):
+            if not isinstance(expr, ufl.core.expr.Expr):
+                continue
+            if ufl.algorithms.extract_type(expr, ufl.classes.SpatialCoordinate) or any(
+                    isinstance(c, fem.Function) and c.ufl_element().embedded_superdegree > 0
+                    for c in ufl.algorithms.extract_coefficients(expr)):
+                return None  # μ* varies inside a cell: a drift the fitting omits
+        return M0 * kT * ufl.grad(C)
