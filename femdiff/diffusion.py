@@ -326,6 +326,15 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             self.formulation = "auto" if usable else "mixed"
 
     @property
+    def zero_admissible(self) -> bool:
+        """Whether C may sit on the lower end of the model's domain (C = 0 for ln C).
+
+        No for the μ–C Newton (μ = kT ln C is its unknown); a formulation whose unknown is
+        the activity ρ ∝ C (:mod:`femdiff.trap_activity`) holds ρ ≥ 0 instead.
+        """
+        return False
+
+    @property
     def cahn_hilliard(self) -> bool:
         """Whether the model has a gradient energy (Cahn–Hilliard): it sets the defaults.
 
@@ -363,7 +372,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         if not (math.isfinite(cmin) and math.isfinite(cmax)):
             raise ValueError("initial concentration has NaN or Inf values")
         lo, hi = self.potential.domain
-        if cmin <= lo or cmax >= hi:
+        if (cmin < lo if self.zero_admissible else cmin <= lo) or cmax >= hi:
             raise ValueError(
                 f"initial concentration must lie in ({lo:g}, {hi:g}) for this chemical "
                 f"potential (e.g. ln C needs C > 0); got min {cmin:g}, max {cmax:g}"
@@ -471,7 +480,8 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         dofs = owned(dofs, self.V_c)
         lo, hi = self.potential.domain
         vals = g.x.array[dofs]
-        bad = np.flatnonzero(~np.isfinite(vals) | (vals <= lo) | (vals >= hi))
+        below = vals < lo if self.zero_admissible else vals <= lo
+        bad = np.flatnonzero(~np.isfinite(vals) | below | (vals >= hi))
         first = None
         if bad.size:
             x = self.V_c.tabulate_dof_coordinates()[dofs[bad[0]]][: self.domain.gdim]

@@ -64,9 +64,11 @@ import numpy as np
 import ufl
 from dolfinx import fem, la
 
-from femdiff import solvers
+from femdiff import solvers, trap_activity
+from femdiff.boundary import FixedConcentration
 from femdiff.diffusion import DiffusionProblem
 from femdiff.fem_utils import is_real
+from femdiff.material_diffusion import is_field
 from femdiff.mesh import Domain
 from femdiff.problem import global_min_max, interpolate_into
 from femdiff.thermodynamics import ChemicalPotential, LatticeSaturation, Mobility
@@ -140,11 +142,7 @@ class TrappingProblem(DiffusionProblem):
         if trap_initial not in ("given", "equilibrium"):
             raise ValueError(f"trap_initial must be 'given' or 'equilibrium', got "
                              f"{trap_initial!r}")
-        if kwargs.get("formulation") == "activity":
-            # DiluteMixin's activity solve would run in place of the mixed residual, which
-            # holds the trap terms: the traps would be left out without a word
-            raise ValueError("TrappingProblem needs formulation='mixed' (the activity "
-                             "formulation has no trap terms)")
+        requested = kwargs.get("formulation", "auto")
         time = kwargs.get("time")
         if getattr(time, "scheme", None) == "crank_nicolson":
             raise ValueError("TrappingProblem supports scheme='backward_euler' or 'bdf2', "
@@ -175,6 +173,16 @@ class TrappingProblem(DiffusionProblem):
         super().__init__(domain, potential, mobility, name=name,
                          temperature=None if ramp else temperature, **kwargs)
         self.condense_traps = bool(condense_traps)
+        # "auto": the activity formulation with the traps eliminated node by node
+        # (femdiff.trap_activity) for a dilute lattice, decided in _create_initial_state
+        # once the potential's terms can be inspected; DiffusionProblem keeps subclasses
+        # on "mixed", so the test is made here. User PETSc options ask for the mixed Newton.
+        if requested == "auto" and (
+                self.degree == 1 and self.lumped and mobility is not None
+                and mobility.kind == "linear" and kwargs.get("materials") is None
+                and kwargs.get("heat_of_transport") is None
+                and not kwargs.get("energy_stable") and not self.user_petsc_options):
+            self.formulation = "auto"
         if self.condense_traps:
             if self.degree != 1 or not self.lumped:
                 raise ValueError("condense_traps=True needs lumped P1 (a diagonal trap "
@@ -297,9 +305,40 @@ class TrappingProblem(DiffusionProblem):
             frac = np.where(total.array > 0, inside.array / total.array, 0.0)
         return frac
 
+    @property
+    def zero_admissible(self) -> bool:
+        """C = 0 is a legal state and boundary value in the activity formulation."""
+        return self.formulation == "activity"
+
+    def _resolve_formulation(self) -> None:
+        """``"auto"``: the activity formulation for a dilute lattice model, else mixed."""
+        if self.formulation != "auto":
+            return
+        simple = (self.law is None and not self.broken
+                  and not is_field(self.temperature_field))
+        dilute = simple and self._fitted_concentration() is not None
+        self.formulation = "activity" if dilute else "mixed"
+
+    def _project_initial_potential(self) -> None:
+        if self.formulation != "activity":
+            super()._project_initial_potential()
+            return
+        # μ is an output here: nodal, with C floored (ln 0; C = 0 is a legal state)
+        floor = trap_activity.RHO_FLOOR * max(self.c_scale, 1e-300)
+        mu = fem.Function(self.V_mu)
+        interpolate_into(mu, self.chemical_potential_law(ufl.max_value(self.C, floor))
+                         / self.mu_scale)
+        self.u.x.array[self.dofs_mu] = mu.x.array
+
     def _create_initial_state(self) -> None:
+        self._resolve_formulation()
         super()._create_initial_state()
         comm = self.domain.comm
+        if self.formulation == "activity" and self._concentration_scale is None:
+            # an empty body: C_s from the boundary data (the unknowns are then O(1))
+            n_c = self.V_c.dofmap.index_map.size_local
+            if global_min_max(comm, np.abs(self.C.x.array[:n_c]))[1] == 0:
+                self.c_scale = self._boundary_scale() or self.c_scale
         n = self.V_c.dofmap.index_map.size_local
         if self.equilibrium and self.n_sites is not None:
             _, cmax = global_min_max(comm, self.C.x.array[:n])
@@ -339,6 +378,20 @@ class TrappingProblem(DiffusionProblem):
             self.trap_scale.append(scale)
             self.u.x.array[self.dofs_trap[k]] = CT / scale
         self._start_from_current()
+
+    def _boundary_scale(self) -> float:
+        """The largest |C| the FixedConcentration conditions hold (0 with none)."""
+        g = fem.Function(self.V_c)
+        n = self.V_c.dofmap.index_map.size_local
+        top = 0.0
+        for bc in self.bcs:
+            if isinstance(bc, FixedConcentration):
+                interpolate_into(g, bc.value)
+                dofs = fem.locate_dofs_topological(self.V_c, self.domain.tdim - 1,
+                                                   self.domain.facets(bc.boundary))
+                dofs = dofs[dofs < n]
+                top = max(top, float(np.max(np.abs(g.x.array[dofs]), initial=0.0)))
+        return float(self.domain.comm.allreduce(top, op=MPI.MAX))
 
     def _equilibrium_ufl(self, i: int, C_L: Any, T: Any = None) -> Any:
         """C_T of trap i in equilibrium with C_L (UFL)."""
@@ -488,6 +541,30 @@ class TrappingProblem(DiffusionProblem):
         """
         return self.flux_through(boundary)
 
+    # -- the activity formulation (femdiff.trap_activity) ---------------------------------
+
+    def _create_activity_formulation(self) -> None:
+        super()._create_activity_formulation()
+        self.activity_traps = trap_activity.ActivityTraps(self)
+
+    def _create_reaction_flux(self) -> None:
+        if self.formulation == "activity":
+            self._reaction = self.activity_traps.reaction_flux()
+            return
+        super()._create_reaction_flux()
+
+    def _solve_failure(self) -> tuple[str, str]:
+        if self.formulation == "activity":
+            return self.activity_traps.failure()
+        return super()._solve_failure()
+
+    def solver_description(self) -> str:
+        """The activity Newton with traps eliminated, or the mixed form's solver."""
+        self.initialise()
+        if self.formulation == "activity":
+            return self.activity_traps.describe()
+        return super().solver_description()
+
     def _newton(self) -> tuple[bool, int, int]:
         """Newton with full steps, then (if that fails) with backtracking, same Δt.
 
@@ -497,6 +574,8 @@ class TrappingProblem(DiffusionProblem):
         value (a permeation start, C = 1 next to 1e-6) full steps can diverge where
         backtracking converges. Trying both costs a failed solve only on such steps.
         """
+        if self.formulation == "activity":
+            return self.activity_traps.solve()
         guess = self.u.x.array.copy()
         ok, its, kits = super()._newton()
         if not ok and self._fallback_linesearch:
