@@ -266,9 +266,11 @@ class ActivityTraps:
             R[self.held_owned] = 0.0
             scale = (np.max(m * (np.abs(S[:n]) + np.abs(hist[:n])), initial=0.0)
                      + np.max(np.abs(self._K_diag.array_r * rho[:n]), initial=0.0))
-            rnorm, scale, rmax = comm.allreduce(
-                np.array([np.max(np.abs(R), initial=0.0), scale,
-                          np.max(rho[:n], initial=0.0)]), op=MPI.MAX)
+            local = np.array([np.max(np.abs(R), initial=0.0), scale,
+                              np.max(rho[:n], initial=0.0)])
+            norms = np.empty(3)
+            comm.Allreduce(local, norms, op=MPI.MAX)
+            rnorm, scale, rmax = norms
             if not math.isfinite(rnorm):
                 self.reason = -4
                 break

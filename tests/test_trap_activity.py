@@ -93,6 +93,7 @@ def test_ver1d_trap_limited():
     assert np.mean(its) <= 3, np.mean(its)
 
 
+@pytest.mark.mpi
 def test_scale_free_and_flux_balance():
     """The same dimensionless answer at N = 3.16e22 m⁻³ and N = 3.16e4 (no user
     tolerance), and the boundary fluxes balance the inventory change step by step.
