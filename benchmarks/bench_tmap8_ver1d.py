@@ -84,14 +84,21 @@ def breakthrough(ts, J):
     return ts[i] - J[i] / slope[i], t50
 
 
+def make_domain(nx, plate):
+    """The slab: an interval of nx cells, or the plate 1 × 0.25 × 0.25 (nx × nx/4²)."""
+    if plate:
+        return mesh.box(nx, nx // 4, nx // 4, LENGTH, 0.25, 0.25), 0.0625
+    return mesh.interval(nx, LENGTH), 1.0
+
+
 def trap(eps):
     return McNabbFoster(RHO * N, k0=ALPHA_T, E_k=0.0, p0=ALPHA_R, E_p=eps * KB,
                         units="atomic", rate_units="per_site", n_sites=N)
 
 
-def run_femdiff(eps, nx, dt, t_end, condense=False):
+def run_femdiff(eps, nx, dt, t_end, condense=False, plate=False):
     """TrappingProblem with the natural model and the defaults; (t, J/J_ss, s/step, its)."""
-    domain = mesh.interval(nx, LENGTH)
+    domain, area = make_domain(nx, plate)
     p = TrappingProblem(
         domain, ChemicalPotential([Ideal(T, units="atomic")]),
         Mobility.from_diffusivity(D, T, units="atomic"), traps=[trap(eps)], temperature=T,
@@ -105,15 +112,15 @@ def run_femdiff(eps, nx, dt, t_end, condense=False):
         if n == 0:  # JIT and first factorisation out of the timing
             t0 = time.perf_counter()
         ts.append(info.t)
-        J.append(p.flux_through("right") / (D * C0 / LENGTH))
+        J.append(p.flux_through("right") / (D * C0 * area / LENGTH))
         its.append(info.newton_iterations)
     elapsed = time.perf_counter() - t0
     return np.array(ts), np.array(J), elapsed / (steps - 1), its, p.formulation
 
 
-def run_plain(eps, nx, dt, t_end):
+def run_plain(eps, nx, dt, t_end, extra=None, plate=False):
     """Concentration form, mobile + trapped P1, monolithic Newton with MUMPS (raw units)."""
-    domain = mesh.interval(nx, LENGTH)
+    domain, area = make_domain(nx, plate)
     msh = domain.mesh
     el = basix.ufl.element("Lagrange", msh.basix_cell(), 1)
     W = fem.functionspace(msh, basix.ufl.mixed_element([el, el]))
@@ -143,6 +150,7 @@ def run_plain(eps, nx, dt, t_end):
     opts = {"snes_type": "newtonls", "snes_linesearch_type": "basic",
             "snes_rtol": 1.0e-10, "snes_atol": 1.0e-10 * C0 / nx, "snes_max_it": 30,
             "ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+    opts.update(extra or {})
     problem = NonlinearProblem(F, u, bcs=bcs, petsc_options_prefix="plain_ver1d_",
                                petsc_options=opts)
     problem.solver.setDivergenceTolerance(1.0e300)  # full steps may first raise ‖F‖
@@ -162,9 +170,12 @@ def run_plain(eps, nx, dt, t_end):
             t0 = time.perf_counter()
         u_n.x.array[:] = u.x.array
         ts.append((n + 1) * dt)
-        J.append(fem.assemble_scalar(flux) / (D * C0 / LENGTH))
+        J.append(fem.assemble_scalar(flux) / (D * C0 * area / LENGTH))
         its.append(snes.getIterationNumber())
     elapsed = time.perf_counter() - t0
+    cm_h, ct_h = u.sub(0).collapse().x.array, u.sub(1).collapse().x.array
+    print(f"    plain end state: min C_M/C₀ {cm_h.min() / C0:.3g}, C_T/N_T in "
+          f"[{ct_h.min() / (RHO * N):.3g}, {ct_h.max() / (RHO * N):.3g}]")
     return np.array(ts), np.array(J), elapsed / (steps - 1), its
 
 
@@ -173,10 +184,14 @@ def main():
     parser.add_argument("--nx", type=int, default=200)
     parser.add_argument("--regime", nargs="+", default=list(REGIMES), choices=list(REGIMES))
     parser.add_argument("--no-plain", action="store_true")
+    parser.add_argument("--plate", action="store_true",
+                        help="the 3D plate 1 x 0.25 x 0.25 with nx x nx/4 x nx/4 cells")
+    parser.add_argument("--t-end", type=float, help="end time [s] (default per regime)")
     args = parser.parse_args()
     rows = []
     for regime in args.regime:
         eps, t_end, dt = REGIMES[regime]
+        t_end = args.t_end or t_end
         zeta, d_eff, tau_be, tau_bd = analytic(eps)
         if regime == "diffusion":
             tt = np.linspace(1e-4, 12 * tau_be, 200001)
@@ -189,11 +204,13 @@ def main():
               f"{expected:.5g} s)" if regime == "diffusion" else
               f"{regime}: ζ = {zeta * RHO * N / C0:.5g} c/ρ, τ_bd = {tau_bd:.5g} s "
               "(TMAP8: 481 s at 50 % flux, tangent intercept 469 s)")
-        runs = [("femdiff", *run_femdiff(eps, args.nx, dt, t_end)[:4])]
-        runs.append(("femdiff condense_traps", *run_femdiff(eps, args.nx, dt, t_end,
-                                                             condense=True)[:4]))
+        runs = [("femdiff", *run_femdiff(eps, args.nx, dt, t_end, plate=args.plate)[:4])]
+        if not args.plate:
+            runs.append(("femdiff condense_traps", *run_femdiff(eps, args.nx, dt, t_end,
+                                                                 condense=True)[:4]))
         if not args.no_plain:
-            runs.append(("plain DOLFINx (C form)", *run_plain(eps, args.nx, dt, t_end)))
+            runs.append(("plain DOLFINx (C form)", *run_plain(eps, args.nx, dt, t_end,
+                                                              plate=args.plate)))
         base = None
         for label, ts, J, sps, its in runs:
             tan, t50 = breakthrough(ts, J)
@@ -206,7 +223,8 @@ def main():
                   f"{sps * 1e3:7.3f} ms/step  Newton {np.mean(its):.2f}/step "
                   f"(max {max(its)})  time ratio to last row {sps / runs[-1][3]:.2f}")
     if MPI.COMM_WORLD.rank == 0:
-        print(f"\nnx = {args.nx}, backward Euler, Δt: " + ", ".join(
+        shape = f"plate {args.nx}x{args.nx // 4}x{args.nx // 4}" if args.plate else "slab"
+        print(f"\n{shape}, nx = {args.nx}, backward Euler, Δt: " + ", ".join(
             f"{r} {REGIMES[r][2]:g} s" for r in args.regime))
 
 

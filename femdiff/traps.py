@@ -45,6 +45,11 @@ of the materials' laws, :attr:`temperature_field`). A ramp drives the trap laws 
 lattice μ and mobility keep the T of their terms (the detrapping-limited TDS of
 ``demos/demo_tds.py``, where lattice diffusion is never the slow step).
 
+Dilute lattice models (one Ideal term plus terms linear in C, M = M₀ C, lumped P1) run
+by default in the activity formulation instead (:mod:`femdiff.trap_activity`): the same
+lumped trap laws, with the trap populations eliminated node by node and Newton in the
+lattice activity alone.
+
 Units: as in :mod:`femdiff.trapping`; C_L, C_T and N_T share one concentration unit.
 Crank–Nicolson is not offered with traps (backward Euler or BDF2).
 """
@@ -113,16 +118,24 @@ class TrappingProblem(DiffusionProblem):
         trap_initial: ``"given"`` (each McNabb–Foster trap's ``initial``) or
             ``"equilibrium"`` (C_T in equilibrium with the initial C_L).
         condense_traps: eliminate the McNabb–Foster unknowns inside the linear solve
-            (lumped P1 only). Their Jacobian block is diagonal, so a Schur fieldsplit with
-            the traps first and ``selfp`` forms the exact condensed (C, μ) matrix
-            S = A − B diag(D)⁻¹ C; it is factorised by LU, the trap block by Jacobi: an
-            exact solve at the cost of the trap-free factorisation (see
+            (lumped P1 only). A dilute lattice model with the default formulation
+            already eliminates them node by node (the activity formulation below); this
+            flag then changes nothing. Otherwise (the mixed form) their Jacobian block is
+            diagonal, so a Schur fieldsplit with the traps first and ``selfp`` forms the
+            exact condensed (C, μ) matrix S = A − B diag(D)⁻¹ C; it is factorised by LU,
+            the trap block by Jacobi: an exact solve at the cost of the trap-free factorisation (see
             :func:`condensed_options`; user PETSc options still override). Newton then
             runs without variable bounds (``newtonls``): PETSc's reduced-space VI solver
             cannot use index-set fieldsplits, so 0 ≤ C_T ≤ N_T and C_L > 0 are not
             enforced by Newton (a step with a non-finite state is retried smaller).
         **kwargs: those of :class:`~femdiff.diffusion.DiffusionProblem` (``initial`` is
-            C_L at t₀; ``time``, ``bcs``, ``degree``, ``lumped``, …).
+            C_L at t₀; ``time``, ``bcs``, ``degree``, ``lumped``, …). ``formulation``:
+            ``"auto"`` (default) is ``"activity"`` for a dilute lattice model (one Ideal
+            term plus terms linear in C, M = M₀ C, lumped P1, one material, no PETSc
+            options) and ``"mixed"`` otherwise. The activity formulation
+            (:mod:`femdiff.trap_activity`) runs Newton in the activity ρ ∝ C_L alone, the
+            trap populations solved node by node; C_L = 0 is then a legal initial and
+            boundary value, and Newton's tests follow the problem's own scales.
 
     Outputs: :attr:`C` (C_L), :attr:`trapped_fields` (one C_T Function per trap, in the
     order of ``traps``), :meth:`inventory` (mobile, trapped, total), and the inherited
