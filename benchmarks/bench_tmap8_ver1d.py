@@ -31,6 +31,7 @@ magnitudes. Same mesh, Δt (backward Euler) and steps; the flux of the plain sol
 import argparse
 import math
 import time
+from dataclasses import dataclass
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -96,12 +97,38 @@ def trap(eps):
                         units="atomic", rate_units="per_site", n_sites=N)
 
 
-def run_femdiff(eps, nx, dt, t_end, condense=False, plate=False):
-    """TrappingProblem with the natural model and the defaults; (t, J/J_ss, s/step, its)."""
+@dataclass(frozen=True)
+class HalfSquare:
+    """f = a C²/2 (μ = a C): with M = D/a the linear Fick form in the mixed μ–C Newton."""
+
+    a: object  # a fem.Constant
+
+    def energy(self, c):
+        return 0.5 * self.a * c**2
+
+    def gradient_energy(self, g):
+        return None
+
+    @property
+    def domain(self):
+        return (-math.inf, math.inf)
+
+
+def run_femdiff(eps, nx, dt, t_end, condense=False, plate=False, fick=False):
+    """TrappingProblem with the defaults; (t, J/J_ss, s/step, its).
+
+    The natural model (Ideal), or with ``fick`` the linear form f = C²/2, M = D on the
+    mixed μ–C Newton (the model the issue needed snes_atol for).
+    """
     domain, area = make_domain(nx, plate)
+    if fick:
+        potential = ChemicalPotential([HalfSquare(fem.Constant(domain.mesh, 1.0))])
+        mobility = Mobility.constant(D)
+    else:
+        potential = ChemicalPotential([Ideal(T, units="atomic")])
+        mobility = Mobility.from_diffusivity(D, T, units="atomic")
     p = TrappingProblem(
-        domain, ChemicalPotential([Ideal(T, units="atomic")]),
-        Mobility.from_diffusivity(D, T, units="atomic"), traps=[trap(eps)], temperature=T,
+        domain, potential, mobility, traps=[trap(eps)], temperature=T,
         initial=0.0, bcs=[FixedConcentration("left", C0), FixedConcentration("right", 0.0)],
         time=TimeControl(dt=dt, scheme="backward_euler"), condense_traps=condense)
     ts, J, its = [0.0], [0.0], []
@@ -184,6 +211,8 @@ def main():
     parser.add_argument("--nx", type=int, default=200)
     parser.add_argument("--regime", nargs="+", default=list(REGIMES), choices=list(REGIMES))
     parser.add_argument("--no-plain", action="store_true")
+    parser.add_argument("--mixed", action="store_true",
+                        help="also the mixed μ–C Newton on f = C²/2 (plain and condensed)")
     parser.add_argument("--plate", action="store_true",
                         help="the 3D plate 1 x 0.25 x 0.25 with nx x nx/4 x nx/4 cells")
     parser.add_argument("--t-end", type=float, help="end time [s] (default per regime)")
@@ -208,6 +237,11 @@ def main():
         if not args.plate:
             runs.append(("femdiff condense_traps", *run_femdiff(eps, args.nx, dt, t_end,
                                                                  condense=True)[:4]))
+        if args.mixed:
+            for condense in (False, True):
+                label = "mixed C²/2" + (", condensed" if condense else "")
+                runs.append((label, *run_femdiff(eps, args.nx, dt, t_end, condense=condense,
+                                                 plate=args.plate, fick=True)[:4]))
         if not args.no_plain:
             runs.append(("plain DOLFINx (C form)", *run_plain(eps, args.nx, dt, t_end,
                                                               plate=args.plate)))

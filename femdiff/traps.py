@@ -347,7 +347,7 @@ class TrappingProblem(DiffusionProblem):
         self._resolve_formulation()
         super()._create_initial_state()
         comm = self.domain.comm
-        if self.formulation == "activity" and self._concentration_scale is None:
+        if self._concentration_scale is None:
             # an empty body: C_s from the boundary data (the unknowns are then O(1))
             n_c = self.V_c.dofmap.index_map.size_local
             if global_min_max(comm, np.abs(self.C.x.array[:n_c]))[1] == 0:

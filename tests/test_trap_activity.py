@@ -132,3 +132,35 @@ def test_condense_traps_maps_to_activity():
         assert p.formulation == "activity"
         out.append(p.u.x.array.copy())
     assert np.array_equal(out[0], out[1])
+
+
+def test_mixed_linear_form_at_tmap_scale_needs_no_tolerances():
+    """The mixed μ–C Newton on the linear Fick form (f = C²/2, M = D) at TMAP magnitudes
+    with the default options (issue #24: it failed with SNES reason −6 unless the user
+    raised snes_atol, the trap rows' round-off at 1e22 m⁻³ lying above 1e-12).
+
+    femdiff.newton.BlockUpdateStop ends Newton on a full step below 1e-10 of every
+    block. The same discrete equations as the activity formulation (lumped storage and
+    trap law, D∇C on P1), so the exit flux agrees with it to the Newton tolerances; the
+    initial C differs (1e-6 C₀ against 0) by a bulk amount that leaves after ~τ, so the
+    flux is compared at t = 1 s to 1e-5 of J_ss.
+    """
+    from dolfinx import fem
+    from test_traps import Quadratic
+
+    from femdiff.thermodynamics import ChemicalPotential as CP
+
+    p_act, c0 = ver1d(100.0, 60, 0.02)
+    d = mesh.interval(60, 1.0)
+    trap = McNabbFoster(RHO * N_HOST, k0=1.0e15, E_k=0.0, p0=1.0e13, E_p=100.0 * KB,
+                        units="atomic", rate_units="per_site", n_sites=N_HOST)
+    p_mix = TrappingProblem(
+        d, CP([Quadratic(fem.Constant(d.mesh, 1.0))]), Mobility.constant(D), traps=[trap],
+        temperature=T, initial=1e-6 * c0,
+        bcs=[FixedConcentration("left", c0), FixedConcentration("right", 0.0)],
+        time=TimeControl(dt=0.02, scheme="backward_euler"))
+    _, J_act, _ = history(p_act, c0, 50)
+    _, J_mix, its = history(p_mix, c0, 50)
+    assert p_mix.formulation == "mixed"
+    assert max(its) <= 5, its
+    assert abs(J_mix[-1] - J_act[-1]) < 1e-5, (J_mix[-1], J_act[-1])
