@@ -164,6 +164,8 @@ class ActivityTraps:
 
     def _oriani(self, c: np.ndarray, T: Any) -> tuple[np.ndarray, np.ndarray]:
         """Σ Ô(ĉ) over the Oriani traps and its derivative ∂/∂ĉ."""
+        if not self.p.equilibrium:
+            return np.zeros_like(c), np.zeros_like(c)
         total = np.zeros_like(c)
         slope = np.zeros_like(c)
         N_L = self.p.n_sites
