@@ -494,6 +494,23 @@ class TrappingProblem(DiffusionProblem):
             lower[self.dofs_trap[k]] = 0.0
             upper[self.dofs_trap[k]] = self._N_nodal[k] / self.trap_scale[k]
 
+    def _admissible(self) -> bool:
+        """Whether −0.1 N_T ≤ C_T ≤ 1.1 N_T node by node.
+
+        Unbounded Newton (condense_traps, the iterative split) can converge to the
+        spurious root of the bilinear trap law (ver-1d trap-limited, Δt = 1 s: C_T from
+        −30 N_T to 4e4 N_T); such a step is retried with a smaller Δt instead of
+        accepted. The 10 % margin leaves BDF2's own overshoot (~1.5 % of N_T at a filling
+        front) alone.
+        """
+        n = self.V_c.dofmap.index_map.size_local
+        for k in range(len(self.kinetic)):
+            x = self.u.x.array[np.asarray(self.dofs_trap[k]).ravel()[:n]]
+            top = self._N_nodal[k][:n] / self.trap_scale[k]
+            if np.any(x < -0.1 * top) or np.any(x > 1.1 * top):
+                return False
+        return True
+
     # -- accessors of MixedProblem -----------------------------------------------------
 
     @property
