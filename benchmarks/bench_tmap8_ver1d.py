@@ -28,21 +28,21 @@ magnitudes. Same mesh, Δt (backward Euler) and steps; the flux of the plain sol
     python benchmarks/bench_tmap8_ver1d.py [--nx 200] [--regime diffusion trapping] [--mixed]
     python benchmarks/bench_tmap8_ver1d.py --plate --nx 32 --regime diffusion --t-end 3
 
-This session (issue #24; a machine loaded ~8×, so the times are relative only):
+This session (issue #24; serial, times on a quiet machine):
 
 * diffusion-limited, slab nx = 200, Δt = 0.01 s to 12 s: tangent intercept 0.60158 s
   (−0.47 % of l²/(2π² D_eff) = 0.6045 s, −0.17 % of the analytic curve's own intercept
   0.6026 s), J(12 s)/J_ss − 1 = −1.0e-4 (the transient's 2e^{−t/2τ} = 9e-5); Newton
-  1.11/step (max 3); 0.82× the plain solve's time per step (same flux: the same discrete
-  system). The mixed μ–C Newton on f = C²/2 (no user tolerance now): 2.6/step, max 33
-  on the first step from the empty slab.
+  1.11/step (max 3); 0.533 against 0.872 ms/step, 0.61× the plain solve (the same flux:
+  the same discrete system; at 200 cells both are per-step overhead). The mixed μ–C
+  Newton on f = C²/2 (no user tolerance now): 2.6/step, max 33 on the first step.
 * trap-limited, slab nx = 200, Δt = 1 s to 1000 s: 50 % flux at 479.3 s, tangent
   intercept 468.1 s (TMAP8: 481 s, 469 s); Newton 1.92/step (max 9, the first steps,
-  when the front crosses several cells per step). The plain solve converges to the
-  spurious root of the bilinear trap law (C_T up to 4e4 N_T, C_M < 0) and shows no
-  breakthrough; so do the mixed μ–C Newtons on f = C²/2 (bounded: 109 iterations/step).
-* plate 32 × 8 × 8, diffusion-limited to 3 s: 0.21× the plain solve's time per step
-  (211.6 against 986.7 ms under load), the same flux.
+  when the front crosses several cells per step); 0.66 ms/step. The plain solve
+  converges to the spurious root of the bilinear trap law (C_T up to 4e4 N_T, C_M < 0)
+  and shows no breakthrough; the bounded mixed Newton on f = C²/2 needs 109 its/step.
+* plate 32 × 8 × 8, diffusion-limited to 3 s: 34.0 against 89.3 ms/step, 0.38× the
+  plain solve, the same flux (tangent 0.5975 s at this h = 1/32).
 """
 
 import argparse
