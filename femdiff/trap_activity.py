@@ -101,6 +101,7 @@ class ActivityTraps:
                      * p._lumped_fraction(i) / self.Cs for i in p.equilibrium]
         self._T_fields: dict[int, np.ndarray] = {}
         # K = Δt M₀ kT ∫ w ∇ρ̂·∇q dx (the transport of femdiff.dilute, backward Euler/BDF)
+        assert p.mobility is not None  # the activity formulation needs M = M₀ C
         M0, kT = float(p.mobility.M0), p._act_kT
         trial = ufl.TrialFunction(V)
         self._K_form = fem.form(p.dt * M0 * kT * p.w * ufl.inner(ufl.grad(trial),
@@ -224,8 +225,8 @@ class ActivityTraps:
         kin = []
         for k, i in enumerate(p.kinetic):
             trap = cast(McNabbFoster, p.traps[i])
-            S = p.trap_scale[k] / Cs
-            h = a1 * un[self.dofs_trap[k]] * S + (a2 * unn[self.dofs_trap[k]] * S if a2 else 0.0)
+            sk = p.trap_scale[k] / Cs
+            h = a1 * un[self.dofs_trap[k]] * sk + (a2 * unn[self.dofs_trap[k]] * sk if a2 else 0.0)
             hist += h
             kin.append((dt * trap.k(T) * Cs, a0 + dt * trap.p(T), h, self.N_kin[k]))
         b = self._b
