@@ -316,8 +316,10 @@ def test_bad_input():
     with pytest.raises(ValueError, match="crank_nicolson"):
         TrappingProblem(domain, pot, mob, traps=[], temperature=T, initial=C0,
                         time=TimeControl(dt=1.0, scheme="crank_nicolson"))
-    with pytest.raises(ValueError, match="formulation='mixed'"):
-        TrappingProblem(domain, pot, mob, traps=[McNabbFoster(1.0, 1.0, 0.0, 1.0, 0.0)],
+    # the activity formulation holds traps (femdiff.problems.trap_activity), not a general mobility
+    with pytest.raises(ValueError, match="linear mobility"):
+        TrappingProblem(domain, pot, Mobility.constant(D),
+                        traps=[McNabbFoster(1.0, 1.0, 0.0, 1.0, 0.0)],
                         temperature=T, initial=C0, time=tc, formulation="activity")
     with pytest.raises(ValueError, match="N_L"):
         TrappingProblem(domain, pot, mob, traps=[Oriani(1.0, 30e3)], temperature=T,

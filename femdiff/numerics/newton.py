@@ -27,7 +27,7 @@ from femdiff.numerics.fem_utils import newton_solve, owned
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ErrorControlledStop", "SolverMixin"]
+__all__ = ["BlockUpdateStop", "ErrorControlledStop", "SolverMixin"]
 
 _Reason = PETSc.SNES.ConvergedReason
 
@@ -110,6 +110,64 @@ class ErrorControlledStop:
             if theta is None:
                 return _Reason.ITERATING
         if theta / (1.0 - theta) * update <= self.limit:
+            self.stops += 1
+            return _Reason.CONVERGED_SNORM_RELATIVE
+        return _Reason.ITERATING
+
+
+class BlockUpdateStop:
+    """PETSc's residual tests plus a scale-free one: a tiny full Newton step per block.
+
+    The unknowns are scaled (ĉ = C/C_s, μ̂ = μ/μ_s, Ĉ_T = C_T/N_T), but the residual rows
+    are not equally so: a McNabb–Foster row holds k C N_T terms that at TMAP magnitudes
+    (1e22 m⁻³) leave a round-off floor far above ``snes_atol`` = 1e-12, and its size
+    depends on the physical magnitudes, so no fixed absolute residual tolerance fits all.
+    Newton's own update does not have that problem: when a *full* step (line search
+    ``basic``) changes every field block by at most :attr:`TOL` of the block's size
+    (max |û_b|, at least 1) the iterate is converged far beyond it (quadratic
+    convergence), whatever the residual's floor. With backtracking a small step may only
+    mean a small λ, so the test is off then. User ``snes_atol``/``snes_rtol``/``snes_stol``
+    replace it (PETSc's tests only).
+    """
+
+    TOL = 1.0e-10
+
+    def __init__(self, comm: MPI.Comm, blocks: list[np.ndarray]) -> None:
+        self.comm = comm
+        self.blocks = blocks
+        self._previous: np.ndarray | None = None
+        self._fnorm0 = 0.0
+        #: solves ended by the update test (not by a residual test), for reports
+        self.stops = 0
+
+    def __call__(self, snes: PETSc.SNES, it: int, norms: tuple[float, float, float]) -> int:
+        """SNES's convergence test: a ``SNES.ConvergedReason`` (0: keep iterating)."""
+        xnorm, ynorm, fnorm = norms
+        rtol, atol, stol, _ = snes.getTolerances()
+        x = snes.getSolution().getArray(readonly=True)
+        previous, self._previous = self._previous, x.copy()
+        if not np.isfinite(fnorm):
+            return _Reason.DIVERGED_FNORM_NAN
+        if it == 0:
+            self._fnorm0 = fnorm
+            return _Reason.CONVERGED_FNORM_ABS if fnorm < atol else _Reason.ITERATING
+        if fnorm < atol:
+            return _Reason.CONVERGED_FNORM_ABS
+        if fnorm <= rtol * self._fnorm0:
+            return _Reason.CONVERGED_FNORM_RELATIVE
+        if ynorm < stol * xnorm:
+            return _Reason.CONVERGED_SNORM_RELATIVE
+        divtol = snes.getDivergenceTolerance()
+        if divtol > 0 and fnorm > divtol * self._fnorm0:
+            return _Reason.DIVERGED_DTOL
+        if previous is None or snes.getLineSearch().getType() != "basic":
+            return _Reason.ITERATING
+        local = np.array([max(float(np.max(np.abs(x[b] - previous[b]), initial=0.0))
+                              - self.TOL * max(float(np.max(np.abs(x[b]), initial=0.0)), 1.0),
+                              0.0) for b in self.blocks])
+        worst = np.empty_like(local)
+        self.comm.Allreduce(local, worst, op=MPI.MAX)
+        if np.all(worst <= 0.0):
             self.stops += 1
             return _Reason.CONVERGED_SNORM_RELATIVE
         return _Reason.ITERATING
@@ -211,6 +269,12 @@ class SolverMixin:
             self.newton_stop = ErrorControlledStop(self.domain.comm, dofs, float(kappa),
                                                    self.adaptive.tol)
             snes.setConvergenceTest(self.newton_stop)
+        elif not {"snes_atol", "snes_rtol", "snes_stol"} & set(self.user_petsc_options):
+            blocks = [owned(np.asarray(d).ravel(), self.W) for _, d in self.field_blocks()]
+            #: the scale-free stop of full Newton steps (None: PETSc's tests only)
+            self.block_stop: BlockUpdateStop | None = BlockUpdateStop(self.domain.comm,
+                                                                      blocks)
+            snes.setConvergenceTest(self.block_stop)
         if refactor is not None:
             # the factorisation is reused across iterations and steps (femdiff decides
             # when to rebuild it: _newton_reused); -2: build it at the next Jacobian

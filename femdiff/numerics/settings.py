@@ -41,6 +41,13 @@ class Settings:
         solver: one of :data:`~femdiff.numerics.solvers.SOLVER_CHOICES`: ``"auto"`` (LU
             for small problems, the iterative split for large ones), ``"lu"``,
             ``"iterative"`` (see :meth:`~femdiff.problems.base.MixedProblem.linear_solver`).
+            ``"auto"`` is MUMPS LU except for lumped P1 in 3D from
+            :data:`femdiff.numerics.solvers.ITERATIVE_MIN_DOFS_3D` dofs on: a Schur
+            fieldsplit with GAMG on the Schur complement (the activity formulation: CG +
+            GAMG); a ``femdiff_split`` option chooses its blocks. The iterative split runs
+            plain Newton: Newton's variable bounds (0 < C, 0 ≤ C_T ≤ N_T) are not
+            enforced, a non-finite state is retried with a smaller Δt, and BDF2 may
+            overshoot N_T slightly where LU's bounded Newton clips it.
         petsc_options: PETSc options over femdiff's defaults (``femdiff info`` shows both).
     """
 

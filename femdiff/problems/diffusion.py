@@ -180,18 +180,10 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
             every material must set ``Omega``, and the potential must not also hold a
             StressCoupling term).
         solver: the linear solver, ``"auto"`` (default), ``"lu"`` or ``"iterative"``
-            (:func:`femdiff.numerics.solvers.choose_linear_solver`): ``"auto"`` is MUMPS LU
-            except for lumped P1 in 3D from :data:`femdiff.numerics.solvers.ITERATIVE_MIN_DOFS_3D`
-            dofs on, where it is a Schur fieldsplit with GAMG on the Schur complement
-            (:func:`femdiff.numerics.solvers.mixed_iterative_options`; the activity formulation:
-            CG + GAMG). User ``ksp_type``/``pc_type`` options win; a ``femdiff_split``
-            option chooses the blocks of the iterative split (with traps ``"local_mu"``:
-            the former split, GAMG on μ). The choice and its reason:
-            :meth:`linear_solver`, ``linear_solver_reason`` (logged). The
-            iterative split runs plain Newton (``newtonls``): Newton's variable bounds
-            (0 < C, 0 ≤ C_T ≤ N_T) are not enforced, a non-finite state is retried
-            with a smaller Δt, and BDF2 may overshoot N_T slightly where LU's bounded
-            Newton clips it (backward Euler keeps C_T in [0, N_T] by itself).
+            (:func:`femdiff.numerics.solvers.choose_linear_solver`: MUMPS LU, except for
+            lumped P1 in 3D from ``ITERATIVE_MIN_DOFS_3D`` dofs on, a Schur fieldsplit with
+            GAMG, run by plain Newton: a non-finite state is retried with a smaller Δt).
+            User ``ksp_type``/``pc_type`` win; the reason: :meth:`linear_solver`.
         settings: the numerics in one :class:`~femdiff.numerics.settings.Settings`
             (degree, lumped, energy_stable, fitted_mobility, formulation, broken,
             concentration_scale, solver, petsc_options), instead of those keywords.
@@ -310,6 +302,10 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
                       and not self.user_petsc_options and type(self) is DiffusionProblem)
             self.formulation = "auto" if usable else "mixed"
 
+    #: whether C may sit on the lower end of the model's domain (C = 0 for ln C): not for
+    #: the μ–C Newton; an activity unknown ρ ∝ C (problems.trap_activity) holds ρ ≥ 0
+    zero_admissible: bool = False
+
     @property
     def cahn_hilliard(self) -> bool:
         """Whether the model has a gradient energy (Cahn–Hilliard): it sets the defaults.
@@ -348,7 +344,7 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         if not (math.isfinite(cmin) and math.isfinite(cmax)):
             raise ValueError("initial concentration has NaN or Inf values")
         lo, hi = self.potential.domain
-        if cmin <= lo or cmax >= hi:
+        if (cmin < lo if self.zero_admissible else cmin <= lo) or cmax >= hi:
             raise ValueError(
                 f"initial concentration must lie in ({lo:g}, {hi:g}) for this chemical "
                 f"potential (e.g. ln C needs C > 0); got min {cmin:g}, max {cmax:g}"
@@ -426,7 +422,8 @@ class DiffusionProblem(MaterialsMixin, DiluteMixin, MixedProblem):
         dofs = owned(dofs, self.V_c)
         lo, hi = self.potential.domain
         vals = g.x.array[dofs]
-        bad = np.flatnonzero(~np.isfinite(vals) | (vals <= lo) | (vals >= hi))
+        below = vals < lo if self.zero_admissible else vals <= lo
+        bad = np.flatnonzero(~np.isfinite(vals) | below | (vals >= hi))
         first = None
         if bad.size:
             x = self.V_c.tabulate_dof_coordinates()[dofs[bad[0]]][: self.domain.gdim]

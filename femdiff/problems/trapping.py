@@ -45,6 +45,11 @@ of the materials' laws, :attr:`temperature_field`). A ramp drives the trap laws 
 lattice μ and mobility keep the T of their terms (the detrapping-limited TDS of
 ``demos/demo_tds.py``, where lattice diffusion is never the slow step).
 
+Dilute lattice models (one Ideal term plus terms linear in C, M = M₀ C, lumped P1) run
+by default in the activity formulation instead (:mod:`femdiff.problems.trap_activity`): the same
+lumped trap laws, with the trap populations eliminated node by node and Newton in the
+lattice activity alone.
+
 Units: as in :mod:`femdiff.models.trap_laws`; C_L, C_T and N_T share one concentration unit.
 Crank–Nicolson is not offered with traps (backward Euler or BDF2).
 """
@@ -65,10 +70,13 @@ import ufl
 from dolfinx import fem, la
 
 from femdiff.geometry.mesh import Domain
+from femdiff.models.material_law import is_field
 from femdiff.models.thermodynamics import ChemicalPotential, LatticeSaturation, Mobility
 from femdiff.models.trap_laws import McNabbFoster, Oriani, check_regions, density_value
 from femdiff.numerics import solvers
 from femdiff.numerics.fem_utils import is_real
+from femdiff.physics.boundary import FixedConcentration
+from femdiff.problems import trap_activity
 from femdiff.problems.base import global_min_max, interpolate_into
 from femdiff.problems.diffusion import DiffusionProblem
 
@@ -111,16 +119,26 @@ class TrappingProblem(DiffusionProblem):
         trap_initial: ``"given"`` (each McNabb–Foster trap's ``initial``) or
             ``"equilibrium"`` (C_T in equilibrium with the initial C_L).
         condense_traps: eliminate the McNabb–Foster unknowns inside the linear solve
-            (lumped P1 only). Their Jacobian block is diagonal, so a Schur fieldsplit with
-            the traps first and ``selfp`` forms the exact condensed (C, μ) matrix
-            S = A − B diag(D)⁻¹ C; it is factorised by LU, the trap block by Jacobi: an
-            exact solve at the cost of the trap-free factorisation (see
+            (lumped P1 only). A dilute lattice model with the default formulation
+            already eliminates them node by node (the activity formulation below); this
+            flag then changes nothing. Otherwise (the mixed form) their Jacobian block is
+            diagonal, so a Schur fieldsplit with the traps first and ``selfp`` forms the
+            exact condensed (C, μ) matrix S = A − B diag(D)⁻¹ C; it is factorised by LU,
+            the trap block by Jacobi: an exact solve at the cost of the trap-free factorisation (see
             :func:`condensed_options`; user PETSc options still override). Newton then
             runs without variable bounds (``newtonls``): PETSc's reduced-space VI solver
             cannot use index-set fieldsplits, so 0 ≤ C_T ≤ N_T and C_L > 0 are not
             enforced by Newton (a step with a non-finite state is retried smaller).
         **kwargs: those of :class:`~femdiff.problems.diffusion.DiffusionProblem` (``initial`` is
             C_L at t₀; ``time``, ``bcs``, ``degree``, ``lumped``, …).
+        **kwargs: those of :class:`~femdiff.problems.diffusion.DiffusionProblem` (``initial`` is
+            C_L at t₀; ``time``, ``bcs``, ``degree``, ``lumped``, …). ``formulation``:
+            ``"auto"`` (default) is ``"activity"`` for a dilute lattice model (one Ideal
+            term plus terms linear in C, M = M₀ C, lumped P1, one material, no PETSc
+            options) and ``"mixed"`` otherwise. The activity formulation
+            (:mod:`femdiff.problems.trap_activity`) runs Newton in the activity ρ ∝ C_L alone, the
+            trap populations solved node by node; C_L = 0 is then a legal initial and
+            boundary value, and Newton's tests follow the problem's own scales.
 
     Outputs: :attr:`C` (C_L), :attr:`trapped_fields` (one C_T Function per trap, in the
     order of ``traps``), :meth:`inventory` (mobile, trapped, total), and the inherited
@@ -140,11 +158,8 @@ class TrappingProblem(DiffusionProblem):
         if trap_initial not in ("given", "equilibrium"):
             raise ValueError(f"trap_initial must be 'given' or 'equilibrium', got "
                              f"{trap_initial!r}")
-        if kwargs.get("formulation") == "activity":
-            # DiluteMixin's activity solve would run in place of the mixed residual, which
-            # holds the trap terms: the traps would be left out without a word
-            raise ValueError("TrappingProblem needs formulation='mixed' (the activity "
-                             "formulation has no trap terms)")
+        settings = kwargs.get("settings")
+        requested = kwargs.get("formulation", settings.formulation if settings else "auto")
         time = kwargs.get("time")
         if getattr(time, "scheme", None) == "crank_nicolson":
             raise ValueError("TrappingProblem supports scheme='backward_euler' or 'bdf2', "
@@ -180,6 +195,16 @@ class TrappingProblem(DiffusionProblem):
             raise ValueError("TrappingProblem with two or more materials (C broken at the "
                              "interfaces) is not supported yet; give one material")
         self.condense_traps = bool(condense_traps)
+        # "auto": the activity formulation with the traps eliminated node by node
+        # (femdiff.problems.trap_activity) for a dilute lattice, decided in _create_initial_state
+        # once the potential's terms can be inspected; DiffusionProblem keeps subclasses
+        # on "mixed", so the test is made here. User PETSc options ask for the mixed Newton.
+        if requested == "auto" and (
+                self.degree == 1 and self.lumped and mobility is not None
+                and mobility.kind == "linear" and kwargs.get("materials") is None
+                and kwargs.get("heat_of_transport") is None
+                and not kwargs.get("energy_stable") and not self.user_petsc_options):
+            self.formulation = "auto"
         if self.condense_traps:
             if self.degree != 1 or not self.lumped:
                 raise ValueError("condense_traps=True needs lumped P1 (a diagonal trap "
@@ -302,9 +327,40 @@ class TrappingProblem(DiffusionProblem):
             frac = np.where(total.array > 0, inside.array / total.array, 0.0)
         return frac
 
+    @property
+    def zero_admissible(self) -> bool:
+        """C = 0 is a legal state and boundary value in the activity formulation."""
+        return self.formulation == "activity"
+
+    def _resolve_formulation(self) -> None:
+        """``"auto"``: the activity formulation for a dilute lattice model, else mixed."""
+        if self.formulation != "auto":
+            return
+        simple = (self.law is None and not self.broken
+                  and not is_field(self.temperature_field))
+        dilute = simple and self._fitted_concentration() is not None
+        self.formulation = "activity" if dilute else "mixed"
+
+    def _project_initial_potential(self) -> None:
+        if self.formulation != "activity":
+            super()._project_initial_potential()
+            return
+        # μ is an output here: nodal, with C floored (ln 0; C = 0 is a legal state)
+        floor = trap_activity.RHO_FLOOR * max(self.c_scale, 1e-300)
+        mu = fem.Function(self.V_mu)
+        interpolate_into(mu, self.chemical_potential_law(ufl.max_value(self.C, floor))
+                         / self.mu_scale)
+        self.u.x.array[self.dofs_mu] = mu.x.array
+
     def _create_initial_state(self) -> None:
+        self._resolve_formulation()
         super()._create_initial_state()
         comm = self.domain.comm
+        if self._concentration_scale is None:
+            # an empty body: C_s from the boundary data (the unknowns are then O(1))
+            n_c = self.V_c.dofmap.index_map.size_local
+            if global_min_max(comm, np.abs(self.C.x.array[:n_c]))[1] == 0:
+                self.c_scale = self._boundary_scale() or self.c_scale
         n = self.V_c.dofmap.index_map.size_local
         if self.equilibrium and self.n_sites is not None:
             _, cmax = global_min_max(comm, self.C.x.array[:n])
@@ -344,6 +400,20 @@ class TrappingProblem(DiffusionProblem):
             self.trap_scale.append(scale)
             self.u.x.array[self.dofs_trap[k]] = CT / scale
         self._start_from_current()
+
+    def _boundary_scale(self) -> float:
+        """The largest |C| the FixedConcentration conditions hold (0 with none)."""
+        g = fem.Function(self.V_c)
+        n = self.V_c.dofmap.index_map.size_local
+        top = 0.0
+        for bc in self.bcs:
+            if isinstance(bc, FixedConcentration):
+                interpolate_into(g, bc.value)
+                dofs = fem.locate_dofs_topological(self.V_c, self.domain.tdim - 1,
+                                                   self.domain.facets(bc.boundary))
+                dofs = dofs[dofs < n]
+                top = max(top, float(np.max(np.abs(g.x.array[dofs]), initial=0.0)))
+        return float(self.domain.comm.allreduce(top, op=MPI.MAX))
 
     def _equilibrium_ufl(self, i: int, C_L: Any, T: Any = None) -> Any:
         """C_T of trap i in equilibrium with C_L (UFL)."""
@@ -433,6 +503,23 @@ class TrappingProblem(DiffusionProblem):
             lower[self.dofs_trap[k]] = 0.0
             upper[self.dofs_trap[k]] = self._N_nodal[k] / self.trap_scale[k]
 
+    def _admissible(self) -> bool:
+        """Whether −0.1 N_T ≤ C_T ≤ 1.1 N_T node by node.
+
+        Unbounded Newton (condense_traps, the iterative split) can converge to the
+        spurious root of the bilinear trap law (ver-1d trap-limited, Δt = 1 s: C_T from
+        −30 N_T to 4e4 N_T); such a step is retried with a smaller Δt instead of
+        accepted. The 10 % margin leaves BDF2's own overshoot (~1.5 % of N_T at a filling
+        front) alone.
+        """
+        n = self.V_c.dofmap.index_map.size_local
+        for k in range(len(self.kinetic)):
+            x = self.u.x.array[np.asarray(self.dofs_trap[k]).ravel()[:n]]
+            top = self._N_nodal[k][:n] / self.trap_scale[k]
+            if np.any(x < -0.1 * top) or np.any(x > 1.1 * top):
+                return False
+        return True
+
     # -- accessors of MixedProblem -----------------------------------------------------
 
     @property
@@ -493,6 +580,30 @@ class TrappingProblem(DiffusionProblem):
         """
         return self.flux_through(boundary)
 
+    # -- the activity formulation (femdiff.problems.trap_activity) ---------------------------------
+
+    def _create_activity_formulation(self) -> None:
+        super()._create_activity_formulation()
+        self.activity_traps = trap_activity.ActivityTraps(self)
+
+    def _create_reaction_flux(self) -> None:
+        if self.formulation == "activity":
+            self._reaction = self.activity_traps.reaction_flux()
+            return
+        super()._create_reaction_flux()
+
+    def _solve_failure(self) -> tuple[str, str]:
+        if self.formulation == "activity":
+            return self.activity_traps.failure()
+        return super()._solve_failure()
+
+    def solver_description(self) -> str:
+        """The activity Newton with traps eliminated, or the mixed form's solver."""
+        self.initialise()
+        if self.formulation == "activity":
+            return self.activity_traps.describe()
+        return super().solver_description()
+
     def _newton(self) -> tuple[bool, int, int]:
         """Newton with full steps, then (if that fails) with backtracking, same Δt.
 
@@ -502,6 +613,8 @@ class TrappingProblem(DiffusionProblem):
         value (a permeation start, C = 1 next to 1e-6) full steps can diverge where
         backtracking converges. Trying both costs a failed solve only on such steps.
         """
+        if self.formulation == "activity":
+            return self.activity_traps.solve()
         guess = self.u.x.array.copy()
         ok, its, kits = super()._newton()
         if not ok and self._fallback_linesearch:
