@@ -522,7 +522,7 @@ KEY_SAMPLES = {
     ("physics", "mobility"): {"type": "einstein", "D": 2e-9},
     ("physics", "degree"): 2, ("physics", "lumped"): False,
     ("physics", "energy_stable"): True, ("physics", "n_sites"): 1e5,
-    ("physics", "trap_initial"): "equilibrium",
+    ("physics", "trap_initial"): "equilibrium", ("physics", "source"): "1e-3*(1 + t)",
     ("physics", "species"): ["A", "B", "V"], ("physics", "lattice"): False,
     ("physics", "thermodynamics"): {"type": "regular_solution", "omega": {"A-B": 1000.0}},
     ("physics", "transport"): {"type": "matrix", "L": {"A-A": 2e-5, "B-B": 1e-5}},

@@ -252,13 +252,15 @@ class ActivityTraps:
         rho = np.maximum(p.u.x.array[self.dofs_c] / w, 0.0)
         g = p._act_g.x.array
         rho[self.held] = g[self.held]
-        gmax = float(np.max(np.abs(g[self.held]), initial=0.0))
+        # every stopping decision below is taken on global values, the same on every rank
+        # (a rank-local one leaves the others waiting in the next Allreduce)
+        gmax = comm.allreduce(float(np.max(np.abs(g[self.held]), initial=0.0)), op=MPI.MAX)
         m, ksp = self.m[:n], self.ksp
         its = kits = 0
         ok = False
         self.reason = 0
         for _ in range(MAX_ITERATIONS + 1):
-            if not np.all(np.isfinite(rho)):
+            if not comm.allreduce(bool(np.all(np.isfinite(rho))), op=MPI.LAND):
                 self.reason = -4
                 break
             S, dS, _ = storage(w * rho)
