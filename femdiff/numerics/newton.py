@@ -32,6 +32,31 @@ __all__ = ["BlockUpdateStop", "ErrorControlledStop", "SolverMixin"]
 _Reason = PETSc.SNES.ConvergedReason
 
 
+def petsc_default_test(snes: PETSc.SNES, it: int, norms: tuple[float, float, float],
+                       fnorm0: float) -> int | None:
+    """PETSc's default convergence test (NaN, atol, rtol, stol, divtol), or None to go on.
+
+    The custom stops below add their own test after it; at ``it == 0`` only NaN and atol
+    can end Newton (``fnorm0`` is the first residual norm).
+    """
+    xnorm, ynorm, fnorm = norms
+    rtol, atol, stol, _ = snes.getTolerances()
+    if not np.isfinite(fnorm):
+        return _Reason.DIVERGED_FNORM_NAN
+    if it == 0:
+        return _Reason.CONVERGED_FNORM_ABS if fnorm < atol else _Reason.ITERATING
+    if fnorm < atol:
+        return _Reason.CONVERGED_FNORM_ABS
+    if fnorm <= rtol * fnorm0:
+        return _Reason.CONVERGED_FNORM_RELATIVE
+    if ynorm < stol * xnorm:
+        return _Reason.CONVERGED_SNORM_RELATIVE
+    divtol = snes.getDivergenceTolerance()
+    if divtol > 0 and fnorm > divtol * fnorm0:
+        return _Reason.DIVERGED_DTOL
+    return None
+
+
 class ErrorControlledStop:
     """Newton's stopping test tied to the adaptive time-error tolerance.
 
@@ -79,20 +104,11 @@ class ErrorControlledStop:
         rtol, atol, stol, _ = snes.getTolerances()
         current = snes.getSolution().getArray(readonly=True)[self.dofs]  # a copy
         previous, self._previous = self._previous, current
-        if not np.isfinite(fnorm):
-            return _Reason.DIVERGED_FNORM_NAN
         if it == 0:
             self._fnorm0, self._update = fnorm, np.inf
-            return _Reason.CONVERGED_FNORM_ABS if fnorm < atol else _Reason.ITERATING
-        if fnorm < atol:
-            return _Reason.CONVERGED_FNORM_ABS
-        if fnorm <= rtol * self._fnorm0:
-            return _Reason.CONVERGED_FNORM_RELATIVE
-        if ynorm < stol * xnorm:
-            return _Reason.CONVERGED_SNORM_RELATIVE
-        divtol = snes.getDivergenceTolerance()
-        if divtol > 0 and fnorm > divtol * self._fnorm0:
-            return _Reason.DIVERGED_DTOL
+        reason = petsc_default_test(snes, it, norms, self._fnorm0)
+        if reason is not None:
+            return reason
         assert previous is not None
         local = float(np.max(np.abs(current - previous))) if current.size else 0.0
         update = self.comm.allreduce(local, op=MPI.MAX)
@@ -146,20 +162,11 @@ class BlockUpdateStop:
         rtol, atol, stol, _ = snes.getTolerances()
         x = snes.getSolution().getArray(readonly=True)
         previous, self._previous = self._previous, x.copy()
-        if not np.isfinite(fnorm):
-            return _Reason.DIVERGED_FNORM_NAN
         if it == 0:
             self._fnorm0 = fnorm
-            return _Reason.CONVERGED_FNORM_ABS if fnorm < atol else _Reason.ITERATING
-        if fnorm < atol:
-            return _Reason.CONVERGED_FNORM_ABS
-        if fnorm <= rtol * self._fnorm0:
-            return _Reason.CONVERGED_FNORM_RELATIVE
-        if ynorm < stol * xnorm:
-            return _Reason.CONVERGED_SNORM_RELATIVE
-        divtol = snes.getDivergenceTolerance()
-        if divtol > 0 and fnorm > divtol * self._fnorm0:
-            return _Reason.DIVERGED_DTOL
+        reason = petsc_default_test(snes, it, norms, self._fnorm0)
+        if reason is not None:
+            return reason
         if previous is None or snes.getLineSearch().getType() != "basic":
             return _Reason.ITERATING
         local = np.array([max(float(np.max(np.abs(x[b] - previous[b]), initial=0.0))
