@@ -51,7 +51,7 @@ def test_demos_have_no_file_dependency():
         assert "__file__" not in demo.read_text(), demo.name
 
 
-@pytest.mark.slow
+@pytest.mark.skip_in_parallel  # (CI runs it: #29 asks for a notebook executed in CI)
 def test_demo_runs_as_a_notebook(tmp_path, monkeypatch):
     """jupytext -> notebook -> nbclient (an ipykernel), from a folder outside the repo."""
     jupytext = pytest.importorskip("jupytext")
