@@ -1,6 +1,7 @@
 """Shared test set-up: MPI-aware markers, temporary paths and clean-up between tests."""
 
 import gc
+import logging
 import os
 from pathlib import Path
 
@@ -21,6 +22,19 @@ def _collect_and_sync():
     yield
     gc.collect()
     MPI.COMM_WORLD.Barrier()
+
+
+@pytest.fixture(autouse=True)
+def _restore_femdiff_logger():
+    """An in-process ``femdiff.cli.main`` sets up the "femdiff" logger (its own handler,
+    no propagation, ERROR on ranks > 0): put it back, so that later tests' caplog sees
+    the same records on every rank (a record missing on one rank only hangs a 2-rank run).
+    """
+    log = logging.getLogger("femdiff")
+    saved = (list(log.handlers), log.propagate, log.level)
+    yield
+    log.handlers[:], log.propagate = saved[0], saved[1]
+    log.setLevel(saved[2])
 
 
 @pytest.fixture

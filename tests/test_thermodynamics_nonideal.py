@@ -122,7 +122,7 @@ def test_kappa_zero_runs_outside_the_spinodal_and_warns_inside(caplog):
     p = DiffusionProblem(d, pot, Mobility.constant(1e-2 / RT),
                          initial=lambda x: 0.05 + 0.05 * (x[0] > 0.5),
                          time=TimeControl(dt=0.5, scheme="bdf2"))
-    with caplog.at_level(logging.WARNING, logger="femdiff.problems.diffusion"):
+    with caplog.at_level(logging.WARNING, logger="femdiff.models.checks"):
         p.initialise()
     assert "spinodal" not in caplog.text
     m0 = p.amount()
@@ -133,7 +133,7 @@ def test_kappa_zero_runs_outside_the_spinodal_and_warns_inside(caplog):
     assert p._integrate((p.C - 0.075) ** 2 * ufl.dx) < 0.5 * 0.025**2
     q = DiffusionProblem(d, pot, Mobility.constant(1e-2 / RT), initial=0.5,
                          time=TimeControl(dt=0.5))
-    with caplog.at_level(logging.WARNING, logger="femdiff.problems.diffusion"):
+    with caplog.at_level(logging.WARNING, logger="femdiff.models.checks"):
         q.initialise()
     assert "spinodal" in caplog.text and "kappa" in caplog.text
 
