@@ -60,7 +60,7 @@ def test_pair_conserves_or_is_refused(pair, mpi_tmp_path, capsys):
 def test_multicomponent_materials_and_temperature(mpi_tmp_path):
     """Multicomponent + two materials + a [thermal] temperature: each species' amount is
     conserved (closed couple, 1e-10 as above) and the run equals the one with the same T
-    given to the thermodynamics (bit for bit: one temperature reaches the same terms)."""
+    given to the thermodynamics (one temperature reaches the same terms)."""
     from test_multicomponent_materials import MC_CASE
 
     from femdiff.case import load
@@ -82,7 +82,10 @@ def test_multicomponent_materials_and_temperature(mpi_tmp_path):
         for s in ("H", "T"):
             assert p.amount(s) == pytest.approx(amounts[s], rel=1e-10)
         results.append(p.u.x.array.copy())
-    assert (results[0] == results[1]).all()
+    # bit for bit on one rank; on two, the meshes of the two builds are distributed
+    # independently and sums run in another order: round-off (1e-12 relative)
+    scale = max(float(abs(results[0]).max()), 1.0)
+    assert abs(results[0] - results[1]).max() <= 1e-12 * scale
 
 
 @pytest.mark.mpi
