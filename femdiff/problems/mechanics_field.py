@@ -166,7 +166,6 @@ class MechanicsField(Component):
         """Equilibrium with ε*(C₀), then μ(t₀) consistent with its σ_h."""
         C = problem.c_scale * self._c_hat
         self.sigma_h_ufl = self._sigma_h_ufl(C)
-        self._original_terms = list(problem.potential.terms)
         if self.two_way:
             terms = [dataclasses.replace(t, sigma_h=self.sigma_h_ufl)
                      if isinstance(t, StressCoupling) else t for t in problem.potential.terms]
